@@ -1,0 +1,482 @@
+"""Bernoulli-Bernoulli restricted Boltzmann machine in PyTorch, with scikit-learn's interface.
+
+    E(v, h) = -b.v - c.h - h.W.v,   P(h_i=1|v) = sigm(c_i + W_i.v),   P(v_j=1|h) = sigm(b_j + W_:j.h)
+
+Drop-in for `sklearn.neural_network.BernoulliRBM` (fit, partial_fit, transform, gibbs,
+score_samples, components_, intercept_hidden_, intercept_visible_, h_samples_) plus
+free_energy, reconstruct, inpaint, exact log-likelihood for small layers, and `fit_iter`, the
+training loop as an iterator of `core.progress.Progress` records for live pages.
+
+Speed: weights and both biases live in one (n_h+1) x (n_v+1) matrix, so that a mini-batch of
+CD/PCD is four matrix products and two samplers (the ones-column of the data carries the biases).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.device import pick_device
+from core.likelihood import can_enumerate, exact_log_likelihood, log_partition_exact
+from core.progress import Progress, timed
+
+METHODS = ("cd", "pcd")
+
+
+@dataclass
+class RBMConfig:
+    """Every hyper-parameter of an RBM; what the cache key is made of."""
+
+    n_components: int = 256  # hidden units
+    learning_rate: float = 0.1  # step on the mean gradient of a mini-batch
+    batch_size: int = 10  # examples per update (and persistent chains for PCD)
+    n_iter: int = 10  # epochs
+    random_state: int | None = None  # seed of initial weights, chains and samplers
+    method: str = "pcd"  # "cd" (chains restart at the data) or "pcd" (persistent chains)
+    k: int = 1  # Gibbs steps of the negative phase
+    momentum: float = 0.0  # heavy-ball momentum on the parameter updates
+    weight_decay: float = 0.0  # L2 penalty on W (not on biases)
+    shuffle: bool = False  # reshuffle examples each epoch (scikit-learn does not)
+
+
+class RBM:
+    """Bernoulli RBM; hyper-parameters as scikit-learn's BernoulliRBM plus method, k, momentum,
+    weight_decay, shuffle and device. Learned state (ending in ``_``) is created by fit."""
+
+    def __init__(self, n_components=256, *, learning_rate=0.1, batch_size=10, n_iter=10, verbose=0,
+                 random_state=None, method="pcd", k=1, momentum=0.0, weight_decay=0.0, shuffle=False,
+                 device=None):
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.random_state = random_state
+        self.method = method
+        self.k = k
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.shuffle = shuffle
+        self.device = device
+
+    # ------------------------------------------------------------------ configuration
+
+    @classmethod
+    def from_config(cls, cfg: RBMConfig, device=None) -> "RBM":
+        return cls(**asdict(cfg), device=device)
+
+    def config(self) -> RBMConfig:
+        return RBMConfig(**{k: getattr(self, k) for k in RBMConfig.__dataclass_fields__})
+
+    def get_params(self, deep=True):
+        return {**asdict(self.config()), "verbose": self.verbose, "device": self.device}
+
+    def set_params(self, **params):
+        for k, v in params.items():
+            setattr(self, k, v)
+        return self
+
+    def _validate(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if int(self.n_components) < 1 or int(self.batch_size) < 1 or int(self.k) < 1:
+            raise ValueError("n_components, batch_size and k must be positive")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def _dev(self) -> torch.device:
+        return pick_device(self.device) if not isinstance(self.device, torch.device) else self.device
+
+    def _init_state(self, n_features: int):
+        self._validate()
+        dev = self._dev
+        self.device_ = dev
+        self._gen = torch.Generator(device=dev)
+        seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**63)
+        self._gen.manual_seed(int(seed))
+        nh, nv = int(self.n_components), int(n_features)
+        self._P = torch.zeros(nh + 1, nv + 1, device=dev)  # [[W, c], [b, 0]]
+        self._P[:nh, :nv].normal_(0.0, 0.01, generator=self._gen)
+        self._chains = torch.zeros(int(self.batch_size), nh + 1, device=dev)  # persistent [h, 1]
+        self._chains[:, nh] = 1.0
+        self._velocity = torch.zeros_like(self._P) if self.momentum else None
+        self.n_features_in_ = nv
+        self.n_updates_ = 0
+
+    def _check_fitted(self):
+        if not hasattr(self, "_P"):
+            raise RuntimeError("this RBM is not fitted yet: call fit or partial_fit first")
+
+    @property
+    def components_(self) -> np.ndarray:
+        self._check_fitted()
+        return self._P[:-1, :-1].cpu().numpy().copy()
+
+    @components_.setter
+    def components_(self, value):
+        self._set_block(value, slice(None, -1), slice(None, -1))
+
+    @property
+    def intercept_hidden_(self) -> np.ndarray:
+        self._check_fitted()
+        return self._P[:-1, -1].cpu().numpy().copy()
+
+    @intercept_hidden_.setter
+    def intercept_hidden_(self, value):
+        self._set_block(value, slice(None, -1), -1)
+
+    @property
+    def intercept_visible_(self) -> np.ndarray:
+        self._check_fitted()
+        return self._P[-1, :-1].cpu().numpy().copy()
+
+    @intercept_visible_.setter
+    def intercept_visible_(self, value):
+        self._set_block(value, -1, slice(None, -1))
+
+    @property
+    def h_samples_(self) -> np.ndarray:
+        self._check_fitted()
+        return self._chains[:, :-1].cpu().numpy().copy()
+
+    def _set_block(self, value, rows, cols):
+        value = torch.as_tensor(np.asarray(value), dtype=torch.float32)
+        if not hasattr(self, "_P"):
+            if value.ndim != 2:
+                raise RuntimeError("set components_ first: it fixes the layer sizes")
+            self.n_components = value.shape[0]
+            self._init_state(value.shape[1])
+        self._P[rows, cols] = value.to(self._P.device)
+
+    @property
+    def W(self) -> torch.Tensor:  # (n_h, n_v) view
+        return self._P[:-1, :-1]
+
+    @property
+    def b(self) -> torch.Tensor:  # (n_v,) visible bias, view
+        return self._P[-1, :-1]
+
+    @property
+    def c(self) -> torch.Tensor:  # (n_h,) hidden bias, view
+        return self._P[:-1, -1]
+
+    def state_dict(self) -> dict:
+        """Weights plus the config that made them (and persistent chains), for the disk cache."""
+        self._check_fitted()
+        return {"config": asdict(self.config()), "P": self._P.detach().cpu().clone(),
+                "chains": self._chains.detach().cpu().clone(), "n_updates": self.n_updates_,
+                "rng": self._gen.get_state().clone()}
+
+    @classmethod
+    def from_state_dict(cls, state: dict, device=None) -> "RBM":
+        rbm = cls(**state["config"], device=device)
+        P = state["P"]
+        rbm._init_state(P.shape[1] - 1)
+        rbm._P.copy_(P.to(rbm._P.device))
+        chains = state.get("chains")
+        if chains is not None and chains.shape == rbm._chains.shape:
+            rbm._chains.copy_(chains.to(rbm._P.device))
+        rbm.n_updates_ = int(state.get("n_updates", 0))
+        if state.get("rng") is not None and rbm._gen.device.type == "cpu":
+            rbm._gen.set_state(state["rng"])
+        return rbm
+
+    # ------------------------------------------------------------------ input
+
+    def _tensor(self, X, name="X") -> torch.Tensor:
+        """(n, n_v) float32 tensor on the model's device; a copy, so the caller's array is never touched."""
+        if isinstance(X, torch.Tensor):
+            T = X.detach().to(self._P.device if hasattr(self, "_P") else self._dev, torch.float32)
+        else:
+            arr = np.asarray(X)
+            if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
+                raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+            T = torch.as_tensor(arr.astype(np.float32, copy=True),
+                                device=self._P.device if hasattr(self, "_P") else self._dev)
+        if T.ndim == 1:
+            T = T.unsqueeze(0)
+        if T.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {tuple(T.shape)}")
+        if hasattr(self, "n_features_in_") and T.shape[1] != self.n_features_in_:
+            raise ValueError(f"{name} has {T.shape[1]} features, the RBM was fitted with {self.n_features_in_}")
+        if T.shape[0] and not torch.isfinite(T).all():
+            raise ValueError(f"{name} contains NaN or infinity")
+        return T
+
+    # ------------------------------------------------------------------ conditionals
+
+    def _mean_hiddens(self, V: torch.Tensor) -> torch.Tensor:
+        """P(h=1|v) = sigm(c + W v), (n, n_h)."""
+        return torch.sigmoid(torch.addmm(self.c, V, self.W.T))
+
+    def _mean_visibles(self, H: torch.Tensor) -> torch.Tensor:
+        """P(v=1|h) = sigm(b + W^T h), (n, n_v)."""
+        return torch.sigmoid(torch.addmm(self.b, H, self.W))
+
+    def _sample(self, P: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+        """A Bernoulli(P) sample as 0/1 floats."""
+        return self._bernoulli_into(torch.empty_like(P), P, gen)
+
+    def _free_energy(self, V: torch.Tensor) -> torch.Tensor:
+        """F(v) = -b.v - sum_i softplus(c_i + W_i.v)."""
+        return -(V @ self.b) - F.softplus(torch.addmm(self.c, V, self.W.T)).sum(1)
+
+    # ------------------------------------------------------------------ public inference
+
+    @torch.no_grad()
+    def transform(self, X) -> np.ndarray:
+        """Hidden-unit probabilities P(h=1|v), (n, n_components)."""
+        self._check_fitted()
+        return self._mean_hiddens(self._tensor(X)).cpu().numpy()
+
+    @torch.no_grad()
+    def gibbs(self, V, random_state=None) -> np.ndarray:
+        """One Gibbs step v -> h ~ P(h|v) -> v' ~ P(v|h); returns the sampled v' as 0/1 floats."""
+        self._check_fitted()
+        g = self._rng(random_state)
+        H = self._sample(self._mean_hiddens(self._tensor(V, "V")), g)
+        return self._sample(self._mean_visibles(H), g).cpu().numpy()
+
+    @torch.no_grad()
+    def free_energy(self, V) -> np.ndarray:
+        """F(v) for each row; lower means more probable (p(v) = exp(-F(v)) / Z)."""
+        self._check_fitted()
+        return self._free_energy(self._tensor(V, "V")).cpu().numpy()
+
+    @torch.no_grad()
+    def score_samples(self, X, random_state=None) -> np.ndarray:
+        """Pseudo-log-likelihood as scikit-learn: n_v * log sigm(F(v~) - F(v)), one random bit flipped."""
+        self._check_fitted()
+        V = self._tensor(X)
+        rng = np.random.default_rng(self.random_state if random_state is None else random_state)
+        idx = torch.as_tensor(rng.integers(0, V.shape[1], V.shape[0]), device=V.device)
+        rows = torch.arange(V.shape[0], device=V.device)
+        V_ = V.clone()
+        V_[rows, idx] = 1 - V_[rows, idx]
+        return (V.shape[1] * F.logsigmoid(self._free_energy(V_) - self._free_energy(V))).cpu().numpy()
+
+    @torch.no_grad()
+    def reconstruct(self, V, k: int = 1, sample_last: bool = False, random_state=None) -> np.ndarray:
+        """Run k Gibbs steps from V; return P(v=1|h) of the last step (or a sample)."""
+        self._check_fitted()
+        g = self._rng(random_state)
+        V = self._tensor(V, "V")
+        for step in range(int(k)):
+            Pv = self._mean_visibles(self._sample(self._mean_hiddens(V), g))
+            V = self._sample(Pv, g) if (step < k - 1 or sample_last) else Pv
+        return V.cpu().numpy()
+
+    @torch.no_grad()
+    def reconstruct_many(self, V, ks, random_state=None) -> dict[int, np.ndarray]:
+        """{k: reconstruct(V, k)} for increasing ks along one chain (one pass of max(ks) steps)."""
+        self._check_fitted()
+        g = self._rng(random_state)
+        ks = sorted(set(int(k) for k in ks))
+        out, Vs = {}, self._tensor(V, "V")
+        for step in range(1, ks[-1] + 1):
+            Pv = self._mean_visibles(self._sample(self._mean_hiddens(Vs), g))
+            if step in ks:
+                out[step] = Pv.cpu().numpy()
+            Vs = self._sample(Pv, g)
+        return out
+
+    @torch.no_grad()
+    def inpaint(self, V, mask, k: int = 100, init: str = "noise", random_state=None) -> np.ndarray:
+        """Fill the pixels where mask is True by Gibbs sampling with the others clamped.
+
+        Returns an array equal to V on known pixels (exactly) and P(v=1|h) on missing ones after
+        k steps. mask: bool array broadcastable to V, True = missing.
+        """
+        self._check_fitted()
+        V0 = self._tensor(V, "V")
+        M = torch.as_tensor(np.broadcast_to(np.asarray(mask, dtype=bool), tuple(V0.shape)).copy(), device=V0.device)
+        g = self._rng(random_state)
+        X = V0.clone()
+        if init == "noise":
+            X[M] = torch.rand(int(M.sum()), generator=g, device=V0.device)
+        else:
+            X[M] = 0.5
+        Pv = X
+        for _ in range(int(k)):
+            Pv = self._mean_visibles(self._sample(self._mean_hiddens(X), g))
+            X = torch.where(M, self._sample(Pv, g), V0)
+        out = torch.where(M, Pv, V0) if k > 0 else X
+        return out.cpu().numpy()
+
+    @torch.no_grad()
+    def log_likelihood(self, V, log_z: float | None = None) -> np.ndarray:
+        """Exact log p(v) in nats (binary V) by enumerating the smaller layer; small models only."""
+        self._check_fitted()
+        return exact_log_likelihood(self._tensor(V, "V").double().cpu(), self.W.cpu(), self.b.cpu(),
+                                    self.c.cpu(), log_z).numpy()
+
+    @torch.no_grad()
+    def log_partition(self) -> float:
+        self._check_fitted()
+        return log_partition_exact(self.W, self.b, self.c)
+
+    # ------------------------------------------------------------------ training
+
+    def fit(self, X, y=None):
+        """Train for n_iter epochs from scratch."""
+        for _ in self.fit_iter(X):
+            pass
+        return self
+
+    @torch.no_grad()
+    def partial_fit(self, X, y=None):
+        """One update with X as the mini-batch (scikit-learn semantics)."""
+        Xt = self._tensor(X)
+        if not hasattr(self, "_P"):
+            self._init_state(Xt.shape[1])
+        Xa = torch.cat([Xt, torch.ones(len(Xt), 1, device=Xt.device)], 1)
+        self._update(Xa, self._buffers(len(Xa)))
+        return self
+
+    def _buffers(self, B: int) -> dict:
+        """Work arrays of one update, allocated once per fit.
+
+        VV stacks the data rows over the negative-chain rows, HH their hidden probabilities, so
+        that the whole gradient <h v>_data - <h v>_model is one matrix product HH^T VV.
+        """
+        nh, nv = self._P.shape[0] - 1, self._P.shape[1] - 1
+        n_c = self._chains.shape[0] if self.method == "pcd" else B
+        dev = self._P.device
+        return {"VV": torch.empty(B + n_c, nv + 1, device=dev), "HH": torch.empty(B + n_c, nh + 1, device=dev),
+                "vp": torch.empty(n_c, nv + 1, device=dev), "hs": torch.empty(n_c, nh + 1, device=dev)}
+
+    def _bernoulli_into(self, out: torch.Tensor, P: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+        """out <- (U < P) with U ~ Uniform[0, 1): a Bernoulli(P) sample as 0/1 floats.
+
+        Four times faster than torch.bernoulli on a CPU; a ones-column of P stays 1 since U < 1.
+        """
+        out.uniform_(generator=gen or self._gen)
+        return out.lt_(P)
+
+    def _rng(self, random_state) -> torch.Generator:
+        """The training generator, or a fresh one seeded by random_state (leaves the model untouched)."""
+        if random_state is None:
+            return self._gen
+        return torch.Generator(device=self._P.device).manual_seed(int(random_state))
+
+    def _hidden_probs(self, V: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """out <- [P(h=1|v), 1] for rows V = [v, 1]."""
+        torch.mm(V, self._P.T, out=out)  # (n, nh+1): [c + W v, junk]
+        out.sigmoid_()
+        out[:, -1] = 1.0
+        return out
+
+    def _visible_sample(self, H: torch.Tensor, prob: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """out <- [v, 1] with v ~ P(v|h) for rows H = [h, 1]."""
+        torch.mm(H, self._P, out=prob)  # (n, nv+1): [b + W^T h, junk]
+        prob.sigmoid_()
+        prob[:, -1] = 1.0
+        return self._bernoulli_into(out, prob)
+
+    def _update(self, Va: torch.Tensor, buf: dict) -> None:
+        """One CD-k / PCD-k update from the mini-batch Va = [v, 1] (B, n_v+1)."""
+        P, B, k = self._P, Va.shape[0], int(self.k)
+        pcd = self.method == "pcd"
+        n = self._chains.shape[0] if pcd else B  # negative chains
+        VV, HH = buf["VV"][: B + n], buf["HH"][: B + n]  # rows [:B] data, [B:] model
+        VV[:B].copy_(Va)
+        vs, hn, hs, vp = VV[B:], HH[B:], buf["hs"][:n], buf["vp"][:n]
+        if pcd and k == 1:  # chains do not depend on this batch: one product gives both phases
+            self._visible_sample(self._chains, vp, vs)
+            self._hidden_probs(VV, HH)
+            self._bernoulli_into(self._chains, hn)
+        else:
+            self._hidden_probs(VV[:B], HH[:B])
+            H = self._chains if pcd else self._bernoulli_into(hs, HH[:B])
+            for step in range(k):
+                self._visible_sample(H, vp, vs)
+                self._hidden_probs(vs, hn)
+                if pcd:
+                    H = self._bernoulli_into(self._chains, hn)
+                elif step < k - 1:
+                    H = self._bernoulli_into(hs, hn)
+        hn.mul_(-B / n)  # so that HH^T VV / B = <h v>_data - <h v>_model
+        lr = float(self.learning_rate)
+        if self._velocity is None and not self.weight_decay:
+            P.addmm_(HH.T, VV, alpha=lr / B)
+        else:
+            G = torch.mm(HH.T, VV).mul_(1.0 / B)
+            if self.weight_decay:
+                G[:-1, :-1].add_(P[:-1, :-1], alpha=-float(self.weight_decay))
+            if self._velocity is not None:
+                self._velocity.mul_(self.momentum).add_(G, alpha=lr)
+                P.add_(self._velocity)
+            else:
+                P.add_(G, alpha=lr)
+        self.n_updates_ += 1
+
+    def _eval_tensors(self, X, X_val, n_eval: int, seed: int = 0) -> dict:
+        """Fixed subsets (and a fixed binarisation for log-likelihoods) used by the live metrics."""
+        g = torch.Generator().manual_seed(seed)
+        tr = X[torch.randperm(len(X), generator=g)[:n_eval]]
+        out = {"train": tr}
+        if X_val is not None:
+            va = X_val[torch.randperm(len(X_val), generator=g)[:n_eval]]
+            out["val"] = va
+            out["val_bin"] = torch.bernoulli(va.cpu(), generator=g).double()
+        return out
+
+    @torch.no_grad()
+    def metrics(self, ev: dict) -> dict[str, float]:
+        """Held-out reconstruction error, pseudo-log-likelihood, free-energy gap, exact LL if small."""
+        m = {}
+        V = ev.get("val", ev["train"])
+        Pv = self._mean_visibles(self._mean_hiddens(V))
+        m["recon_error"] = float(((Pv - V) ** 2).sum(1).mean())  # squared error per image, mean-field
+        m["pseudo_ll"] = float(np.mean(self.score_samples(V, random_state=0)))
+        if "val" in ev:
+            m["fe_gap"] = float(self._free_energy(ev["val"]).mean() - self._free_energy(ev["train"]).mean())
+            if can_enumerate(*self._P.shape):
+                logz = self.log_partition()
+                m["exact_ll"] = float(exact_log_likelihood(ev["val_bin"], self.W.cpu(), self.b.cpu(), self.c.cpu(), logz).mean())
+        return m
+
+    def fit_iter(self, X, X_val=None, *, warm_start: bool = False, n_eval: int = 500, records_per_epoch: int = 1):
+        """Train for n_iter epochs, yielding a Progress record `records_per_epoch` times an epoch.
+
+        Records at epoch ends carry held-out metrics (see `metrics`) when X_val is given,
+        training-subset metrics otherwise. warm_start continues from the current weights.
+        """
+        return timed(self._fit_iter(X, X_val, warm_start, n_eval, records_per_epoch))
+
+    @torch.no_grad()
+    def _fit_iter(self, X, X_val, warm_start, n_eval, records_per_epoch):
+        Xt = self._tensor(X)
+        if not (warm_start and hasattr(self, "_P")):
+            self._init_state(Xt.shape[1])
+        self._validate()
+        Xv = self._tensor(X_val, "X_val") if X_val is not None else None
+        n, B = Xt.shape[0], int(self.batch_size)
+        if n == 0:
+            raise ValueError("X is empty")
+        Xa = torch.cat([Xt, torch.ones(n, 1, device=Xt.device)], 1)  # (n, nv+1), ones carry the biases
+        n_batches = math.ceil(n / B)
+        total = n_batches * int(self.n_iter)
+        ev = self._eval_tensors(Xt, Xv, n_eval)
+        buf = self._buffers(B)
+        marks = {int(round(n_batches * (j + 1) / records_per_epoch)) for j in range(records_per_epoch)}
+        yield Progress(0, total, 0.0, self.metrics(ev), "initial weights")
+        step = 0
+        for epoch in range(int(self.n_iter)):
+            data = Xa[torch.randperm(n, generator=self._gen, device=Xa.device)] if self.shuffle else Xa
+            for i in range(n_batches):
+                self._update(data[i * B : (i + 1) * B], buf)
+                step += 1
+                if (i + 1) in marks:
+                    end = i + 1 == n_batches
+                    yield Progress(step, total, epoch + (i + 1) / n_batches,
+                                   self.metrics(ev) if end else {},
+                                   f"epoch {epoch + 1}/{self.n_iter}", done=step == total)

@@ -1,0 +1,48 @@
+"""Generative Models Explorer: the Streamlit entry point.
+
+    streamlit run explorer/app.py
+
+Navigation is built from the files in pages/ (see explorer.registry); the home page lists them.
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` adds only explorer/
+
+import streamlit as st  # noqa: E402
+
+from explorer.registry import discover  # noqa: E402
+from explorer.shell import APP_TITLE  # noqa: E402
+
+PAGES = discover()
+
+
+def home() -> None:
+    st.set_page_config(page_title=APP_TITLE, page_icon="🧲", layout="wide")
+    st.title(APP_TITLE)
+    st.markdown(
+        "Interactive labs on classic generative models: restricted and deep Boltzmann machines, GANs, "
+        "optimal transport and inpainting. Move a slider, watch the model train, compare settings, "
+        "and export any figure (PNG) or curve (CSV) for your report. Every view's settings are in the "
+        "address bar: copy the link to come back to exactly this view.")
+    sections: dict[str, list] = {}
+    for p in PAGES:
+        sections.setdefault(p.section, []).append(p)
+    cols = st.columns(2)
+    for i, (section, pages) in enumerate(sections.items()):
+        with cols[i % 2].container(border=True):
+            st.subheader(section)
+            for p in pages:
+                st.page_link(str(p.path), label=p.title, icon=p.icon)
+                if p.summary:
+                    st.caption(p.summary)
+
+
+def navigation() -> dict:
+    nav = {"": [st.Page(home, title="Home", icon=":material/home:", default=True)]}
+    for p in PAGES:
+        nav.setdefault(p.section, []).append(st.Page(str(p.path), title=p.title, icon=p.icon, url_path=p.url_path))
+    return nav
+
+
+st.navigation(navigation()).run()

@@ -1,0 +1,108 @@
+"""Figures every page shares: image grids with PNG download, curves with CSV download.
+
+One look for all plots (white background, readable fonts, high-resolution PNG from the camera
+button), so a screenshot or an exported figure can go straight into a report.
+"""
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.images import normalize_each, tile, to_png
+
+PALETTE = ["#3559c7", "#e8590c", "#2b8a3e", "#c2255c", "#6741d9", "#1098ad", "#868e96", "#f08c00"]
+FONT = dict(family="Inter, Helvetica, Arial, sans-serif", size=13, color="#1f2430")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "figure"
+
+
+def style(fig: go.Figure, title: str = "", xlabel: str = "", ylabel: str = "", height: int = 340,
+          log_x: bool = False, log_y: bool = False, legend: bool = True) -> go.Figure:
+    fig.update_layout(template="plotly_white", title=dict(text=title, x=0.01, font=dict(size=15)), font=FONT,
+                      height=height, margin=dict(l=60, r=20, t=50 if title else 20, b=50), colorway=PALETTE,
+                      showlegend=legend, legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
+                      hovermode="x unified")
+    fig.update_xaxes(title=xlabel, type="log" if log_x else None, showline=True, linecolor="#adb5bd", mirror=True,
+                     gridcolor="#e9ecef")
+    fig.update_yaxes(title=ylabel, type="log" if log_y else None, showline=True, linecolor="#adb5bd", mirror=True,
+                     gridcolor="#e9ecef")
+    return fig
+
+
+def show_figure(fig: go.Figure, key: str | None = None, filename: str | None = None) -> None:
+    """Draw a plotly figure; its camera button saves a 2x PNG named after the title."""
+    name = filename or _slug(fig.layout.title.text or "figure")
+    st.plotly_chart(fig, theme=None, key=key, config={
+        "displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": name}})
+
+
+def line_figure(df: pd.DataFrame, x: str, ys: Sequence[str], title: str = "", xlabel: str | None = None,
+                ylabel: str = "", labels: dict | None = None, log_x: bool = False, log_y: bool = False,
+                markers: bool = False, height: int = 340) -> go.Figure:
+    fig = go.Figure()
+    labels = labels or {}
+    for y in ys:
+        if y in df and df[y].notna().any():
+            fig.add_trace(go.Scatter(x=df[x], y=df[y], name=labels.get(y, y), mode="lines+markers" if markers else "lines"))
+    return style(fig, title, xlabel if xlabel is not None else x, ylabel, height, log_x, log_y)
+
+
+def download_csv(df: pd.DataFrame, name: str, key: str, label: str = "CSV") -> None:
+    st.download_button(f"⬇ {label}", df.to_csv(index=False).encode(), file_name=f"{_slug(name)}.csv",
+                       mime="text/csv", key=key, on_click="ignore")
+
+
+def show_curves(df: pd.DataFrame, x: str, ys: Sequence[str], title: str, key: str, **kw) -> None:
+    """A line chart plus a CSV download of exactly the plotted table."""
+    show_figure(line_figure(df, x, ys, title, **kw), key=f"fig-{key}")
+    download_csv(df[[x] + [y for y in ys if y in df]], title, key=f"csv-{key}", label="CSV of this plot")
+
+
+def grid_image(X, shape, ncols: int | None = None, scale: int | None = None, pad: int = 1) -> np.ndarray:
+    """Tile images; small images are scaled up (nearest neighbour) so they stay crisp."""
+    if scale is None:
+        scale = max(1, 84 // max(shape[1], shape[2]))
+    return tile(X, shape, ncols=ncols, scale=scale, pad=pad)
+
+
+def show_grid(X, shape, title: str, key: str, ncols: int | None = None, caption: str | None = None,
+              scale: int | None = None, download: bool = True) -> np.ndarray:
+    """Draw an image grid with a title, an optional caption and a PNG download; return the picture."""
+    img = grid_image(X, shape, ncols, scale)
+    st.markdown(f"**{title}**")
+    st.image(img, caption=caption, width="stretch")
+    if download:
+        st.download_button("⬇ PNG", to_png(img), file_name=f"{_slug(title)}.png", mime="image/png",
+                           key=f"png-{key}", on_click="ignore")
+    return img
+
+
+def show_grids(panels: Sequence[tuple[str, np.ndarray]], shape, key: str, ncols: int | None = None,
+               caption: str | None = None) -> None:
+    """Several grids side by side (e.g. original / masked / reconstructed), one PNG for all."""
+    cols = st.columns(len(panels))
+    imgs = []
+    for col, (title, X) in zip(cols, panels):
+        with col:
+            imgs.append(show_grid(X, shape, title, key=f"{key}-{_slug(title)}", ncols=ncols, download=False))
+    if caption:
+        st.caption(caption)
+    h = max(i.shape[0] for i in imgs)
+    gap = np.full((h, 12, 3), 255, np.uint8)
+    row = [np.pad(i, ((0, h - i.shape[0]), (0, 0), (0, 0)), constant_values=255) for i in imgs]
+    both = np.concatenate([p for r in row for p in (r, gap)][:-1], axis=1)
+    st.download_button("⬇ PNG of these grids", to_png(both), file_name=f"{_slug(key)}.png", mime="image/png",
+                       key=f"png-{key}", on_click="ignore")
+
+
+def show_filters(W, shape, title: str, key: str, n: int = 64, ncols: int | None = None,
+                 caption: str | None = None) -> np.ndarray:
+    """The first n rows of W (one filter per row) as images, each scaled to its own range."""
+    return show_grid(normalize_each(np.asarray(W)[:n]), shape, title, key, ncols=ncols, caption=caption)

@@ -1,0 +1,60 @@
+"""Page setup and the widgets every lab shares (dataset choice with honest offline fallback)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import streamlit as st
+
+from core import data as datasets
+from core.device import describe, pick_device
+from explorer.widgets import Controls
+
+APP_TITLE = "Generative Models Explorer"
+
+
+@dataclass
+class Page:
+    controls: Controls
+
+
+def page(title: str, exercise: str | None = None, intro: str | None = None) -> Page:
+    """Title, the exercise being answered (collapsed), and the sidebar's Controls."""
+    st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon="🧲", layout="wide")
+    st.title(title)
+    if intro:
+        st.markdown(intro)
+    if exercise:
+        with st.expander("The exercise", expanded=False):
+            st.markdown(f"> {exercise}")
+    st.sidebar.caption(f"Device: {describe(pick_device())}")
+    return Page(Controls())
+
+
+@st.cache_resource(show_spinner="Loading the dataset…")
+def _load(name: str) -> datasets.ImageData:
+    return datasets.load(name)
+
+
+def load_dataset(name: str) -> datasets.ImageData:
+    """Cached load (shared by every session: never modify the arrays it returns)."""
+    return _load(name)
+
+
+def dataset(ctrl: Controls, allowed: Sequence[str] = ("mnist", "fashion_mnist", "digits"),
+            default: str = "mnist", label: str = "Dataset") -> datasets.ImageData:
+    """A dataset selector. When the choice cannot be had, say so and use the bundled 8x8 digits."""
+    name = ctrl.select(label, "data", list(allowed), default, labels=datasets.DATASETS)
+    try:
+        data = load_dataset(name)
+    except datasets.DatasetUnavailable as exc:
+        st.warning(f"**{datasets.DATASETS[name]} is not available.** {exc} "
+                   f"This page now uses **{datasets.DATASETS['digits']}** instead.", icon="📦")
+        data = load_dataset("digits")
+    if data.note:
+        st.caption(f"Data: {data.title} — {data.note}")
+    return data
+
+
+def what_to_look_for(text: str) -> None:
+    st.info(text, icon="🔎")
