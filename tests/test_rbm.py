@@ -1,0 +1,234 @@
+"""core.rbm.RBM against independent computations: enumeration, autograd, scikit-learn."""
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from sklearn.neural_network import BernoulliRBM
+
+from core import rbm_lab
+from core.likelihood import exact_log_likelihood, log_partition_exact
+from core.progress import exhaust
+from core.rbm import RBM, RBMConfig
+
+
+def tiny(n_v=6, n_h=4, seed=0, scale=1.0, **kw):
+    """A fitted-shape RBM with random (not trained) parameters."""
+    g = np.random.default_rng(seed)
+    r = RBM(n_h, random_state=seed, **kw)
+    r.components_ = g.normal(0, scale, (n_h, n_v))
+    r.intercept_hidden_ = g.normal(0, scale, n_h)
+    r.intercept_visible_ = g.normal(0, scale, n_v)
+    return r
+
+
+def all_states(n):
+    return np.array(list(itertools.product([0, 1], repeat=n)), dtype=np.float64)
+
+
+def brute_log_z(W, b, c):
+    """log sum_{v,h} exp(-E(v,h)) over every joint state, in NumPy."""
+    V, H = all_states(W.shape[1]), all_states(W.shape[0])
+    neg_e = (V @ b)[:, None] + (H @ c)[None, :] + V @ W.T @ H.T  # (2^nv, 2^nh)
+    m = neg_e.max()
+    return m + np.log(np.exp(neg_e - m).sum())
+
+
+def test_free_energy_matches_brute_force_sum_over_hiddens():
+    r = tiny()
+    V = all_states(6)
+    W, b, c = r.components_.astype(np.float64), r.intercept_visible_.astype(np.float64), r.intercept_hidden_.astype(np.float64)
+    H = all_states(4)
+    neg_e = (V @ b)[:, None] + (H @ c)[None, :] + V @ W.T @ H.T
+    F_brute = -np.log(np.exp(neg_e).sum(1))
+    np.testing.assert_allclose(r.free_energy(V), F_brute, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("n_v,n_h", [(6, 4), (4, 7), (8, 5)])
+def test_exact_log_partition_against_full_enumeration(n_v, n_h):
+    r = tiny(n_v, n_h, seed=n_v + n_h)
+    W, b, c = r.components_.astype(np.float64), r.intercept_visible_.astype(np.float64), r.intercept_hidden_.astype(np.float64)
+    assert abs(r.log_partition() - brute_log_z(W, b, c)) < 1e-4
+    ll = r.log_likelihood(all_states(n_v))
+    assert abs(np.log(np.exp(ll).sum())) < 1e-4  # probabilities over all visible states sum to one
+
+
+def test_exact_log_partition_chunking_does_not_change_the_value():
+    g = torch.Generator().manual_seed(1)
+    W, b, c = torch.randn(12, 30, generator=g) * 0.3, torch.randn(30, generator=g) * 0.3, torch.randn(12, generator=g) * 0.3
+    assert abs(log_partition_exact(W, b, c, chunk=4096) - log_partition_exact(W, b, c, chunk=97)) < 1e-8
+
+
+def test_conditionals_are_the_derivatives_of_the_free_energy():
+    """d(-F)/dc = P(h|v) and d(-F)/dW = P(h|v) v^T: the positive phase equals autograd's gradient."""
+    r = tiny(seed=3)
+    V = torch.tensor(all_states(6)[::5], dtype=torch.float64)
+    W = torch.tensor(r.components_, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(r.intercept_visible_, dtype=torch.float64, requires_grad=True)
+    c = torch.tensor(r.intercept_hidden_, dtype=torch.float64, requires_grad=True)
+    neg_f = (V @ b + torch.nn.functional.softplus(V @ W.T + c).sum(1)).sum()
+    neg_f.backward()
+    ph = r.transform(V.numpy())
+    np.testing.assert_allclose(c.grad.numpy(), ph.sum(0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(W.grad.numpy(), ph.T @ V.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["cd", "pcd"])
+def test_update_is_an_unbiased_log_likelihood_gradient_with_long_chains(method):
+    """With k=30 Gibbs steps on a 6x4 RBM the chains mix, so the mean CD/PCD step equals
+    lr * grad of the exact mean log-likelihood (autograd through the enumerated log Z)."""
+    data = all_states(6)[[3, 12, 25, 40, 51, 62]]
+    reps = 4000
+    X = np.repeat(data, reps, axis=0)  # one batch of 24,000 rows: the update is a Monte-Carlo mean
+    r = tiny(seed=5, scale=0.5, method=method, k=30, batch_size=len(X), learning_rate=1.0)
+    r.n_features_in_ = 6
+    if method == "pcd":  # persistent chains start anywhere: give them random states
+        r._chains[:, :-1] = (torch.rand(r._chains.shape[0], 4, generator=torch.Generator().manual_seed(9)) < 0.5).float()
+    P0 = r._P.clone()
+    r.partial_fit(X)
+    dP = (r._P - P0).double()
+
+    W = torch.tensor(P0[:-1, :-1].numpy(), dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(P0[-1, :-1].numpy(), dtype=torch.float64, requires_grad=True)
+    c = torch.tensor(P0[:-1, -1].numpy(), dtype=torch.float64, requires_grad=True)
+    V = torch.tensor(data)
+    ll = (V @ b + torch.nn.functional.softplus(V @ W.T + c).sum(1)).mean()
+    Hs = torch.tensor(all_states(4))
+    log_z = torch.logsumexp(Hs @ c + torch.nn.functional.softplus(Hs @ W + b).sum(1), 0)
+    (ll - log_z).backward()
+    np.testing.assert_allclose(dP[:-1, :-1].numpy(), W.grad.numpy(), atol=0.02)
+    np.testing.assert_allclose(dP[-1, :-1].numpy(), b.grad.numpy(), atol=0.02)
+    np.testing.assert_allclose(dP[:-1, -1].numpy(), c.grad.numpy(), atol=0.02)
+    assert np.abs(W.grad.numpy()).max() > 0.05  # the comparison is not trivially zero
+
+
+def test_exact_log_likelihood_matches_independent_numpy_computation():
+    r = tiny(8, 5, seed=11)
+    W, b, c = r.components_.astype(np.float64), r.intercept_visible_.astype(np.float64), r.intercept_hidden_.astype(np.float64)
+    V = all_states(8)[::17]
+    H = all_states(5)
+    unnorm = np.log(np.exp((V @ b)[:, None] + (H @ c)[None, :] + V @ W.T @ H.T).sum(1))
+    np.testing.assert_allclose(r.log_likelihood(V), unnorm - brute_log_z(W, b, c), atol=1e-4)
+    np.testing.assert_allclose(exact_log_likelihood(V, W, b, c), unnorm - brute_log_z(W, b, c), atol=1e-8)
+
+
+def test_transform_and_free_energy_agree_with_sklearn_given_the_same_weights(mnist):
+    sk = BernoulliRBM(n_components=32, n_iter=1, batch_size=50, random_state=0).fit(mnist.X_train[:500])
+    ours = RBM(32)
+    ours.components_ = sk.components_
+    ours.intercept_hidden_ = sk.intercept_hidden_
+    ours.intercept_visible_ = sk.intercept_visible_
+    X = mnist.X_test[:100]
+    np.testing.assert_allclose(ours.transform(X), sk.transform(X), atol=1e-5)
+    np.testing.assert_allclose(ours.free_energy(X), sk._free_energy(X), rtol=1e-5, atol=1e-3)
+
+
+def test_sklearn_interface_shapes(mnist):
+    X = mnist.X_train[:300]
+    r = RBM(n_components=20, n_iter=2, batch_size=10, random_state=0).fit(X)
+    sk = BernoulliRBM(n_components=20, n_iter=2, batch_size=10, random_state=0).fit(X)
+    for attr in ("components_", "intercept_hidden_", "intercept_visible_", "h_samples_"):
+        assert getattr(r, attr).shape == getattr(sk, attr).shape, attr
+    assert r.transform(X).shape == sk.transform(X).shape
+    assert r.score_samples(X).shape == sk.score_samples(X).shape
+    assert r.gibbs(X[:5]).shape == sk.gibbs(X[:5]).shape
+    assert set(np.unique(r.gibbs(X[:5]))) <= {0.0, 1.0}
+    assert r.partial_fit(X[:10]) is r
+    assert r.get_params()["n_components"] == 20
+
+
+def test_held_out_quality_no_worse_than_sklearn_at_equal_epochs(mnist):
+    """PCD-1, same hidden units, batch, learning rate and epochs; the same PLL estimator on both."""
+    X, Xte = mnist.X_train[:3000], mnist.X_test[:1000]
+    kw = dict(n_components=64, learning_rate=0.05, batch_size=20, n_iter=5, random_state=0)
+    sk = BernoulliRBM(**kw).fit(X)
+    ours = RBM(**kw).fit(X)
+    as_ours = RBM(64)
+    as_ours.components_, as_ours.intercept_hidden_, as_ours.intercept_visible_ = (
+        sk.components_, sk.intercept_hidden_, sk.intercept_visible_)
+    pll_ours = np.mean([ours.score_samples(Xte, random_state=s).mean() for s in range(5)])
+    pll_sk = np.mean([as_ours.score_samples(Xte, random_state=s).mean() for s in range(5)])
+    assert pll_ours > pll_sk - 3.0, (pll_ours, pll_sk)
+    assert pll_ours > -200  # and it learned something (an untrained model scores about -540)
+
+
+def test_inpaint_never_changes_known_pixels_and_fills_the_missing_ones(mnist):
+    r = RBM(50, n_iter=2, batch_size=20, learning_rate=0.05, random_state=0).fit(mnist.X_train[:1000])
+    V = mnist.X_test[:20].copy()
+    before = V.copy()
+    mask = np.zeros((28, 28), bool)
+    mask[10:16] = True
+    out = r.inpaint(V, mask.ravel(), k=20, random_state=1)
+    np.testing.assert_array_equal(out[:, ~mask.ravel()], V[:, ~mask.ravel()])
+    np.testing.assert_array_equal(V, before)  # input not mutated
+    assert np.isfinite(out).all() and (out >= 0).all() and (out <= 1).all()
+    assert not np.allclose(out[:, mask.ravel()], V[:, mask.ravel()])
+
+
+def test_fit_does_not_mutate_its_input_and_produces_no_nan(mnist):
+    X = mnist.X_train[:400].copy()
+    before = X.copy()
+    r = RBM(30, n_iter=2, learning_rate=0.5, random_state=0).fit(X)
+    np.testing.assert_array_equal(X, before)
+    assert np.isfinite(r.components_).all()
+
+
+def test_float64_and_float32_inputs_agree():
+    r = tiny(seed=2)
+    V = all_states(6)
+    np.testing.assert_allclose(r.transform(V.astype(np.float32)), r.transform(V.astype(np.float64)), atol=1e-7)
+
+
+def test_same_seed_same_model_and_sampling_leaves_the_model_untouched(mnist):
+    X = mnist.X_train[:500]
+    a = RBM(20, n_iter=2, random_state=7).fit(X)
+    b = RBM(20, n_iter=2, random_state=7).fit(X)
+    np.testing.assert_array_equal(a.components_, b.components_)
+    W = a.components_
+    a.reconstruct(X[:5], k=10, random_state=3)
+    a.inpaint(X[:5], np.ones(784, bool), k=3, random_state=3)
+    np.testing.assert_array_equal(a.components_, W)
+    np.testing.assert_array_equal(a.reconstruct(X[:5], k=10, random_state=3), a.reconstruct(X[:5], k=10, random_state=3))
+
+
+def test_bad_input_raises_clear_errors():
+    with pytest.raises(ValueError, match="method"):
+        RBM(5, method="nope").fit(np.zeros((4, 3)))
+    r = tiny()
+    with pytest.raises(ValueError, match="features"):
+        r.transform(np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        r.transform(np.full((2, 6), np.nan))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        RBM(3).transform(np.zeros((1, 3)))
+
+
+def test_momentum_and_weight_decay_paths_train(mnist):
+    X = mnist.X_train[:500]
+    r = RBM(20, n_iter=3, learning_rate=0.05, momentum=0.5, weight_decay=1e-3, random_state=0, method="cd", k=2)
+    recs = list(r.fit_iter(X, mnist.X_test[:200]))
+    assert recs[-1].metrics["recon_error"] < recs[0].metrics["recon_error"] * 0.7
+
+
+def test_resumed_run_equals_an_uninterrupted_one(mnist):
+    """Stop after 2 epochs, resume from the snapshot: bit-identical to 4 epochs straight."""
+    run = rbm_lab.RBMRun("mnist", 600, rbm=RBMConfig(20, 0.05, 20, 4, 3, "pcd", 1, shuffle=True))
+    full = exhaust(rbm_lab.train(run, mnist)).extra["snapshot"]()
+    it = rbm_lab.train(run, mnist)
+    snap = None
+    for rec in it:
+        if rec.metrics and rec.epoch == 2:
+            snap = rec.extra["snapshot"]()
+            break
+    resumed = exhaust(rbm_lab.train(run, mnist, snap)).extra["snapshot"]()
+    assert torch.equal(full["model"]["P"], resumed["model"]["P"])
+    assert [h["epoch"] for h in resumed["history"]] == [0, 1, 2, 3, 4]
+
+
+def test_training_curves_improve_and_exact_ll_is_reported_for_small_models(mnist):
+    run = rbm_lab.RBMRun("mnist", 2000, rbm=replace(rbm_lab.RBMRun().rbm, n_components=12, n_iter=3))
+    hist = exhaust(rbm_lab.train(run, mnist)).extra["snapshot"]()["history"]
+    assert "exact_ll" in hist[-1]
+    assert hist[-1]["exact_ll"] > hist[0]["exact_ll"] + 100  # from ~-540 (uniform-ish) to much better
+    assert hist[-1]["recon_error"] < hist[0]["recon_error"]
