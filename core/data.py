@@ -103,9 +103,10 @@ def _find(name: str, stem: str) -> Path | None:
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file (optionally gzipped): magic 0x00 0x00 dtype ndim, big-endian dims, data."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
+    with open(path, "rb") as f:
         raw = f.read()
+    if raw[:2] == b"\x1f\x8b":  # gzip, whatever the file is called
+        raw = gzip.decompress(raw)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise ValueError(f"{path}: not an IDX file (bad magic number)")
     dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
