@@ -23,7 +23,7 @@ from core.device import pick_device
 from core.likelihood import can_enumerate, exact_log_likelihood, log_partition_exact
 from core.progress import Progress, timed
 
-METHODS = ("cd", "pcd")
+METHODS = ("cd", "pcd", "fpcd")
 
 
 @dataclass
@@ -40,6 +40,9 @@ class RBMConfig:
     momentum: float = 0.0  # heavy-ball momentum on the parameter updates
     weight_decay: float = 0.0  # L2 penalty on W (not on biases)
     shuffle: bool = False  # reshuffle examples each epoch (scikit-learn does not)
+    n_chains: int = 0  # persistent chains of PCD/FPCD (0: batch_size)
+    fast_learning_rate: float = 0.1  # FPCD: step of the fast weights (only the negative chains use them)
+    fast_decay: float = 0.95  # FPCD: fast weights are multiplied by this every update
 
 
 class RBM:
@@ -48,7 +51,7 @@ class RBM:
 
     def __init__(self, n_components=256, *, learning_rate=0.1, batch_size=10, n_iter=10, verbose=0,
                  random_state=None, method="pcd", k=1, momentum=0.0, weight_decay=0.0, shuffle=False,
-                 device=None):
+                 device=None, n_chains=0, fast_learning_rate=0.1, fast_decay=0.95):
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -61,6 +64,9 @@ class RBM:
         self.weight_decay = weight_decay
         self.shuffle = shuffle
         self.device = device
+        self.n_chains = n_chains
+        self.fast_learning_rate = fast_learning_rate
+        self.fast_decay = fast_decay
 
     # ------------------------------------------------------------------ configuration
 
@@ -88,6 +94,8 @@ class RBM:
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate}")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if not (0 <= self.fast_decay <= 1 and self.fast_learning_rate >= 0 and int(self.n_chains) >= 0):
+            raise ValueError("fast_decay must be in [0, 1], fast_learning_rate and n_chains non-negative")
 
     # ------------------------------------------------------------------ state
 
@@ -105,9 +113,10 @@ class RBM:
         nh, nv = int(self.n_components), int(n_features)
         self._P = torch.zeros(nh + 1, nv + 1, device=dev)  # [[W, c], [b, 0]]
         self._P[:nh, :nv].normal_(0.0, 0.01, generator=self._gen)
-        self._chains = torch.zeros(int(self.batch_size), nh + 1, device=dev)  # persistent [h, 1]
+        self._chains = torch.zeros(int(self.n_chains or self.batch_size), nh + 1, device=dev)  # persistent [h, 1]
         self._chains[:, nh] = 1.0
         self._velocity = torch.zeros_like(self._P) if self.momentum else None
+        self._fast = torch.zeros_like(self._P) if self.method == "fpcd" else None  # FPCD fast weights
         self.n_features_in_ = nv
         self.n_updates_ = 0
 
@@ -173,7 +182,8 @@ class RBM:
         self._check_fitted()
         return {"config": asdict(self.config()), "P": self._P.detach().cpu().clone(),
                 "chains": self._chains.detach().cpu().clone(), "n_updates": self.n_updates_,
-                "rng": self._gen.get_state().clone()}
+                "rng": self._gen.get_state().clone(),
+                **({"fast": self._fast.detach().cpu().clone()} if getattr(self, "_fast", None) is not None else {})}
 
     @classmethod
     def from_state_dict(cls, state: dict, device=None) -> "RBM":
@@ -185,6 +195,8 @@ class RBM:
         if chains is not None and chains.shape == rbm._chains.shape:
             rbm._chains.copy_(chains.to(rbm._P.device))
         rbm.n_updates_ = int(state.get("n_updates", 0))
+        if state.get("fast") is not None and rbm._fast is not None:
+            rbm._fast.copy_(state["fast"].to(rbm._P.device))
         if state.get("rng") is not None and rbm._gen.device.type == "cpu":
             rbm._gen.set_state(state["rng"])
         return rbm
@@ -348,7 +360,7 @@ class RBM:
         that the whole gradient <h v>_data - <h v>_model is one matrix product HH^T VV.
         """
         nh, nv = self._P.shape[0] - 1, self._P.shape[1] - 1
-        n_c = self._chains.shape[0] if self.method == "pcd" else B
+        n_c = self._chains.shape[0] if self.method in ("pcd", "fpcd") else B
         dev = self._P.device
         return {"VV": torch.empty(B + n_c, nv + 1, device=dev), "HH": torch.empty(B + n_c, nh + 1, device=dev),
                 "vp": torch.empty(n_c, nv + 1, device=dev), "hs": torch.empty(n_c, nh + 1, device=dev)}
@@ -383,6 +395,8 @@ class RBM:
 
     def _update(self, Va: torch.Tensor, buf: dict) -> None:
         """One CD-k / PCD-k update from the mini-batch Va = [v, 1] (B, n_v+1)."""
+        if self._fast is not None:
+            return self._update_fpcd(Va, buf)
         P, B, k = self._P, Va.shape[0], int(self.k)
         pcd = self.method == "pcd"
         n = self._chains.shape[0] if pcd else B  # negative chains
@@ -416,6 +430,41 @@ class RBM:
                 P.add_(self._velocity)
             else:
                 P.add_(G, alpha=lr)
+        self.n_updates_ += 1
+
+    def _update_fpcd(self, Va: torch.Tensor, buf: dict) -> None:
+        """One FPCD-k update (Tieleman & Hinton 2009) from the mini-batch Va = [v, 1].
+
+        The persistent chains run on P + F (regular + fast weights); the gradient
+        G = <h v>_data - <h v>_chains (hidden probabilities of both under the regular weights) moves P by
+        learning_rate (with momentum and weight decay) and F by fast_learning_rate, F decaying by fast_decay
+        every update. With fast_learning_rate = 0 this is PCD-k exactly.
+        """
+        P, Fw, B, k = self._P, self._fast, Va.shape[0], int(self.k)
+        n = self._chains.shape[0]
+        VV, HH = buf["VV"][: B + n], buf["HH"][: B + n]  # rows [:B] data, [B:] chains
+        VV[:B].copy_(Va)
+        vs, hn, vp = VV[B:], HH[B:], buf["vp"][:n]
+        Pn = P + Fw  # (n_h+1, n_v+1): the negative chains' weights
+        for _ in range(k):
+            torch.mm(self._chains, Pn, out=vp).sigmoid_()  # P(v|h) under P + F
+            vp[:, -1] = 1.0
+            self._bernoulli_into(vs, vp)
+            torch.mm(vs, Pn.T, out=hn).sigmoid_()  # P(h|v) under P + F
+            hn[:, -1] = 1.0
+            self._bernoulli_into(self._chains, hn)
+        self._hidden_probs(VV, HH)  # statistics under the regular weights
+        hn.mul_(-B / n)
+        G = torch.mm(HH.T, VV).mul_(1.0 / B)  # <h v>_data - <h v>_chains
+        Fw.mul_(float(self.fast_decay)).add_(G, alpha=float(self.fast_learning_rate))
+        if self.weight_decay:
+            G[:-1, :-1].add_(P[:-1, :-1], alpha=-float(self.weight_decay))
+        lr = float(self.learning_rate)
+        if self._velocity is not None:
+            self._velocity.mul_(self.momentum).add_(G, alpha=lr)
+            P.add_(self._velocity)
+        else:
+            P.add_(G, alpha=lr)
         self.n_updates_ += 1
 
     def _eval_tensors(self, X, X_val, n_eval: int, seed: int = 0) -> dict:
