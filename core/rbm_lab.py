@@ -70,6 +70,76 @@ def model(result: dict) -> RBM:
     return RBM.from_state_dict(result["model"])
 
 
+# ----------------------------------------------------------------------------- inpainting by rows
+
+LOCATIONS = ("top", "middle", "bottom")
+
+
+def start_row(location: str | int, n_rows: int, height: int) -> int:
+    """First missing row for 'top' / 'middle' / 'bottom' or an explicit row, clipped to the image."""
+    n_rows = max(0, min(int(n_rows), height))
+    if location == "top":
+        s = 0
+    elif location == "middle":
+        s = (height - n_rows) // 2
+    elif location == "bottom":
+        s = height - n_rows
+    else:
+        s = int(location)
+    return max(0, min(s, height - n_rows))
+
+
+def row_mask(shape: tuple[int, int, int], n_rows: int, start: int) -> np.ndarray:
+    """(C*H*W,) bool, True on rows start .. start+n_rows-1 of every channel (the missing pixels)."""
+    C, H, W = shape
+    m = np.zeros((C, H, W), bool)
+    m[:, start: start + n_rows, :] = True
+    return m.ravel()
+
+
+def recon_error(X: np.ndarray, Y: np.ndarray) -> float:
+    """Squared error per image, averaged over images."""
+    return float(((np.asarray(X) - np.asarray(Y)) ** 2).sum(1).mean())
+
+
+def masked_mse(X: np.ndarray, Y: np.ndarray, mask: np.ndarray) -> float:
+    """Mean squared error over the missing pixels only (pixels in [0, 1])."""
+    if not mask.any():
+        return 0.0
+    return float(((X[:, mask] - Y[:, mask]) ** 2).mean())
+
+
+def inpaint_rows(rbm: RBM, X: np.ndarray, mask: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """Clamp the known pixels, Gibbs-sample only the missing ones for k steps."""
+    return rbm.inpaint(X, mask, k=k, random_state=seed)
+
+
+def mean_fill(X: np.ndarray, mask: np.ndarray, mean_image: np.ndarray) -> np.ndarray:
+    """Baseline: missing pixels replaced by the training set's mean image."""
+    out = X.copy()
+    out[:, mask] = mean_image[mask]
+    return out
+
+
+def inpainting_sweep(rbm: RBM, X: np.ndarray, shape, mean_image: np.ndarray, *, k: int,
+                     rows: list[int] | None = None, starts: list[int] | None = None, n_rows: int = 8,
+                     location: str | int = "middle", seed: int = 0) -> list[dict]:
+    """Masked MSE of the RBM and of the mean-image baseline, against rows removed (at `location`)
+    or against the start row (with n_rows removed)."""
+    H = shape[1]
+    out = []
+    if rows is not None:
+        cases = [(n, start_row(location, n, H)) for n in rows]
+    else:
+        cases = [(n_rows, s) for s in (starts if starts is not None else range(0, H - n_rows + 1, max(1, (H - n_rows) // 10)))]
+    for n, s in cases:
+        m = row_mask(shape, n, s)
+        out.append({"rows_removed": n, "start_row": s,
+                    "rbm": masked_mse(X, inpaint_rows(rbm, X, m, k, seed), m),
+                    "mean_image": masked_mse(X, mean_fill(X, m, mean_image), m)})
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Train an RBM of the lab and print its progress.")
     ap.add_argument("--dataset", default="mnist", choices=sorted(datasets.DATASETS))

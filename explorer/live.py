@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Sequence
 import pandas as pd
 import streamlit as st
 
-from core.cache import DiskCache, make_key
+from core.cache import DiskCache, cache_dir, make_key
 from core.progress import Progress
 from explorer.plots import line_figure
 
@@ -41,8 +41,8 @@ class RunResult:
 
 
 @st.cache_resource(show_spinner=False)
-def _disk_cache() -> DiskCache:
-    return DiskCache()
+def _disk_cache(root: str) -> DiskCache:
+    return DiskCache(root)
 
 
 def _state(name: str, factory):
@@ -67,7 +67,7 @@ def train_cached(kind: str, config, start: Callable[[dict | None], Iterator[Prog
     Returns None only when nothing has been trained yet and the user stopped before the first
     snapshot.
     """
-    cache = cache or _disk_cache()
+    cache = cache or _disk_cache(str(cache_dir()))
     key = make_key(kind, config)
     hit = cache.get(key)
     if hit is not None:

@@ -64,7 +64,7 @@ GIBBS_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 @st.cache_data(show_spinner="Running Gibbs chains for the sweep…", max_entries=32)
 def _gibbs_sweep(key: str, epochs: int, _rbm: RBM, X: np.ndarray) -> dict:
     rec = _rbm.reconstruct_many(X, GIBBS_KS, random_state=0)
-    return {k: float(((rec[k] - X) ** 2).sum(1).mean()) for k in GIBBS_KS}
+    return {k: rbm_lab.recon_error(X, rec[k]) for k in GIBBS_KS}
 
 
 def sweep(ctrl: Controls, run: rbm_lab.RBMRun, data: ImageData, rbm: RBM, res: live.RunResult) -> None:
@@ -113,3 +113,33 @@ def sweep(ctrl: Controls, run: rbm_lab.RBMRun, data: ImageData, rbm: RBM, res: l
         plots.show_curves(df, "hidden_units", [metric], f"{LABELS[metric]} against hidden units", key="sweep-hidden",
                           xlabel="hidden units (log scale)", ylabel=LABELS[metric], log_x=True, markers=True, labels=LABELS)
         st.caption(settings)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _mean_image(name: str, n: int, _X: np.ndarray) -> np.ndarray:
+    return _X[:n].mean(0)
+
+
+def mean_image(data: ImageData) -> np.ndarray:
+    return _mean_image(data.name, min(len(data.X_train), 8000), data.X_train)
+
+
+@st.cache_data(show_spinner="Gibbs sampling the missing pixels…", max_entries=64)
+def _inpainted(key: str, epochs: int, _rbm: RBM, X: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+    return rbm_lab.inpaint_rows(_rbm, X, mask, k, seed=0)
+
+
+def inpainted(res: live.RunResult, rbm: RBM, X: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+    return _inpainted(res.key, int(res.result["epochs"]), rbm, X, mask, int(k))
+
+
+@st.cache_data(show_spinner="Sweeping…", max_entries=64)
+def _inpaint_sweep(key: str, epochs: int, _rbm: RBM, name: str, _data: ImageData, X: np.ndarray, k: int,
+                   rows, location, n_rows) -> list[dict]:
+    return rbm_lab.inpainting_sweep(_rbm, X, _data.shape, mean_image(_data), k=k, rows=list(rows) if rows else None,
+                                    location=location, n_rows=n_rows)
+
+
+def inpaint_sweep(res: live.RunResult, rbm: RBM, data: ImageData, X: np.ndarray, k: int, rows=None,
+                  location="middle", n_rows: int = 8) -> list[dict]:
+    return _inpaint_sweep(res.key, int(res.result["epochs"]), rbm, data.name, data, X, int(k), rows, location, n_rows)

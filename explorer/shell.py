@@ -49,7 +49,7 @@ def dataset(ctrl: Controls, allowed: Sequence[str] = ("mnist", "fashion_mnist", 
         data = load_dataset(name)
     except datasets.DatasetUnavailable as exc:
         st.warning(f"**{datasets.DATASETS[name]} is not available.** {exc} "
-                   f"This page now uses **{datasets.DATASETS['digits']}** instead.", icon="📦")
+                   f"This page now uses **{datasets.DATASETS['digits']}** instead.", icon=":material/cloud_off:")
         data = load_dataset("digits")
     if data.note:
         st.caption(f"Data: {data.title} — {data.note}")
@@ -57,4 +57,9 @@ def dataset(ctrl: Controls, allowed: Sequence[str] = ("mnist", "fashion_mnist", 
 
 
 def what_to_look_for(text: str) -> None:
-    st.info(text, icon="🔎")
+    st.info(text, icon=":material/search:")
+
+
+def tabs(labels: list[str], key: str = "view"):
+    """Tabs whose choice is in the URL; only the open one needs computing (check ``tab.open``)."""
+    return st.tabs(labels, key=key, bind="query-params")

@@ -2,7 +2,6 @@
 
 Train a restricted Boltzmann machine, reconstruct unseen digits with k Gibbs steps, see its filters, sweep a setting.
 """
-import numpy as np
 import streamlit as st
 
 from core import rbm_lab
@@ -28,13 +27,13 @@ status = {"cached": "from the cache", "trained": f"trained in {res.seconds:.1f} 
           "stopped": f"stopped after {res.result['epochs']} epochs"}[res.status]
 st.caption(f"{settings} · {status}")
 
-tab_rec, tab_filt, tab_curves, tab_sweep = st.tabs(["Reconstructions", "Filters", "Training curves", "Sweep"])
+tab_rec, tab_filt, tab_curves, tab_sweep = shell.tabs(["Reconstructions", "Filters", "Training curves", "Sweep"])
 
 with tab_rec:
     X = data.X_test[:n_show]
     ks = tuple(k for k in (1, 10, 100, 1000) if k < k_show) + (k_show,)
     rec = rbm_ui.reconstructions(res.key, res.result["epochs"], rbm, X, ks, 0)
-    errs = {k: float(((rec[k] - X) ** 2).sum(1).mean()) for k in ks}
+    errs = {k: rbm_lab.recon_error(X, rec[k]) for k in ks}
     plots.show_grids([("Unseen test images", X)] + [(f"k = {k} (error {errs[k]:.1f})", rec[k]) for k in ks],
                      data.shape, key="recon", ncols=2,
                      caption=f"Each column runs the Gibbs chain v → h → v′ k times from the test image. {settings}")
@@ -67,4 +66,5 @@ with tab_curves:
                            "so it is shown for 16 hidden units or fewer.")
 
 with tab_sweep:
-    rbm_ui.sweep(ctrl, run, data, rbm, res)
+    if tab_sweep.open:
+        rbm_ui.sweep(ctrl, run, data, rbm, res)

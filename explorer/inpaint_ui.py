@@ -1,0 +1,121 @@
+"""The inpainting lab's cached computations and widgets (PCA fills, EBM training, RBM column)."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import inpainting as ip
+from core import rbm_lab
+from core.data import ImageData
+from core.rbm import RBMConfig
+from explorer import live, rbm_ui
+from explorer.widgets import Controls
+
+LABELS = {"masked_mse": "masked MSE (held-out)", "loss": "loss (one optimizer)", "energy_real": "energy of real digits",
+          "energy_fake": "energy of completions", "mse_project": "PCA projection", "mse_lstsq": "PCA least squares on observed pixels",
+          "train_rec": "masked MSE (training batches)"}
+
+
+# ----------------------------------------------------------------------------- data
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def held_out(name: str, n: int, mask_seed: int, _data: ImageData) -> ip.MaskedSet:
+    """The fixed held-out digits with their holes (shared: never modify the arrays)."""
+    return ip.held_out(_data, n=n, mask_seed=mask_seed)
+
+
+# ----------------------------------------------------------------------------- PCA
+
+@st.cache_resource(show_spinner="Computing principal components…", max_entries=4)
+def pca(name: str, n_train: int, _data: ImageData) -> tuple[ip.PCAInpainter, float]:
+    t = time.perf_counter()
+    model = ip.PCAInpainter(400).fit(_data.X_train[:n_train])
+    return model, time.perf_counter() - t
+
+
+@st.cache_data(show_spinner="Scoring PCA for every d…", max_entries=8)
+def pca_curves(name: str, n_train: int, n: int, mask_seed: int, _data: ImageData) -> tuple[pd.DataFrame, dict]:
+    """Masked MSE against d for both PCA fills, and the seconds each sweep took."""
+    model, _ = pca(name, n_train, _data)
+    ms = held_out(name, n, mask_seed, _data)
+    ds = [d for d in ip.D_GRID if d <= model.max_d]
+    out, secs = {"d": ds}, {}
+    for method in ("project", "lstsq"):
+        t = time.perf_counter()
+        out[f"mse_{method}"] = model.mse_curve(ms, ds, method)
+        secs[method] = (time.perf_counter() - t) / len(ds)
+    return pd.DataFrame(out), secs
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def pca_fill(name: str, n_train: int, n: int, mask_seed: int, d: int, method: str, _data: ImageData) -> np.ndarray:
+    model, _ = pca(name, n_train, _data)
+    ms = held_out(name, n, mask_seed, _data)
+    return model.inpaint(ms.X_in, ms.mask, d, method)
+
+
+# ----------------------------------------------------------------------------- energy model
+
+def ebm_controls(ctrl: Controls, data: ImageData, n_eval: int, mask_seed: int) -> ip.EBMRun:
+    d = ip.EBMRun()
+    ctrl.where.markdown("**Energy model + generator**")
+    epochs = ctrl.log_slider("Epochs", "epochs", 1, 50, d.epochs, options=[1, 2, 3, 5, 8, 10, 15, 20, 30, 50])
+    lr = ctrl.log_slider("Learning rate", "lr", 1e-4, 1e-2, d.lr, options=[1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2])
+    rec = ctrl.log_slider("Masked-MSE weight", "rec", 0, 100, d.rec_weight, options=[0, 0.1, 0.3, 1, 3, 10, 30, 100],
+                          help="Weight of the squared error on the hole in the one loss; 0 trains with energies only.")
+    flip = ctrl.log_slider("Gradient-flip scale", "flip", 0, 1, d.flip, options=[0, 0.001, 0.01, 0.03, 0.1, 0.3, 1],
+                           help="The reversed gradient the generator receives is multiplied by this; 0 = no adversary.")
+    seed = ctrl.number("Seed", "seed", 0, 10_000, d.seed)
+    return ip.EBMRun(data.name, min(len(data.X_train), 8000), int(epochs), d.batch_size, float(lr), d.alpha,
+                     float(rec), float(flip), d.width, int(seed), int(mask_seed), int(n_eval), d.n_show)
+
+
+def train_ebm(run: ip.EBMRun, data: ImageData) -> live.RunResult | None:
+    return live.train_cached("inpaint-ebm", run, lambda partial: ip.train_ebm(run, data, partial),
+                             curves=["masked_mse"], labels=LABELS, label="Training the energy network + generator")
+
+
+@st.cache_data(show_spinner="Completing the held-out digits…", max_entries=32)
+def ebm_fill(key: str, epochs: int, name: str, n: int, mask_seed: int, _result: dict, _data: ImageData) -> tuple[np.ndarray, float]:
+    G = ip.generator(_result)
+    ms = held_out(name, n, mask_seed, _data)
+    t = time.perf_counter()
+    out = ip.complete_array(G, ms.X_in, ms.mask)
+    return out, time.perf_counter() - t
+
+
+# ----------------------------------------------------------------------------- RBM column
+
+def rbm_controls(ctrl: Controls, data: ImageData) -> tuple[rbm_lab.RBMRun, int]:
+    d = rbm_lab.RBMRun().rbm
+    ctrl.where.markdown("**RBM (clamped Gibbs sampling)**")
+    hidden = ctrl.log_slider("Hidden units", "hidden", 25, 500, d.n_components, options=[25, 50, 100, 200, 500])
+    epochs = ctrl.log_slider("RBM epochs", "rbm_epochs", 1, 30, d.n_iter, options=[1, 2, 3, 5, 10, 20, 30])
+    k = ctrl.log_slider("Gibbs steps", "gibbs", 1, 1000, 100, options=[1, 10, 20, 50, 100, 200, 500, 1000],
+                        help="Steps of v → h → v with the known pixels clamped; the hole shows P(v=1|h) of the last.")
+    from dataclasses import replace
+
+    run = rbm_lab.RBMRun(data.name, min(len(data.X_train), 8000), False,
+                         replace(d, n_components=int(hidden), n_iter=int(epochs)))
+    return run, int(k)
+
+
+def train_rbm(run: rbm_lab.RBMRun, data: ImageData) -> live.RunResult | None:
+    return rbm_ui.train(run, data)
+
+
+@st.cache_data(show_spinner="Running clamped Gibbs chains…", max_entries=32)
+def rbm_fill(key: str, epochs: int, k: int, name: str, n: int, mask_seed: int, _res: live.RunResult,
+             _data: ImageData) -> tuple[np.ndarray, float]:
+    rbm = rbm_ui.model(_res)
+    ms = held_out(name, n, mask_seed, _data)
+    t = time.perf_counter()
+    out = rbm.inpaint(ms.X_in, ms.mask, k=k, random_state=0)
+    return out, time.perf_counter() - t
+
+
+def rbm_default() -> RBMConfig:
+    return rbm_lab.RBMRun().rbm
