@@ -1,0 +1,221 @@
+"""Sample quality without downloads: a small classifier trained once per dataset (cached on disk),
+and, in its feature space, what the Inception-based scores measure.
+
+- **Frechet distance** (FD, "FID" with our classifier instead of Inception) between the features of
+  generated images and of the training images, with two calibration points computed from the same
+  number of images: the **floor** (real held-out images vs the training images: what a perfect
+  generator would score) and the **ceiling** (uniform noise images: what a useless one scores).
+- **Class histogram** of the classifier's predictions and the number of **classes covered** (a class
+  counts when it receives at least a quarter of its fair share, 1/(4K) of the samples).
+- **Diversity**: the mean pairwise feature distance of the samples divided by that of real held-out
+  images (about 1: as varied as the data; far below 1: mode collapse).
+
+Images are flat (n, C*H*W) or (n, C, H, W) arrays in [0, 1], in the dataset's own shape.
+Per-class references are stored too, so a GAN trained on one class is compared with that class.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from core.cache import DiskCache, make_key
+from core.data import ImageData
+
+N_EVAL = 1000  # images per Frechet distance (generated, held-out floor, noise ceiling): FD depends on it
+N_DIVERSITY = 400  # images for the mean pairwise distance
+N_FEATURES = 64  # width of the feature layer
+
+
+@dataclass
+class ClassifierConfig:
+    epochs: int = 4  # passes over the training split
+    batch_size: int = 128  # examples per Adam step
+    learning_rate: float = 2e-3  # Adam step size
+    seed: int = 0  # initial weights and batch order
+    version: int = 1  # bump when the classifier's architecture or training changes
+
+
+class SmallClassifier(nn.Module):
+    """Two conv blocks (16 and 32 channels, 3x3, ReLU, 2x2 max-pool), adaptive 4x4 pooling,
+    a 64-unit ReLU feature layer, a linear layer to the class logits."""
+
+    def __init__(self, channels: int, n_classes: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+            nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(32 * 16, N_FEATURES), nn.ReLU())
+        self.head = nn.Linear(N_FEATURES, n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) in [0, 1] -> (B, 64)
+        return self.body(x * 2 - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def frechet_distance(mu1, cov1, mu2, cov2) -> float:
+    """|mu1 - mu2|^2 + Tr(C1 + C2 - 2 (C1 C2)^{1/2}), with Tr((C1 C2)^{1/2}) computed as the sum of
+    the square roots of the eigenvalues of C1^{1/2} C2 C1^{1/2} (symmetric, so stable)."""
+    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+    cov1, cov2 = np.asarray(cov1, np.float64), np.asarray(cov2, np.float64)
+    w, V = np.linalg.eigh((cov1 + cov1.T) / 2)
+    s1 = (V * np.sqrt(np.clip(w, 0, None))) @ V.T
+    m = s1 @ cov2 @ s1
+    ev = np.linalg.eigvalsh((m + m.T) / 2)
+    tr_sqrt = np.sqrt(np.clip(ev, 0, None)).sum()
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(cov1) + np.trace(cov2) - 2 * tr_sqrt)
+
+
+def stats(F_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    F_ = np.asarray(F_, np.float64)
+    return F_.mean(0), np.cov(F_, rowvar=False)
+
+
+def mean_pairwise_distance(F_: np.ndarray) -> float:
+    F_ = torch.as_tensor(np.asarray(F_, np.float32))
+    n = len(F_)
+    if n < 2:
+        return 0.0
+    return float(torch.cdist(F_, F_).sum() / (n * (n - 1)))
+
+
+def _data_digest(data: ImageData) -> str:
+    h = hashlib.sha256()
+    for a in (data.X_train[::97], data.y_train, data.X_test[::97]):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+class QualityModel:
+    """The classifier of one dataset plus its reference statistics. Read-only after construction."""
+
+    def __init__(self, state: dict):
+        self.state = state
+        self.shape = tuple(int(s) for s in state["shape"])
+        self.classes = list(state["classes"])
+        self.net = SmallClassifier(self.shape[0], len(self.classes))
+        self.net.load_state_dict(state["weights"])
+        self.net.eval()
+        self.test_accuracy = float(state["test_accuracy"])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def _tensor(self, X) -> torch.Tensor:
+        X = torch.as_tensor(np.asarray(X, np.float32))
+        return X.reshape(-1, *self.shape)
+
+    @torch.no_grad()
+    def features(self, X) -> np.ndarray:
+        X = self._tensor(X)
+        return torch.cat([self.net.features(X[i:i + 500]) for i in range(0, len(X), 500)]).numpy()
+
+    @torch.no_grad()
+    def predict_proba(self, X) -> np.ndarray:
+        X = self._tensor(X)
+        return torch.cat([F.softmax(self.net(X[i:i + 500]), 1) for i in range(0, len(X), 500)]).numpy()
+
+    def reference(self, label: int | None = None) -> dict:
+        """Reference of all classes (label None) or of one class: mu, cov, floor, ceiling, diversity."""
+        ref = self.state["refs"]["all" if label is None or label < 0 else str(int(label))]
+        return {k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in ref.items()}
+
+    def report(self, X, label: int | None = None) -> dict:
+        """Scores of images X (in [0, 1], the dataset's shape) against the training images."""
+        X = np.asarray(X, np.float32).reshape(len(X), -1)
+        ref = self.reference(label)
+        Fx = self.features(X)
+        mu, cov = stats(Fx)
+        fd = frechet_distance(mu, cov, ref["mu"], ref["cov"])
+        P = self.predict_proba(X)
+        hist = np.bincount(P.argmax(1), minlength=self.n_classes) / max(1, len(X))
+        covered = int((hist >= 1.0 / (4 * self.n_classes)).sum())
+        div = mean_pairwise_distance(Fx[:N_DIVERSITY]) / max(1e-12, ref["diversity"])
+        return {"fid": fd, "fid_floor": float(ref["floor"]), "fid_ceiling": float(ref["ceiling"]),
+                "fid_scaled": (fd - ref["floor"]) / max(1e-12, ref["ceiling"] - ref["floor"]),
+                "classes_covered": covered, "class_hist": hist.astype(np.float64), "diversity": div,
+                "confidence": float(P.max(1).mean()), "n": len(X)}
+
+
+def _train_classifier(data: ImageData, cfg: ClassifierConfig) -> tuple[SmallClassifier, float]:
+    g = torch.Generator().manual_seed(cfg.seed)
+    torch_state = torch.random.get_rng_state()
+    torch.manual_seed(cfg.seed)  # the layers' initial weights; the global RNG is restored below
+    net = SmallClassifier(data.shape[0], len(data.classes) or int(data.y_train.max()) + 1)
+    torch.random.set_rng_state(torch_state)
+    X = torch.as_tensor(data.X_train).reshape(-1, *data.shape)
+    y = torch.as_tensor(data.y_train)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
+    net.train()
+    for _ in range(cfg.epochs):
+        perm = torch.randperm(len(X), generator=g)
+        for i in range(0, len(X), cfg.batch_size):
+            idx = perm[i:i + cfg.batch_size]
+            loss = F.cross_entropy(net(X[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    net.eval()
+    with torch.no_grad():
+        Xte = torch.as_tensor(data.X_test).reshape(-1, *data.shape)
+        acc = float((net(Xte).argmax(1) == torch.as_tensor(data.y_test)).float().mean())
+    return net, acc
+
+
+def _references(qm_net: SmallClassifier, data: ImageData, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    with torch.no_grad():
+        feats = lambda X: qm_net.features(torch.as_tensor(X).reshape(-1, *data.shape)).numpy()  # noqa: E731
+        Ftr, Fte = feats(data.X_train), feats(data.X_test)
+        noise = rng.random((N_EVAL, data.n_features), dtype=np.float32)
+        Fno = feats(noise)
+    refs = {}
+    labels = [None] + sorted(set(int(c) for c in np.unique(data.y_train)))
+    for lab in labels:
+        tr = np.arange(len(Ftr)) if lab is None else np.flatnonzero(data.y_train == lab)
+        te = np.arange(len(Fte)) if lab is None else np.flatnonzero(data.y_test == lab)
+        if len(tr) < 2 or len(te) < 2:
+            continue
+        te = te[:N_EVAL]
+        mu, cov = stats(Ftr[tr])
+        floor = frechet_distance(*stats(Fte[te]), mu, cov)
+        ceiling = frechet_distance(*stats(Fno), mu, cov)
+        refs["all" if lab is None else str(lab)] = {
+            "mu": mu, "cov": cov, "floor": floor, "ceiling": ceiling, "n_floor": int(len(te)),
+            "diversity": mean_pairwise_distance(Fte[te][:N_DIVERSITY])}
+    return refs
+
+
+_MEMO: dict[str, QualityModel] = {}
+
+
+def quality_model(data: ImageData, cfg: ClassifierConfig | None = None, cache: DiskCache | None = None) -> QualityModel:
+    """The dataset's QualityModel: from memory, else from the disk cache, else trained (a few seconds)."""
+    cfg = cfg or ClassifierConfig()
+    key = make_key("gan-quality", {"dataset": data.name, "shape": list(data.shape), "n_train": len(data.X_train),
+                                   "digest": _data_digest(data), "cfg": asdict(cfg)})
+    if key in _MEMO:
+        return _MEMO[key]
+    cache = cache or DiskCache()
+    state = cache.get(key)
+    if state is None:
+        net, acc = _train_classifier(data, cfg)
+        state = {"weights": net.state_dict(), "shape": list(data.shape), "classes": list(data.classes) or
+                 [str(i) for i in range(int(data.y_train.max()) + 1)], "test_accuracy": acc,
+                 "refs": _references(net, data, cfg.seed)}
+        cache.put(key, state)
+        state = cache.get(key) or state
+    qm = QualityModel(state)
+    _MEMO[key] = qm
+    return qm
+
+
+def clear_memo() -> None:
+    _MEMO.clear()
