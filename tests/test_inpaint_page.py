@@ -1,0 +1,105 @@
+"""The inpainting page under AppTest: defaults, extreme widget values, and a missing dataset.
+
+The page trains an energy model and an RBM. To keep these tests to seconds, the MNIST loader is
+pointed at a 1,200-digit subset of the real split (the page's widgets keep their defaults); the
+full-size runs are measured by tests/benchmarks/bench_inpainting.py.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from core import data as datasets
+from core.data import ImageData
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These networks are small: one torch thread is faster than two on a shared 2-core machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "inpaint_1_pca_vs_ebm.py")
+
+
+@pytest.fixture
+def small_mnist(mnist):
+    from explorer import shell
+
+    small = ImageData("mnist", mnist.X_train[:1000], mnist.y_train[:1000], mnist.X_test[:200], mnist.y_test[:200],
+                      (1, 28, 28), mnist.classes, mnist.source, "a 1,200-digit test subset")
+    saved = datasets._MEMO.get("mnist")
+    datasets._MEMO["mnist"] = small
+    shell._load.clear()
+    yield small
+    if saved is not None:
+        datasets._MEMO["mnist"] = saved
+    else:
+        datasets._MEMO.pop("mnist", None)
+    shell._load.clear()
+
+
+def _table(at):
+    dfs = [d.value for d in at.dataframe]
+    assert dfs, "the comparison table is missing"
+    df = dfs[0]
+    df = getattr(df, "data", df)  # a Styler carries its frame in .data
+    return df
+
+
+def _check_drawn(at, n_eval=200):
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert len(at.get("image")) >= 15  # grids: holes, PCA, energy-model epochs, comparison
+    assert len(at.get("plotly_chart")) >= 4  # PCA curve, two training plots, bar chart
+    df = _table(at)
+    assert len(df) == 5 and np.isfinite(df["masked_mse"]).all()
+    assert (df["masked_mse"] >= 0).all() and (df["masked_mse"] < 0.5).all()
+    gray = df["masked_mse"].iloc[0]
+    assert df["masked_mse"].iloc[1] < gray  # the best PCA projection beats the gray fill
+
+
+def test_page_with_defaults(small_mnist):
+    at = AppTest.from_file(PAGE, default_timeout=240)
+    at.run()
+    _check_drawn(at)
+    assert at.slider(key="d").value == 20
+    assert any("Energy model" in t for t in (e.value for e in at.markdown))
+
+
+def test_page_with_extreme_values(small_mnist):
+    at = AppTest.from_file(PAGE, default_timeout=240)
+    at.run()
+    at.slider(key="d").set_value(400)
+    at.select_slider(key="epochs").set_value(1)
+    at.select_slider(key="rec").set_value(0)
+    at.select_slider(key="flip").set_value(1)
+    at.select_slider(key="lr").set_value(1e-2)
+    at.select_slider(key="hidden").set_value(25)
+    at.select_slider(key="rbm_epochs").set_value(1)
+    at.select_slider(key="gibbs").set_value(1)
+    at.slider(key="n_show").set_value(16)
+    at.selectbox(key="n_eval").set_value(500)
+    at.run()
+    _check_drawn(at)
+    at.slider(key="d").set_value(1)
+    at.select_slider(key="gibbs").set_value(1000)
+    at.select_slider(key="flip").set_value(0)
+    at.run()
+    _check_drawn(at)
+
+
+def test_page_without_28x28_data(small_mnist, monkeypatch):
+    """Fashion-MNIST is not on this machine: the shell falls back to 8x8 digits and the page says why it stops."""
+    monkeypatch.setitem(datasets._FAILED, "fashion_mnist", 1e18)  # no download attempt
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    at.selectbox(key="data").set_value("fashion_mnist")
+    at.run()
+    assert not at.exception
+    assert at.error and "28x28" in at.error[0].value
