@@ -1,0 +1,129 @@
+"""Fast-weights PCD in core.rbm.RBM, and the algorithm-comparison runs of core.bm_lab."""
+import numpy as np
+import pytest
+import torch
+
+from core import bm_lab
+from core.likelihood import exact_log_likelihood, log_partition_exact
+from core.rbm import METHODS, RBM
+
+
+def data(n=200, nv=20, seed=0):
+    r = np.random.default_rng(seed)
+    protos = r.random((4, nv)) < 0.5
+    X = protos[r.integers(0, 4, n)] ^ (r.random((n, nv)) < 0.1)
+    return X.astype(np.float32)
+
+
+def make(method, **kw):
+    base = dict(learning_rate=0.1, batch_size=10, n_iter=1, random_state=0, method=method, device="cpu")
+    return RBM(6, **{**base, **kw})
+
+
+def updates(r, X, n):
+    for i in range(n):
+        r.partial_fit(X[(i * 10) % len(X):(i * 10) % len(X) + 10])
+    return r
+
+
+def test_fpcd_is_a_method():
+    assert "fpcd" in METHODS
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_fpcd_without_fast_learning_is_pcd(k):
+    X = data()
+    a = updates(make("pcd", k=k, n_chains=7), X, 30)
+    b = updates(make("fpcd", k=k, n_chains=7, fast_learning_rate=0.0), X, 30)
+    np.testing.assert_allclose(a.components_, b.components_, atol=1e-5)
+    np.testing.assert_allclose(a.h_samples_, b.h_samples_)
+
+
+def test_fast_weights_follow_their_update_rule():
+    """F <- decay F + fast_lr G, where G is the regular step divided by lr (no momentum, no weight decay)."""
+    X = data()
+    r = updates(make("fpcd", fast_learning_rate=0.3, fast_decay=0.8), X, 5)
+    for i in range(5):
+        P0, F0 = r._P.clone(), r._fast.clone()
+        r.partial_fit(X[i * 10:(i + 1) * 10])
+        G = (r._P - P0) / 0.1
+        torch.testing.assert_close(r._fast, 0.8 * F0 + 0.3 * G, atol=1e-5, rtol=1e-4)
+    assert r._fast.abs().max() > 0
+
+
+def test_negative_chains_use_the_fast_weights():
+    X = data()
+    a = updates(make("fpcd", fast_learning_rate=0.0), X, 20)
+    b = updates(make("fpcd", fast_learning_rate=5.0, fast_decay=1.0), X, 20)
+    assert not np.array_equal(a.h_samples_, b.h_samples_)
+
+
+def test_state_dict_carries_fast_weights_and_resume_is_exact():
+    X = data()
+    straight = updates(make("fpcd", fast_learning_rate=0.2), X, 20)
+    half = updates(make("fpcd", fast_learning_rate=0.2), X, 10)
+    state = half.state_dict()
+    assert "fast" in state and state["fast"].abs().max() > 0
+    resumed = RBM.from_state_dict(state, device="cpu")
+    torch.testing.assert_close(resumed._fast, half._fast)
+    for i in range(10, 20):
+        resumed.partial_fit(X[(i * 10) % len(X):(i * 10) % len(X) + 10])
+    np.testing.assert_allclose(resumed.components_, straight.components_, atol=1e-6)
+
+
+def test_bad_fast_settings_are_refused():
+    with pytest.raises(ValueError):
+        make("fpcd", fast_decay=1.5).fit(data())
+    with pytest.raises(ValueError):
+        make("fpcd", fast_learning_rate=-1).fit(data())
+
+
+def test_cd_and_pcd_have_no_fast_weights():
+    for m in ("cd", "pcd"):
+        r = updates(make(m), data(), 2)
+        assert r._fast is None and "fast" not in r.state_dict()
+
+
+# ----------------------------------------------------------------------------- comparison runs
+
+@pytest.fixture(scope="module")
+def comparison(mnist):
+    run = bm_lab.BMRun(n_train=2000, n_hidden=8, updates=300, eval_every=100, n_eval=500)
+    recs = list(bm_lab.train(run, mnist))
+    return run, recs
+
+
+def test_comparison_measures_exact_log_likelihood_of_every_algorithm(comparison, mnist):
+    run, recs = comparison
+    measured = [r for r in recs if r.metrics]
+    assert [r.step for r in measured] == [0, 100, 200, 300] and measured[-1].done
+    snap = measured[-1].extra["snapshot"]()
+    V = torch.as_tensor(bm_lab.held_out(run, mnist), dtype=torch.float64)
+    for a in bm_lab.ALGORITHMS:
+        m = RBM.from_state_dict(snap["models"][a], device="cpu")
+        W, b, c = (t.double() for t in (m.W, m.b, m.c))
+        want = float(exact_log_likelihood(V, W, b, c, log_partition_exact(W, b, c)).mean())
+        assert snap["history"][-1][f"ll_{a}"] == pytest.approx(want, abs=1e-6)
+        assert snap["history"][-1][f"ll_{a}"] > snap["history"][0][f"ll_{a}"] + 10  # learnt
+        assert len(snap["particles"][a]) == 4 and snap["particles"][a][-1].shape == (bm_lab.N_PARTICLES, 784)
+    first = snap["history"][0]
+    assert first["ll_cd"] == first["ll_pcd"] == first["ll_fpcd"]  # same initial weights
+
+
+def test_comparison_resumes_to_the_same_result(comparison, mnist):
+    run, recs = comparison
+    measured = [r for r in recs if r.metrics]
+    partial = measured[1].extra["snapshot"]()
+    rest = [r for r in bm_lab.train(run, mnist, partial) if r.metrics]
+    final = rest[-1].extra["snapshot"]()
+    want = measured[-1].extra["snapshot"]()
+    for a in bm_lab.ALGORITHMS:
+        assert final["history"][-1][f"ll_{a}"] == pytest.approx(want["history"][-1][f"ll_{a}"], abs=1e-9)
+
+
+def test_large_models_are_measured_by_ais_with_a_band(mnist):
+    run = bm_lab.BMRun(n_train=500, algorithms=("pcd",), n_hidden=30, updates=20, eval_every=20, n_eval=200,
+                       ais_betas=200, ais_runs=20)
+    last = [r for r in bm_lab.train(run, mnist) if r.metrics][-1].extra["snapshot"]()["history"][-1]
+    assert last["ll_pcd_low"] <= last["ll_pcd"] <= last["ll_pcd_high"]
+    assert np.isfinite(last["ll_pcd"])
