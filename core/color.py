@@ -167,12 +167,12 @@ def histogram_match(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     quantile function (1-D optimal transport of R, G and B separately)."""
     src, tgt = check_image(source), check_image(target)
     out = np.empty_like(src)
-    levels = np.arange(256)
     for c in range(3):
-        cs = np.cumsum(np.bincount(src[..., c].ravel(), minlength=256)) / src[..., c].size
+        ps = np.bincount(src[..., c].ravel(), minlength=256) / src[..., c].size
         ct = np.cumsum(np.bincount(tgt[..., c].ravel(), minlength=256)) / tgt[..., c].size
-        lut = np.interp(cs, ct, levels)  # level whose target CDF equals the source CDF
-        out[..., c] = np.clip(np.round(lut), 0, 255).astype(np.uint8)[src[..., c]]
+        mid = np.cumsum(ps) - ps / 2  # the middle rank of each source level ...
+        lut = np.searchsorted(ct, mid - 1e-12, side="left")  # ... goes to the target level at that rank
+        out[..., c] = np.clip(lut, 0, 255).astype(np.uint8)[src[..., c]]
     return out
 
 
