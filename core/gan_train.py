@@ -430,7 +430,7 @@ def diagnose(history: list[dict], quality: list[dict] | None = None, loss: str =
                           "to the next by more than half its size."))
     if quality:
         q = quality[-1]
-        if q.get("diversity") is not None and q["diversity"] < 0.6:
+        if q.get("diversity") is not None and q["diversity"] < 0.4:
             flags.append(("mode_collapse", f"Mode collapse: the samples are much less varied than real images "
                           f"(diversity {q['diversity']:.2f}, real data = 1)."))
         elif not one_class and q.get("classes_covered") is not None and q["classes_covered"] < max(2, int(0.7 * n_classes)):

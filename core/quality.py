@@ -82,7 +82,7 @@ def mean_pairwise_distance(F_: np.ndarray) -> float:
     n = len(F_)
     if n < 2:
         return 0.0
-    return float(torch.cdist(F_, F_).sum() / (n * (n - 1)))
+    return float(torch.cdist(F_, F_, compute_mode="donot_use_mm_for_euclid_dist").sum() / (n * (n - 1)))
 
 
 def _data_digest(data: ImageData) -> str:

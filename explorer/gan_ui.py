@@ -19,7 +19,7 @@ from explorer.shell import load_dataset
 from explorer.widgets import Controls
 
 KIND = "gan"
-ITER_OPTIONS = [20, 50, 100, 200, 300, 500, 1000, 2000, 3000, 5000, 10000]
+ITER_OPTIONS = [20, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 5000, 10000]
 LABELS = {"d_loss": "D loss", "g_loss": "G loss", "d_real": "D(x), real", "d_fake": "D(G(z)), fake",
           "acc_real": "D accuracy on real", "acc_fake": "D accuracy on fake", "d_fake_g": "D(G(z)) in the G step",
           "w_estimate": "Wasserstein estimate", "critic_real": "critic on real", "critic_fake": "critic on fake",
@@ -78,8 +78,8 @@ def dcgan_controls(ctrl: Controls, data: datasets.ImageData, label: int) -> gt.G
                        horizontal=True, help="64x64 adds one stride-2 layer to G and to D.")
     width = ctrl.log_slider("Width (channels of the last hidden map)", "width", 8, 64, 32, options=[8, 16, 32, 48, 64],
                             help="G's channels are 4x, 2x, 1x this (and 8x for 64x64); D's mirror them.")
-    iters = _iters(ctrl, 300)
-    batch = ctrl.log_slider("Batch size", "batch", 16, 256, 64, options=[16, 32, 64, 128, 256])
+    iters = _iters(ctrl, 400)
+    batch = ctrl.log_slider("Batch size", "batch", 16, 256, 32, options=[16, 32, 64, 128, 256])
     w.markdown("**Optimiser (Adam)**")
     lr_g = ctrl.log_slider("G learning rate", "lr_g", 1e-5, 2e-3, 2e-4, options=[1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4,
                                                                                  1e-3, 2e-3])
@@ -171,16 +171,30 @@ def grid_shape(result: dict) -> tuple[int, int, int]:
     return tuple(int(s) for s in result["grids"][0]["images"].shape[1:])
 
 
-def timeline(result: dict, key: str, caption: str = "") -> int:
-    """Fixed-noise samples with a slider over the stored iterations; returns the chosen iteration."""
+def timeline(result: dict, key: str, caption: str = ""):
+    """Fixed-noise samples with a slider over the stored iterations; returns the chosen iteration and the
+    column beside the grid (for the page's text)."""
     steps = [int(g["step"]) for g in result["grids"]]
     step = steps[-1]
     if len(steps) > 1:
         step = st.select_slider("Timeline: generator iteration", steps, value=steps[-1], key=f"tl-{key}",
                                 help="The same 64 noise vectors, pushed through G as it was at that iteration.")
-    plots.show_grid(images(result, step), grid_shape(result), f"G(z) for fixed noise z at iteration {step}",
-                    key=f"grid-{key}", ncols=8, caption=caption)
-    return step
+    left, right = st.columns([3, 2])
+    with left:
+        plots.show_grid(images(result, step), grid_shape(result), f"G(z) for fixed noise z at iteration {step}",
+                        key=f"grid-{key}", ncols=8, caption=caption)
+    return step, right
+
+
+def show_curves(df: pd.DataFrame, x: str, ys, title: str, key: str, markers: bool = False, height: int = 330,
+                **kw) -> None:
+    """plots.show_curves with the legend under the plot (these figures sit in narrow columns)."""
+    ys = [y for y in ys if y in df]
+    fig = plots.line_figure(df, x, ys, title, labels=LABELS | kw.pop("labels", {}), markers=markers, height=height, **kw)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.28, x=0, xanchor="left"),
+                      margin=dict(b=90))
+    plots.show_figure(fig, key=f"fig-{key}")
+    plots.download_csv(df[[x] + ys], title, key=f"csv-{key}", label="CSV of this plot")
 
 
 def curves(hist: pd.DataFrame, loss: str, key: str, settings: str = "") -> None:
@@ -190,23 +204,23 @@ def curves(hist: pd.DataFrame, loss: str, key: str, settings: str = "") -> None:
     if loss in ("wgan", "wgan-gp"):
         c1, c2 = st.columns(2)
         with c1:
-            plots.show_curves(hist, "step", ["w_estimate"], "Critic's Wasserstein estimate", key=f"{key}-w",
-                              xlabel="generator iteration", ylabel="E f(x) − E f(G(z))", labels=LABELS)
+            show_curves(hist, "step", ["w_estimate"], "Critic's Wasserstein estimate", key=f"{key}-w",
+                              xlabel="generator iteration", ylabel="E f(x) − E f(G(z))")
         with c2:
-            plots.show_curves(hist, "step", ["d_loss", "g_loss"] + (["gp"] if "gp" in hist else []),
+            show_curves(hist, "step", ["d_loss", "g_loss"] + (["gp"] if "gp" in hist else []),
                               "Critic and generator losses", key=f"{key}-l", xlabel="generator iteration",
                               labels=LABELS)
     else:
         c1, c2, c3 = st.columns(3)
         with c1:
-            plots.show_curves(hist, "step", ["d_loss", "g_loss"], "D loss and G loss", key=f"{key}-l",
-                              xlabel="generator iteration", labels=LABELS)
+            show_curves(hist, "step", ["d_loss", "g_loss"], "D loss and G loss", key=f"{key}-l",
+                              xlabel="generator iteration")
         with c2:
-            plots.show_curves(hist, "step", ["d_real", "d_fake"], "D(x) and D(G(z))", key=f"{key}-p",
-                              xlabel="generator iteration", ylabel="mean output of D", labels=LABELS)
+            show_curves(hist, "step", ["d_real", "d_fake"], "D(x) and D(G(z))", key=f"{key}-p",
+                              xlabel="generator iteration", ylabel="mean output of D")
         with c3:
-            plots.show_curves(hist, "step", ["acc_real", "acc_fake"], "Discriminator accuracy", key=f"{key}-a",
-                              xlabel="generator iteration", ylabel="fraction correct", labels=LABELS)
+            show_curves(hist, "step", ["acc_real", "acc_fake"], "Discriminator accuracy", key=f"{key}-a",
+                              xlabel="generator iteration", ylabel="fraction correct")
     if settings:
         st.caption(settings)
 
@@ -216,7 +230,7 @@ def quality_rows(result: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def quality_panel(result: dict, qm: QualityModel, key: str, one_class: bool) -> None:
+def quality_panel(result: dict, qm: QualityModel, key: str, label: int = -1) -> None:
     q = quality_rows(result)
     if q.empty:
         st.info("No quality evaluation yet (it runs at the end of training).")
@@ -225,17 +239,22 @@ def quality_panel(result: dict, qm: QualityModel, key: str, one_class: bool) -> 
     m = st.columns(4)
     m[0].metric("Frechet distance", f"{last['fid']:.1f}", help=f"Floor (real held-out vs train) "
                 f"{last['fid_floor']:.1f}, ceiling (uniform noise) {last['fid_ceiling']:.1f}.")
-    m[1].metric("Classes covered", f"{int(last['classes_covered'])} / {qm.n_classes}",
-                help="A class counts when at least 1/(4K) of the samples are classified as it.")
+    if label >= 0:
+        m[1].metric(f"Classified as {qm.classes[label]}", f"{last['class_hist'][label]:.0%}",
+                    help="Share of the samples the classifier puts in the trained class (real images of the class: "
+                         "about its held-out accuracy).")
+    else:
+        m[1].metric("Classes covered", f"{int(last['classes_covered'])} / {qm.n_classes}",
+                    help="A class counts when at least 1/(4K) of the samples are classified as it.")
     m[2].metric("Diversity", f"{last['diversity']:.2f}", help="Mean pairwise feature distance, relative to real images.")
     m[3].metric("Classifier confidence", f"{last['confidence']:.2f}", help="Mean top probability: low = unclear shapes.")
     c1, c2 = st.columns(2)
     with c1:
-        fig = plots.line_figure(q, "step", ["fid", "fid_floor", "fid_ceiling"], "Frechet distance in the classifier's "
-                                "feature space", xlabel="generator iteration", labels=LABELS, markers=True)
-        fig.data[1].line.dash = "dot" if len(fig.data) > 1 else None
+        fig = plots.line_figure(q, "step", ["fid", "fid_floor", "fid_ceiling"], "Frechet distance (classifier "
+                                "features)", xlabel="generator iteration", labels=LABELS, markers=True)
         for tr in fig.data[1:]:
             tr.line.dash = "dot"
+        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.28, x=0, xanchor="left"), margin=dict(b=90))
         plots.show_figure(fig, key=f"{key}-fid")
         plots.download_csv(q, "quality over training", key=f"{key}-qcsv", label="CSV of the quality table")
     with c2:
@@ -246,7 +265,7 @@ def quality_panel(result: dict, qm: QualityModel, key: str, one_class: bool) -> 
         plots.style(fig, f"Classes of {N_EVAL} samples (classifier)", "class", "share of samples", legend=False)
         plots.show_figure(fig, key=f"{key}-hist")
     st.caption(f"Classifier: {qm.test_accuracy:.1%} held-out accuracy, 64 features. Frechet distance of {N_EVAL} "
-               "samples against the training images" + (" of the class" if one_class else "") + "; floor = the same "
+               "samples against the training images" + (" of the class" if label >= 0 else "") + "; floor = the same "
                "number of real held-out images, ceiling = uniform noise images.")
 
 
@@ -268,7 +287,7 @@ def step_panel(res: live.RunResult, data: datasets.ImageData, key: str) -> None:
     is not changed), with D's view of real and fake before and after."""
     states = st.session_state.setdefault(STEP_STATE, {})
     sk = f"{res.key}:{res.result['iters']}"
-    c = st.columns([1, 1, 1, 1, 3])
+    c = st.columns([1, 1, 1.3, 2, 2])
     if c[3].button("↺ Back to the trained model", key=f"{key}-reset") or sk not in states:
         tr = gt.trainer_from(res.result, data)
         states[sk] = {"trainer": tr, "log": [{"action": "trained model", "d_steps": tr.d_updates, "g_steps": tr.iters,
@@ -288,15 +307,16 @@ def step_panel(res: live.RunResult, data: datasets.ImageData, key: str) -> None:
     if action:
         tr.pop_metrics()
         state["log"].append({"action": action, "d_steps": tr.d_updates, "g_steps": tr.iters, **tr.probe()})
-    log = pd.DataFrame(state["log"])
-    left, right = st.columns([3, 2])
+    log = pd.DataFrame(state["log"]).rename(columns={"d_steps": "D steps", "g_steps": "G steps"})
+    left, right = st.columns([1, 1])
     with left:
         shape = tuple(tr.shape)
         plots.show_grid(gt.to_unit(tr.fixed_samples()), shape, f"G(z), fixed noise, after {tr.iters} G steps and "
                         f"{tr.d_updates} D steps", key=f"{key}-stepgrid", ncols=8)
     with right:
         st.markdown("**D's view of 256 real and 256 fake images, step by step**")
-        st.dataframe(log.tail(12).style.format(precision=3), width="stretch", hide_index=True)
+        st.dataframe(log.tail(12).rename(columns=LABELS).style.format(precision=3), width="stretch",
+                     hide_index=True)
         plots.download_csv(log, "single steps", key=f"{key}-stepcsv")
     st.caption("A D step should raise D(x) and lower D(G(z)); a G step should raise D(G(z)). These steps act on a "
                "copy in this browser session; the cached run is unchanged.")

@@ -297,7 +297,7 @@ def test_failure_flags_in_plain_words():
     assert "overpowering" in dict(gt.diagnose(strong))["d_overpowers"]
     osc = _rows(10, acc_real=0.7, acc_fake=0.7, d_real=0.6, d_fake=[0.05, 0.7])
     assert "oscillation" in [n for n, _ in gt.diagnose(osc)]
-    assert "mode_collapse" in [n for n, _ in gt.diagnose(ok, [{"diversity": 0.3, "classes_covered": 2}])]
+    assert "mode_collapse" in [n for n, _ in gt.diagnose(ok, [{"diversity": 0.3, "classes_covered": 10}])]
     assert "mode_collapse" in [n for n, _ in gt.diagnose(ok, [{"diversity": 0.9, "classes_covered": 3}])]
     assert gt.diagnose(ok, [{"diversity": 0.9, "classes_covered": 1}], one_class=True) == []
     assert [n for n, _ in gt.diagnose(_rows(5, acc_real=float("nan")))] == ["diverged"]

@@ -1,0 +1,55 @@
+"""GAN: DCGAN on one class
+
+Train a DCGAN by Radford et al.'s guidelines on one class, watch D and G compete live, scrub a fixed-noise timeline, step D and G by hand.
+"""
+import streamlit as st
+
+from core.gan import DCGAN_GUIDELINES
+from explorer import gan_ui, shell
+
+pg = shell.page("GAN: DCGAN on one class", exercise=(
+    "Select one class from CIFAR-10 and train a DCGAN following the architecture guidelines of Radford et al. "
+    "Train long enough to generate realistic images. Monitor the loss and accuracy of the generator vs "
+    "discriminator and comment on the stability of training."))
+ctrl = pg.controls
+data = gan_ui.dcgan_dataset(ctrl)
+label = gan_ui.class_choice(ctrl, data, default=7 if data.name == "cifar10" else 3)
+run = gan_ui.dcgan_controls(ctrl, data, label)
+
+with st.expander("Radford et al.'s guidelines, as built here", expanded=False):
+    st.markdown("\n".join(f"- **{name}**: {text}" for name, text in DCGAN_GUIDELINES))
+
+res = gan_ui.train(run, data, label="Training the DCGAN")
+if res is None:
+    st.stop()
+settings = ctrl.caption()
+st.caption(f"{settings} · {gan_ui.status(res)}")
+gan_ui.flags(res.result, run, len(data.classes))
+
+tab_s, tab_c, tab_q, tab_step = st.tabs(["Samples over training", "Loss and accuracy", "Quality", "Step by step"])
+with tab_s:
+    _, side = gan_ui.timeline(res.result, "dcgan", caption=settings)
+    with side:
+        shell.what_to_look_for(
+            "Early grids are noise, then blobs on the right background, then strokes, then shapes of the class. "
+            "The same noise vector keeps roughly the same image once G has settled; images that keep changing "
+            "identity late in training are a sign of oscillation. Several panels showing the same picture is mode "
+            "collapse.")
+with tab_c:
+    gan_ui.curves(res.history, run.gan.loss, "dcgan", settings)
+    shell.what_to_look_for(
+        "GAN losses do not go down together: D and G play a game. Stable training keeps D(x) above D(G(z)) "
+        "without D winning outright: accuracy near 1 on both real and fake with D(G(z)) near 0 means D "
+        "overpowers G (G's gradients vanish, worst with the minimax loss); losses that swing by large amounts "
+        "from one point to the next are oscillation. Compare several seeds or D steps per G step.")
+with tab_q:
+    gan_ui.quality_panel(res.result, gan_ui.quality(data.name), "dcgan-q", label=run.label)
+    shell.what_to_look_for(
+        "The Frechet distance should fall from the noise ceiling towards the floor of real held-out images; "
+        "classes covered and diversity catch mode collapse that a low loss hides.")
+with tab_step:
+    gan_ui.step_panel(res, data, "dcgan-step")
+    shell.what_to_look_for(
+        "Like GAN Lab: press D step a few times and watch D(G(z)) fall while the samples stay the same, then "
+        "G step and watch D(G(z)) rise as the samples move towards what D calls real. ■ Stop pauses the "
+        "training above and ▶ Resume plays on from the same point.")

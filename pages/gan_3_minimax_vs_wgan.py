@@ -1,0 +1,109 @@
+"""GAN: minimax GAN vs WGAN
+
+A fully connected minimax GAN, a WGAN (weight clipping) and a WGAN-GP trained side by side on MNIST with the same generator; the critic's Wasserstein estimate next to sample quality.
+"""
+from dataclasses import replace
+
+import pandas as pd
+import streamlit as st
+
+from core import gan_train as gt
+from explorer import gan_ui, plots, shell
+
+pg = shell.page("GAN: minimax GAN vs WGAN", exercise=(
+    "Train a fully connected minimax GAN and a Wasserstein GAN on MNIST. Compare them over the iterations: do you "
+    "see better stability and quality?"))
+ctrl = pg.controls
+data = shell.dataset(ctrl)
+w = ctrl.where
+w.markdown("**All three**")
+iters = ctrl.log_slider("Generator iterations", "iters", 50, 5000, 300, options=[50, 100, 200, 300, 500, 1000, 2000,
+                                                                              3000, 5000])
+width = ctrl.log_slider("Width scale (same G for all)", "width", 0.25, 1.0, 0.5, options=[0.25, 0.5, 1.0],
+                        help="Hidden sizes of the seed's G (128-256-512-1024) and D/critic (1024-512-256) times this.")
+batch = ctrl.log_slider("Batch size", "batch", 16, 256, 64, options=[16, 32, 64, 128, 256])
+seed = ctrl.number("Seed", "seed", 0, 10_000, 0)
+which = st.sidebar.multiselect("Models", ["minimax", "wgan", "wgan-gp"], ["minimax", "wgan", "wgan-gp"], key="models",
+                               format_func=lambda m: gt.LOSS_NAMES[m], bind="query-params")
+w.markdown("**Minimax GAN (Adam)**")
+gan_loss = ctrl.select("Generator loss", "gloss", ["minimax", "nonsat"], "minimax", horizontal=True,
+                       labels={"minimax": "minimax", "nonsat": "non-saturating"})
+lr_gan = ctrl.log_slider("Learning rate", "lr_gan", 1e-5, 1e-3, 2e-4, options=[1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3])
+w.markdown("**WGAN (RMSprop, weight clipping)**")
+clip = ctrl.log_slider("Weight clipping c", "clip", 0.001, 0.1, 0.01, options=[0.001, 0.005, 0.01, 0.02, 0.05, 0.1])
+lr_wgan = ctrl.log_slider("RMSprop learning rate", "lr_wgan", 1e-5, 1e-3, 5e-5, options=[1e-5, 2e-5, 5e-5, 1e-4, 2e-4,
+                                                                                          5e-4, 1e-3])
+w.markdown("**WGAN-GP (Adam, beta1 0.5, beta2 0.9)**")
+gp = ctrl.log_slider("Penalty weight lambda", "lambda", 0.1, 100.0, 10.0, options=[0.1, 1.0, 10.0, 100.0])
+lr_gp = ctrl.log_slider("Adam learning rate", "lr_gp", 1e-5, 1e-3, 1e-4, options=[1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3])
+n_critic = ctrl.slider("Critic steps per G step (both WGANs)", "ncritic", 1, 10, 5)
+
+if not which:
+    st.warning("Choose at least one model in the sidebar.")
+    st.stop()
+base = gan_ui.mlp_config(iters, width, batch, 1, "minimax", lr_gan, seed)
+configs = {
+    "minimax": replace(gt.wgan_defaults(base, gan_loss), lr_g=float(lr_gan), lr_d=float(lr_gan)),
+    "wgan": replace(gt.wgan_defaults(base, "wgan"), clip=float(clip), lr_g=float(lr_wgan), lr_d=float(lr_wgan),
+                    d_steps=int(n_critic)),
+    "wgan-gp": replace(gt.wgan_defaults(base, "wgan-gp"), gp_weight=float(gp), lr_g=float(lr_gp), lr_d=float(lr_gp),
+                       d_steps=int(n_critic)),
+}
+results = {}
+for m in which:
+    run = gt.GANRun(data.name, -1, 8000, configs[m])
+    res = gan_ui.train(run, data, label=f"Training the {gt.LOSS_NAMES[m]}")
+    if res is None:
+        st.stop()
+    results[m] = (run, res)
+settings = ctrl.caption()
+st.caption(settings + " · " + " · ".join(f"{m}: {gan_ui.status(r)}" for m, (_, r) in results.items()))
+
+tab_s, tab_c, tab_q = st.tabs(["Samples side by side", "Wasserstein estimate and quality", "Flags and losses"])
+with tab_s:
+    steps = sorted(set.intersection(*[{int(g["step"]) for g in r.result["grids"]} for _, r in results.values()]))
+    step = st.select_slider("Generator iteration", steps, value=steps[-1], key="cmp-step") if len(steps) > 1 else steps[0]
+    shape = gan_ui.grid_shape(next(iter(results.values()))[1].result)
+    plots.show_grids([(gt.LOSS_NAMES[m], gan_ui.images(r.result, step)) for m, (_, r) in results.items()], shape,
+                     key="cmp-grids", ncols=8, caption=f"Same fixed noise for all, iteration {step}. {settings}")
+    shell.what_to_look_for(
+        "At equal generator iterations, compare sharpness and variety. The minimax GAN may give crisp digits early "
+        "but can collapse to a few digits or stall when D wins; the WGANs improve more steadily. WGAN with "
+        "clipping learns slowly with a small c and becomes unstable with a large one; WGAN-GP avoids clipping.")
+with tab_c:
+    c1, c2 = st.columns(2)
+    with c1:
+        rows = [dict(step=r["step"], **{m: r.get("w_estimate")}) for m, (_, res) in results.items()
+                if m != "minimax" for r in res.result["history"]]
+        if rows:
+            df = pd.DataFrame(rows).groupby("step", as_index=False).first()
+            gan_ui.show_curves(df, "step", [m for m in ("wgan", "wgan-gp") if m in df], "Critic's Wasserstein estimate",
+                              key="cmp-w", xlabel="generator iteration", ylabel="E f(x) − E f(G(z))",
+                              labels=dict(gt.LOSS_NAMES))
+            st.caption("The clipped critic's estimate is scaled by the clipping (it is K·W for some Lipschitz K): "
+                       "compare its shape over iterations, not its size with WGAN-GP's.")
+        else:
+            st.info("Select a WGAN to see the critic's estimate.")
+    with c2:
+        q = [dict(step=r["step"], **{m: r["fid"]}) for m, (_, res) in results.items() for r in res.result["quality"]]
+        dfq = pd.DataFrame(q).groupby("step", as_index=False).first()
+        qm = gan_ui.quality(data.name)
+        ref = qm.reference()
+        dfq["floor: real held-out"] = ref["floor"]
+        gan_ui.show_curves(dfq, "step", list(results) + ["floor: real held-out"], "Frechet distance (lower is better)",
+                          key="cmp-fid", xlabel="generator iteration", labels=dict(gt.LOSS_NAMES), markers=True)
+    cov = pd.DataFrame([dict(step=r["step"], **{m: r["classes_covered"]}) for m, (_, res) in results.items()
+                        for r in res.result["quality"]]).groupby("step", as_index=False).first()
+    gan_ui.show_curves(cov, "step", list(results), "Classes covered (of 10)", key="cmp-cov", xlabel="generator iteration",
+                      labels=dict(gt.LOSS_NAMES), markers=True, height=280)
+    st.caption(settings)
+    shell.what_to_look_for(
+        "A WGAN critic's estimate should fall as the samples improve, so it tracks the Frechet distance: a loss "
+        "that means something. The minimax GAN's losses (next tab) do not: they hover or swing while quality "
+        "changes.")
+with tab_q:
+    for m, (run, res) in results.items():
+        st.markdown(f"**{gt.LOSS_NAMES[m]}**")
+        gan_ui.flags(res.result, run, len(data.classes))
+    if "minimax" in results:
+        gan_ui.curves(results["minimax"][1].history, "minimax", "cmp-gan", settings)

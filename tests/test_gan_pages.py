@@ -1,0 +1,91 @@
+"""The GAN pages under AppTest: small and extreme settings, then the defaults (which train for real)."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import data as datasets
+
+pytestmark = pytest.mark.usefixtures("mnist")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _app(page, timeout=600, **params):
+    """AppTest of a page with URL parameters (values as the URL carries them: option labels)."""
+    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=timeout)
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One cache for this module, so the quality classifier is trained once (and runs can be revisited)."""
+    return tmp_path_factory.mktemp("gan-pages-cache")
+
+
+@pytest.fixture(autouse=True)
+def _module_cache(shared_cache, monkeypatch):
+    monkeypatch.setenv("GME_CACHE_DIR", str(shared_cache))
+
+
+def _texts(at):
+    return " ".join(x.value for x in list(at.markdown) + list(at.caption) + list(at.warning) + list(at.success)
+                    + list(at.info))
+
+
+def test_dcgan_page_small_run_says_cifar_is_missing():
+    at = _app("gan_1_dcgan.py", iters="20", width="8", batch="16", cls="3")
+    at.run()
+    assert not at.exception, at.exception
+    text = _texts(at)
+    assert "Generator iterations: 20" in text and "Class: 3" in text  # the URL's settings were used
+    if not datasets.available("cifar10"):
+        assert "CIFAR-10 is not on this machine" in text
+    assert "fixed noise" in text  # the timeline grid was drawn
+    assert len(at.get("imgs")) >= 1 or len(at.get("image")) >= 1
+    assert at.select_slider(key="tl-dcgan").options  # the timeline slider lists the stored iterations
+    # single steps: a D step then a G step on a copy
+    at.button(key="dcgan-step-d").click().run()
+    assert not at.exception, at.exception
+    at.button(key="dcgan-step-g").click().run()
+    assert not at.exception, at.exception
+    df = at.dataframe[-1].value
+    assert list(df["action"])[-2:] == ["D step", "G step"]
+
+
+def test_dcgan_page_extremes():
+    at = _app("gan_1_dcgan.py", iters="20", width="8", batch="256", size="64x64 (4x slower)", aug="true",
+              dsteps="5", lr_d="0.002", lr_g="1e-05", beta1="0", loss="minimax")
+    at.run()
+    assert not at.exception, at.exception
+    assert "64" in _texts(at)
+
+
+def test_mlp_page_extremes():
+    at = _app("gan_2_mlp.py", iters="50", width="0.25", batch="16", k="5", loss="minimax", lr="0.002")
+    at.run()
+    assert not at.exception, at.exception
+    assert "fixed noise" in _texts(at)
+    assert at.metric and at.metric[1].value.endswith("/ 10")
+
+
+def test_comparison_page_small():
+    at = _app("gan_3_minimax_vs_wgan.py", iters="50", width="0.25", batch="16", ncritic="1", clip="0.1",
+              **{"lambda": "100"})
+    at.run()
+    assert not at.exception, at.exception
+    text = _texts(at)
+    assert all(name in text for name in ("minimax GAN", "WGAN (weight clipping)", "WGAN-GP"))
+    assert len(at.get("plotly_chart")) >= 3
+    at.multiselect(key="models").set_value([]).run()
+    assert not at.exception and "at least one model" in _texts(at)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["gan_1_dcgan.py", "gan_2_mlp.py", "gan_3_minimax_vs_wgan.py"])
+def test_pages_at_defaults(page):
+    at = _app(page, timeout=900)
+    at.run()
+    assert not at.exception, at.exception
+    assert "fixed noise" in _texts(at) or "Same fixed noise" in _texts(at)
