@@ -11,7 +11,7 @@ import streamlit as st
 
 from core import dbm as dbm_core
 from core import data as datasets
-from core.cache import make_key
+from core.cache import DiskCache, make_key
 from core.images import normalize_each
 from explorer import bm_ui, live, plots, shell
 
@@ -56,7 +56,7 @@ else:
                              int(k), d.mean_field_steps, d.momentum, d.weight_decay, int(seed))
     run_cfg = {"dataset": data.name, "n_train": n_train, "dbm": cfg}
     key = make_key("dbm", run_cfg)
-    cached = key in live._disk_cache() or key in st.session_state.get(live.PARTIAL, {})
+    cached = key in DiskCache() or key in st.session_state.get(live.PARTIAL, {})
     if not cached and st.session_state.get("dbm_go") != key:
         st.info("Choose the settings in the sidebar, then train. The DBM is pre-trained layer by layer, trained "
                 "jointly, and an RBM with as many hidden units as its first layer is then trained for the same time.")

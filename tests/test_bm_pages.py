@@ -1,0 +1,94 @@
+"""The Boltzmann-machine pages (algorithms compared, deep Boltzmann machine) under Streamlit's AppTest."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import dbm as dbm_core
+from core.data import DATASETS
+
+ROOT = Path(__file__).resolve().parent.parent
+ALGS = ROOT / "pages" / "bm_3_algorithms.py"
+DEEP = ROOT / "pages" / "dbm_4_deep.py"
+TIMEOUT = 600
+
+
+def app(path, **params):
+    at = AppTest.from_file(str(path), default_timeout=TIMEOUT)
+    for k, v in params.items():
+        at.query_params[k] = str(v)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def text(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [w.value for w in at.warning]
+    parts += [i.value for i in at.info] + [e.value for e in at.error]
+    return "\n".join(str(p) for p in parts)
+
+
+def charts(at):
+    return at.get("plotly_chart")
+
+
+@pytest.mark.slow
+def test_algorithms_page_defaults_draw_exact_curves_and_particles():
+    at = app(ALGS)
+    assert len(charts(at)) == 1
+    assert len(at.metric) == 3 and all("nats" in m.value for m in at.metric)
+    assert "exact: all 2^16 hidden states enumerated" in text(at)
+    assert len(at.get("imgs")) >= 4  # data + three algorithms' particles
+
+
+def test_algorithms_page_extremes():
+    at = app(ALGS, hidden=4, updates=100, k=25, lr=0.5, chains=1, fast_decay=0.0, fast_lr=1.0, seed=10000)
+    assert len(charts(at)) == 1 and len(at.metric) == 3
+    at.slider(key="at").set_value(1).run()
+    assert not at.exception
+    assert "after 0 updates" in text(at)
+
+
+def test_algorithms_page_large_model_uses_ais_and_single_algorithm():
+    at = app(ALGS, hidden=50, updates=100, cd="false", fpcd="false", data=DATASETS["digits"])
+    assert len(at.metric) == 1 and "PCD" in at.metric[0].label
+    assert "log Z by AIS" in text(at)
+
+
+def test_algorithms_page_without_algorithms_warns():
+    at = app(ALGS, cd="false", pcd="false", fpcd="false")
+    assert "at least one algorithm" in text(at)
+    assert not charts(at)
+
+
+def shipped_or_skip():
+    if dbm_core.load_asset() is None:
+        pytest.skip("no shipped DBM in assets/dbm")
+
+
+def test_dbm_page_defaults_show_filters_samples_and_numbers():
+    shipped_or_skip()
+    at = app(DEEP)
+    t = text(at)
+    assert "Shipped model" in t and "RBM filters" in t and "DBM first layer" in t
+    assert "W2 · W1" in t and "RBM after 1000 steps" in t
+    assert len(at.metric) == 2 and "nats" in at.metric[0].value  # the shipped AIS numbers
+    assert len(at.get("imgs")) >= 5
+
+
+def test_dbm_page_extremes_and_ais_rerun():
+    shipped_or_skip()
+    at = app(DEEP, steps=5000, unit=64, sseed=10000, betas=500, runs=10)
+    at.button(key="ais").click().run()
+    assert not at.exception, at.exception
+    assert len(at.metric) == 4  # shipped numbers + the new estimate
+    assert "RBM after 5000 steps" in text(at)
+
+
+def test_dbm_page_retrains_small_model_with_live_progress():
+    at = app(DEEP, model="retrain", data=DATASETS["digits"], h1=20, h2=20, pre=1, epochs=1, steps=10)
+    assert "Train with these settings" in [b.label for b in at.button][0]
+    at.button(key="train").click().run()
+    assert not at.exception, at.exception
+    t = text(at)
+    assert "DBM first layer W1 (20 units)" in t and "RBM after 10 steps" in t
