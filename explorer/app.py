@@ -9,6 +9,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run` adds only explorer/
 
+import core  # noqa: E402,F401  (before anything loads OpenMP: see core/__init__.py)
+
 import streamlit as st  # noqa: E402
 
 from explorer.registry import discover  # noqa: E402

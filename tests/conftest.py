@@ -2,6 +2,8 @@
 import os
 from pathlib import Path
 
+import core  # noqa: F401  (first: sets OpenMP's wait policy before torch loads)
+
 import numpy as np
 import pytest
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import core  # noqa: E402,F401  (first: OpenMP wait policy)
 from sklearn.neural_network import BernoulliRBM  # noqa: E402
 
 from core import data  # noqa: E402
