@@ -41,9 +41,18 @@ def _doc(path: Path) -> tuple[str, str]:
     return paras[0], (paras[1] if len(paras) > 1 else "")
 
 
+def _order(path: Path) -> tuple:
+    """Sections in SECTIONS' order, then the page number of <section>_<n>_<name>.py."""
+    parts = path.stem.split("_")
+    section = SECTIONS.get(parts[0], ("",))[0]
+    first = next((i for i, (title, _) in enumerate(SECTIONS.values()) if title == section), len(SECTIONS))
+    number = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 99
+    return first, number, path.stem
+
+
 def discover(pages_dir: Path = PAGES_DIR) -> list[PageInfo]:
     out = []
-    for path in sorted(pages_dir.glob("*.py")):
+    for path in sorted(pages_dir.glob("*.py"), key=_order):
         prefix = path.stem.split("_")[0]
         if prefix not in SECTIONS:
             continue
