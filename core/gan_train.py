@@ -430,11 +430,14 @@ def diagnose(history: list[dict], quality: list[dict] | None = None, loss: str =
                           "to the next by more than half its size."))
     if quality:
         q = quality[-1]
-        if q.get("diversity") is not None and q["diversity"] < 0.4:
+        if q.get("fid_scaled") is not None and q["fid_scaled"] > 0.7:
+            flags.append(("early", "Too early to judge variety: the samples are still far from real images (Frechet "
+                          f"distance {q['fid_scaled']:.0%} of the way from real data to noise). Train longer."))
+        elif q.get("diversity") is not None and q["diversity"] < 0.4:
             flags.append(("mode_collapse", f"Mode collapse: the samples are much less varied than real images "
                           f"(diversity {q['diversity']:.2f}, real data = 1)."))
         elif not one_class and q.get("classes_covered") is not None and q["classes_covered"] < max(2, int(0.7 * n_classes)):
-            flags.append(("mode_collapse", f"Mode collapse: the samples cover only {q['classes_covered']} of the "
+            flags.append(("mode_collapse", f"Mode collapse: the samples cover only {int(q['classes_covered'])} of the "
                           f"{n_classes} classes."))
     return flags
 

@@ -273,8 +273,11 @@ def flags(result: dict, run: gt.GANRun, n_classes: int) -> None:
     out = gt.diagnose(result["history"], result.get("quality"), run.gan.loss, n_classes, one_class=run.label >= 0)
     if not out:
         st.success("No failure flag: D and G are balanced so far and the samples are varied.", icon="✅")
-    for _, sentence in out:
-        st.warning(sentence, icon="⚠️")
+    for name, sentence in out:
+        if name == "early":
+            st.info(sentence, icon="⏳")
+        else:
+            st.warning(sentence, icon="⚠️")
 
 
 # ----------------------------------------------------------------------------- single steps
@@ -315,8 +318,9 @@ def step_panel(res: live.RunResult, data: datasets.ImageData, key: str) -> None:
                         f"{tr.d_updates} D steps", key=f"{key}-stepgrid", ncols=8)
     with right:
         st.markdown("**D's view of 256 real and 256 fake images, step by step**")
-        st.dataframe(log.tail(12).rename(columns=LABELS).style.format(precision=3), width="stretch",
-                     hide_index=True)
+        short = {"d_real": "D(x)", "d_fake": "D(G(z))", "acc_real": "acc. real", "acc_fake": "acc. fake",
+                 "critic_real": "f(x)", "critic_fake": "f(G(z))", "w_estimate": "W estimate"}
+        st.dataframe(log.tail(12).rename(columns=short).style.format(precision=3), width="stretch", hide_index=True)
         plots.download_csv(log, "single steps", key=f"{key}-stepcsv")
     st.caption("A D step should raise D(x) and lower D(G(z)); a G step should raise D(G(z)). These steps act on a "
                "copy in this browser session; the cached run is unchanged.")

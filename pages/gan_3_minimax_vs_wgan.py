@@ -95,7 +95,7 @@ with tab_c:
     cov = pd.DataFrame([dict(step=r["step"], **{m: r["classes_covered"]}) for m, (_, res) in results.items()
                         for r in res.result["quality"]]).groupby("step", as_index=False).first()
     gan_ui.show_curves(cov, "step", list(results), "Classes covered (of 10)", key="cmp-cov", xlabel="generator iteration",
-                      labels=dict(gt.LOSS_NAMES), markers=True, height=280)
+                      labels=dict(gt.LOSS_NAMES), markers=True)
     st.caption(settings)
     shell.what_to_look_for(
         "A WGAN critic's estimate should fall as the samples improve, so it tracks the Frechet distance: a loss "

@@ -300,6 +300,8 @@ def test_failure_flags_in_plain_words():
     assert "mode_collapse" in [n for n, _ in gt.diagnose(ok, [{"diversity": 0.3, "classes_covered": 10}])]
     assert "mode_collapse" in [n for n, _ in gt.diagnose(ok, [{"diversity": 0.9, "classes_covered": 3}])]
     assert gt.diagnose(ok, [{"diversity": 0.9, "classes_covered": 1}], one_class=True) == []
+    early = gt.diagnose(ok, [{"diversity": 0.1, "classes_covered": 1, "fid_scaled": 0.9}])
+    assert [n for n, _ in early] == ["early"] and "Train longer" in early[0][1]
     assert [n for n, _ in gt.diagnose(_rows(5, acc_real=float("nan")))] == ["diverged"]
     wosc = _rows(10, w_estimate=[0.1, 2.0])
     assert [n for n, _ in gt.diagnose(wosc, loss="wgan")] == ["oscillation"]
