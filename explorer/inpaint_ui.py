@@ -17,6 +17,7 @@ from explorer.widgets import Controls
 LABELS = {"masked_mse": "masked MSE (held-out)", "loss": "loss (one optimizer)", "energy_real": "energy of real digits",
           "energy_fake": "energy of completions", "mse_project": "PCA projection", "mse_lstsq": "PCA least squares on observed pixels",
           "train_rec": "masked MSE (training batches)"}
+SHORT = {"energy_real": "E(real)", "energy_fake": "E(completion)", "loss": "loss"}
 
 
 # ----------------------------------------------------------------------------- data

@@ -71,9 +71,10 @@ with tab_pca:
     fit = ui.pca_fill(name, n_train, n_eval, mask_seed, d, "lstsq", data)
     e_proj, e_fit = ip.masked_mse(proj, ms.X, ms.mask), ip.masked_mse(fit, ms.X, ms.mask)
     plots.show_grids([("Held-out digits", ms.X[show]), ("With the hole", ms.X_in[show]),
-                      (f"Projection, d = {d} (MSE {e_proj:.3f})", proj[show]),
-                      (f"Least squares, d = {d} (MSE {e_fit:.3f})", fit[show])], data.shape, key="pca", ncols=4,
-                     caption=ctrl.caption(["data", "n_eval", "mask_seed", "d"]))
+                      (f"Projection (d = {d})", proj[show]), (f"Least squares (d = {d})", fit[show])],
+                     data.shape, key="pca", ncols=4,
+                     caption=f"Held-out masked MSE at d = {d}: projection {e_proj:.4f}, least squares {e_fit:.4f}. "
+                             + ctrl.caption(["data", "n_eval", "mask_seed", "d"]))
     fig = plots.line_figure(curves, "d", ["mse_project", "mse_lstsq"], "Held-out masked MSE against d",
                             xlabel="d, principal components (log scale)", ylabel="MSE on the hole", labels=ui.LABELS,
                             log_x=True, markers=True)
@@ -97,7 +98,7 @@ with tab_ebm:
                           ylabel="MSE on the hole", labels=ui.LABELS, markers=True)
     with c2:
         plots.show_curves(hist, "epoch", ["energy_real", "energy_fake", "loss"], "Energies and loss", key="ebm-loss",
-                          ylabel="energy", labels=ui.LABELS, markers=True)
+                          ylabel="energy", labels=ui.SHORT, markers=True)
     epochs_avail = sorted(int(e) for e in ebm.result["samples"])
     default_epochs = sorted({epochs_avail[0], epochs_avail[len(epochs_avail) // 2], epochs_avail[-1]})
     chosen = st.multiselect("Completions after epochs", epochs_avail, default=default_epochs, key="ebm_epochs")
@@ -105,7 +106,7 @@ with tab_ebm:
     panels = [("With the hole", ms.X_in[:n_keep])]
     panels += [(f"Epoch {e}", ebm.result["samples"][str(e)].numpy()[:n_keep]) for e in sorted(chosen)]
     panels += [("Held-out digits", ms.X[:n_keep])]
-    plots.show_grids(panels, data.shape, key="ebm-samples", ncols=4,
+    plots.show_grids(panels, data.shape, key="ebm-samples", ncols=2,
                      caption=ctrl.caption(["epochs", "lr", "rec", "flip", "seed"]))
     shell.what_to_look_for(
         "One optimizer updates both networks on one loss: mean energy of real digits − mean energy of completions "
@@ -131,10 +132,12 @@ with tab_cmp:
          float(ebm.history["seconds"].iloc[-1]), ebm_fill_s),
     ]
     table = pd.DataFrame(rows, columns=["method", "masked_mse", "train_seconds", "fill_seconds"])
-    plots.show_grids([("Held-out digits", ms.X[show]), ("With the hole", ms.X_in[show]),
-                      (f"PCA projection (d = {d_best})", proj_best[show]), (f"PCA least squares (d = {d_fit})", fit_best[show]),
-                      ("Energy model", ebm_out[show]), (f"RBM (k = {k})", rbm_out[show])], data.shape, key="compare",
-                     ncols=2)
+    plots.show_grids([("Held-out", ms.X[show]), ("With the hole", ms.X_in[show]),
+                      (f"PCA d = {d_best}", proj_best[show]), (f"PCA lstsq d = {d_fit}", fit_best[show]),
+                      ("Energy model", ebm_out[show]), (f"RBM k = {k}", rbm_out[show])], data.shape, key="compare",
+                     ncols=2, caption=f"PCA at its best d: projection (d = {d_best}) and least squares on the observed "
+                                      f"pixels (d = {d_fit}); energy model after {ebm_epochs} epochs; RBM after {k} "
+                                      "clamped Gibbs steps.")
     fig = go.Figure(go.Bar(x=table["masked_mse"], y=table["method"], orientation="h",
                            text=[f"{v:.4f}" for v in table["masked_mse"]], textposition="auto",
                            marker_color=["#adb5bd", "#3559c7", "#1098ad", "#e8590c", "#2b8a3e"]))
