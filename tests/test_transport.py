@@ -172,7 +172,7 @@ def test_displacement_interpolation_endpoints_mass_and_geodesic(two_measures):
         mu = T.displacement_interpolation(x, P, t)
         assert np.isclose(mu.sum(), 1, atol=1e-12) and (mu >= 0).all()
         # the mean moves in a straight line ...
-        assert np.isclose((x * mu).sum(), (1 - t) * (x * a).sum() + t * (x * b).sum(), atol=1e-9)
+        assert np.isclose((x * mu).sum(), (1 - t) * (x * a).sum() + t * (x * b).sum(), atol=1e-7)
         # ... and mu_t lies on the W2 geodesic: W2(a, mu_t) = t W2(a, b) (grid rounding aside)
         assert abs(ot.wasserstein_1d(x, x, a, mu, p=2) ** 0.5 - t * w_ab) < 0.01
     assert np.array_equal(P, P0)
