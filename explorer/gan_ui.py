@@ -138,7 +138,8 @@ def _seed_from_shorter(run: gt.GANRun) -> None:
     if key in cache or key in partials:
         return
     for n in sorted((o for o in ITER_OPTIONS if o < run.gan.n_iters), reverse=True):
-        shorter = replace(run, gan=replace(run.gan, n_iters=n))
+        shorter = replace(run, gan=replace(run.gan, n_iters=n, log_every=_log_every(n), grid_every=_grid_every(n),
+                                           quality_every=_quality_every(n)))
         k = make_key(KIND, shorter)
         if k in cache:
             hit = cache.get(k)

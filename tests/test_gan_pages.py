@@ -52,6 +52,13 @@ def test_dcgan_page_small_run_says_cifar_is_missing():
     assert not at.exception, at.exception
     df = at.dataframe[-1].value
     assert list(df["action"])[-2:] == ["D step", "G step"]
+    # more iterations: the cached 20-iteration run is continued, not restarted
+    at.select_slider(key="iters").set_value(200).run()
+    assert not at.exception, at.exception
+    assert "Generator iterations: 200" in _texts(at)
+    steps = at.select_slider(key="tl-dcgan").options
+    # grids every 5 iterations come from the 20-iteration run, every 25 from the continuation
+    assert steps[:5] == ["0", "5", "10", "15", "20"] and steps[-2:] == ["175", "200"] and "30" not in steps
 
 
 def test_dcgan_page_extremes():
