@@ -386,8 +386,9 @@ def train_ebm(run: EBMRun, data: datasets.ImageData, partial: dict | None = None
     if data.shape != (1, SIDE, SIDE):
         raise ValueError(f"the inpainting lab needs {SIDE}x{SIDE} gray images; {data.title} has shape {data.shape}")
     dev = pick_device(device) if not isinstance(device, torch.device) else device
-    torch.manual_seed(run.seed)
-    G, E = Generator(run.width).to(dev), EnergyNet(run.width).to(dev)
+    with torch.random.fork_rng(devices=[]):  # seeded initial weights, without touching the global generator
+        torch.manual_seed(run.seed)
+        G, E = Generator(run.width).to(dev), EnergyNet(run.width).to(dev)
     opt = torch.optim.Adam(list(G.parameters()) + list(E.parameters()), lr=run.lr, betas=(0.5, 0.999))
     gen = torch.Generator().manual_seed(run.seed)
     history, samples, done = [], {}, 0

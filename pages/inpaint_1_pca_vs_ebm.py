@@ -1,4 +1,4 @@
-"""Inpainting: PCA vs an energy model (and the RBM)
+"""Inpainting: PCA vs an energy model
 
 Fill a 6x6 hole in unseen digits by PCA projection, by a least-squares PCA fit, by an energy network trained with a generator (gradient flip), and by an RBM; compare the error on the hole and the cost.
 """

@@ -42,6 +42,10 @@ def small_mnist(mnist):
     else:
         datasets._MEMO.pop("mnist", None)
     shell._load.clear()
+    from explorer import inpaint_ui as ui
+
+    for fn in (ui.held_out, ui.pca, ui.pca_curves, ui.pca_fill, ui.ebm_fill, ui.rbm_fill):
+        fn.clear()  # nothing computed on the subset outlives these tests
 
 
 def _table(at):
@@ -74,32 +78,29 @@ def test_page_with_defaults(small_mnist):
 
 def test_page_with_extreme_values(small_mnist):
     at = AppTest.from_file(PAGE, default_timeout=240)
-    at.run()
-    at.slider(key="d").set_value(400)
-    at.select_slider(key="epochs").set_value(1)
-    at.select_slider(key="rec").set_value(0)
-    at.select_slider(key="flip").set_value(1)
-    at.select_slider(key="lr").set_value(1e-2)
-    at.select_slider(key="hidden").set_value(25)
-    at.select_slider(key="rbm_epochs").set_value(1)
-    at.select_slider(key="gibbs").set_value(1)
-    at.slider(key="n_show").set_value(16)
-    at.selectbox(key="n_eval").set_value(500)
+    extreme = {"d": "400", "epochs": "1", "rec": "0", "flip": "1", "lr": "0.01", "hidden": "25", "rbm_epochs": "1",
+               "gibbs": "1", "n_show": "16", "n_eval": "500"}
+    for k, v in extreme.items():  # widgets read their first value from the URL
+        at.query_params[k] = v
     at.run()
     _check_drawn(at)
+    assert at.slider(key="d").value == 400 and at.select_slider(key="rec").value == 0
+    assert at.select_slider(key="epochs").value == 1
     at.slider(key="d").set_value(1)
     at.select_slider(key="gibbs").set_value(1000)
     at.select_slider(key="flip").set_value(0)
     at.run()
     _check_drawn(at)
+    assert at.slider(key="d").value == 1
 
 
 def test_page_without_28x28_data(small_mnist, monkeypatch):
     """Fashion-MNIST is not on this machine: the shell falls back to 8x8 digits and the page says why it stops."""
     monkeypatch.setitem(datasets._FAILED, "fashion_mnist", 1e18)  # no download attempt
     at = AppTest.from_file(PAGE, default_timeout=60)
-    at.run()
-    at.selectbox(key="data").set_value("fashion_mnist")
+    at.query_params["data"] = datasets.DATASETS["fashion_mnist"]
     at.run()
     assert not at.exception
+    assert at.selectbox(key="data").value == "fashion_mnist"
     assert at.error and "28x28" in at.error[0].value
+    assert not at.get("image")  # nothing drawn from the wrong data

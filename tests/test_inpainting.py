@@ -267,7 +267,9 @@ def test_training_records_snapshots_and_resumes_exactly(small_data, tmp_path):
 
 
 def test_finished_run_yields_nothing_and_rejects_other_shapes(small_data):
+    state = torch.random.get_rng_state()
     snap = exhaust(ip.train_ebm(replace(SMALL, epochs=1), small_data, device="cpu")).extra["snapshot"]()
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global generator is left alone
     assert list(ip.train_ebm(replace(SMALL, epochs=1), small_data, partial=snap, device="cpu")) == []
     digits = ImageData("digits", np.zeros((10, 64), np.float32), np.zeros(10, int), np.zeros((5, 64), np.float32),
                        np.zeros(5, int), (1, 8, 8))
