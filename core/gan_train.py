@@ -431,8 +431,10 @@ def diagnose(history: list[dict], quality: list[dict] | None = None, loss: str =
     if quality:
         q = quality[-1]
         if q.get("fid_scaled") is not None and q["fid_scaled"] > 0.7:
-            flags.append(("early", "Too early to judge variety: the samples are still far from real images (Frechet "
-                          f"distance {q['fid_scaled']:.0%} of the way from real data to noise). Train longer."))
+            where = ("further from real images than uniform noise is" if q["fid_scaled"] >= 1 else
+                     f"far from real images ({q['fid_scaled']:.0%} of the way from real data to noise)")
+            flags.append(("early", f"Too early to judge variety: by the Frechet distance the samples are still {where}. "
+                          "Train longer."))
         elif q.get("diversity") is not None and q["diversity"] < 0.4:
             flags.append(("mode_collapse", f"Mode collapse: the samples are much less varied than real images "
                           f"(diversity {q['diversity']:.2f}, real data = 1)."))

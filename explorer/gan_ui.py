@@ -152,7 +152,8 @@ def train(run: gt.GANRun, data: datasets.ImageData, label: str = "Training the G
     _seed_from_shorter(run)
     qm = quality(data.name)
     wgan = run.gan.loss in ("wgan", "wgan-gp")
-    curves = ["w_estimate"] if wgan else ["d_loss", "g_loss"]
+    curves = ["w_estimate", "d_loss", "g_loss"] if wgan else ["d_loss", "g_loss", "d_real", "d_fake", "acc_real",
+                                                               "acc_fake"]
     return live.train_cached(KIND, run, lambda partial: gt.train(run, data, partial, quality=qm),
                              curves=curves, labels=LABELS, label=label, x="step")
 
