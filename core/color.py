@@ -97,7 +97,7 @@ class ColorTransfer:
         self.info_ = {}
         if self.method == "emd":
             with transport.one_thread():
-                self.plan_ = ot.emd(a, b, M)
+                self.plan_ = ot.emd(a, b, M, numItermax=10_000_000)
         else:
             res = transport.sinkhorn(a, b, M / M.max(), self.lam)
             self.plan_ = res.plan

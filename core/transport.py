@@ -134,7 +134,7 @@ def exact_plan(a, b, M) -> np.ndarray:
     """The optimal plan of min <P, M> s.t. P 1 = a, P^T 1 = b (POT's network simplex, ot.emd)."""
     a, b = normalize(a), normalize(b)
     with one_thread():
-        return ot.emd(a, b, np.ascontiguousarray(M, dtype=np.float64))
+        return ot.emd(a, b, np.ascontiguousarray(M, dtype=np.float64), numItermax=10_000_000)
 
 
 def exact_cost(a, b, M) -> float:
@@ -182,7 +182,8 @@ def assignment(r, k, M) -> Assignment:
     if not np.all(np.isfinite(M)):
         raise ValueError("the cost matrix contains an empty or non-numeric cell")
     total = r.sum()
-    P = ot.emd(r / total, k / total, np.ascontiguousarray(M)) * total
+    with one_thread():
+        P = ot.emd(r / total, k / total, np.ascontiguousarray(M), numItermax=10_000_000) * total
     return Assignment(r, k, M, P, float((P * M).sum()), notes)
 
 
