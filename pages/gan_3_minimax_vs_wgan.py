@@ -17,7 +17,7 @@ ctrl = pg.controls
 data = shell.dataset(ctrl)
 w = ctrl.where
 w.markdown("**All three**")
-iters = ctrl.log_slider("Generator iterations", "iters", 50, 5000, 300, options=[50, 100, 200, 300, 500, 1000, 2000,
+iters = ctrl.log_slider("Generator iterations", "iters", 50, 5000, 200, options=[50, 100, 200, 300, 500, 1000, 2000,
                                                                               3000, 5000])
 width = ctrl.log_slider("Width scale (same G for all)", "width", 0.25, 1.0, 0.5, options=[0.25, 0.5, 1.0],
                         help="Hidden sizes of the seed's G (128-256-512-1024) and D/critic (1024-512-256) times this.")

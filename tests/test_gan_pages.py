@@ -92,9 +92,12 @@ def test_comparison_page_small():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", ["gan_1_dcgan.py", "gan_2_mlp.py", "gan_3_minimax_vs_wgan.py"])
-def test_pages_at_defaults(page):
-    at = _app(page, timeout=900)
+def test_dcgan_page_at_defaults_gives_recognisable_digits():
+    """The default DCGAN run (about a minute on 2 cores) draws digits the classifier recognises as the class.
+    (tests/test_pages.py also runs the MLP and comparison pages at their defaults.)"""
+    at = _app("gan_1_dcgan.py", timeout=900)
     at.run()
     assert not at.exception, at.exception
-    assert "fixed noise" in _texts(at) or "Same fixed noise" in _texts(at)
+    assert "fixed noise" in _texts(at)
+    share = next(m for m in at.metric if m.label.startswith("Classified as"))
+    assert float(share.value.rstrip("%")) >= 50
