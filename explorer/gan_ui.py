@@ -38,7 +38,7 @@ def dcgan_dataset(ctrl: Controls) -> datasets.ImageData:
     name = ctrl.select("Dataset", "data", names, default, labels=labels,
                        help="DCGAN works at 32x32: MNIST and Fashion-MNIST are padded from 28x28, the 8x8 digits "
                             "upsampled x4.")
-    if not have["cifar10"]:
+    if not have["cifar10"] and name != "cifar10":
         st.warning("**CIFAR-10 is not on this machine** and cannot be downloaded here (no internet). The exercise "
                    "asks for one CIFAR-10 class; this page offers MNIST and Fashion-MNIST padded to 32x32 instead "
                    "(put `cifar-10-batches-py` in a data folder, see the README, to get CIFAR-10).", icon="📦")
@@ -46,9 +46,11 @@ def dcgan_dataset(ctrl: Controls) -> datasets.ImageData:
         data = load_dataset(name)
     except datasets.DatasetUnavailable as exc:
         fallback = next(n for n in ("mnist", "fashion_mnist", "digits") if have[n] or n == "digits")
-        st.warning(f"**{datasets.DATASETS[name]} is not available.** {exc} Using **{datasets.DATASETS[fallback]}** "
-                   "instead.", icon="📦")
+        padded = " padded to 32x32" if fallback != "digits" else " upsampled to 32x32"
+        st.warning(f"**{datasets.DATASETS[name]} is not available.** {exc} This page uses "
+                   f"**{datasets.DATASETS[fallback]}**{padded} instead.", icon="📦")
         data = load_dataset(fallback)
+        ctrl.values["data"] = ("Dataset", f"{data.title} (instead of {datasets.DATASETS[name]})")
     if data.note:
         st.caption(f"Data: {data.title} — {data.note}")
     return data

@@ -71,6 +71,16 @@ def test_dcgan_page_extremes():
     assert at.get("imgs") or at.get("image")
 
 
+def test_dcgan_page_choosing_missing_cifar_falls_back_visibly():
+    if datasets.available("cifar10"):
+        pytest.skip("CIFAR-10 is on this machine")
+    at = _app("gan_1_dcgan.py", data="CIFAR-10 (not on this machine)", iters="20", width="8", batch="16")
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.warning) == 1 and "CIFAR-10 is not available" in at.warning[0].value
+    assert "Dataset: MNIST (instead of CIFAR-10)" in _texts(at) and "fixed noise" in _texts(at)
+
+
 def test_mlp_page_extremes():
     at = _app("gan_2_mlp.py", iters="50", width="0.25", batch="256", k="5", loss="minimax", lr="0.002")
     at.run()
