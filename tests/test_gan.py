@@ -305,3 +305,32 @@ def test_failure_flags_in_plain_words():
     assert [n for n, _ in gt.diagnose(_rows(5, acc_real=float("nan")))] == ["diverged"]
     wosc = _rows(10, w_estimate=[0.1, 2.0])
     assert [n for n, _ in gt.diagnose(wosc, loss="wgan")] == ["oscillation"]
+
+
+def test_rgb_one_class_run_with_live_quality():
+    """The CIFAR-10 path: 3x32x32 images, one class, quality measured during training against that class."""
+    from core.quality import ClassifierConfig, quality_model
+
+    data = _tiny_data(256, shape=(3, 32, 32))
+    qm = quality_model(data, ClassifierConfig(epochs=1), cache=DiskCache())
+    run = gt.GANRun("cifar10", 2, 256, gt.GANConfig(arch="dcgan", width=8, batch_size=16, n_iters=4, log_every=2,
+                                                    grid_every=2, quality_every=2, n_grid=4))
+    recs = list(gt.train(run, data, quality=qm, device="cpu"))
+    res = recs[-1].extra["snapshot"]()
+    assert [q["step"] for q in res["quality"]] == [0, 2, 4]
+    assert all(np.isfinite(q["fid"]) and len(q["class_hist"]) == 4 for q in res["quality"])
+    assert "fid" in recs[-1].metrics and res["grids"][-1]["images"].shape == (4, 3, 32, 32)
+    assert res["quality"][-1]["fid_floor"] == pytest.approx(qm.reference(2)["floor"])
+
+
+def test_digits_8x8_are_upsampled_for_dcgan_and_back():
+    ramp = (np.add.outer(np.arange(8), np.arange(8)) / 14.0).astype(np.float32).reshape(1, 64)  # smooth images
+    scale = np.linspace(0.2, 1.0, 32, dtype=np.float32)[:, None]
+    data = ImageData(
+        "digits", ramp * scale, np.zeros(32, np.int64),
+        np.zeros((2, 64), np.float32), np.zeros(2, np.int64), (1, 8, 8), ["0"])
+    run = gt.GANRun("digits", -1, 32, gt.GANConfig(arch="dcgan"))
+    X = gt.prepare(run, data)
+    assert X.shape == (32, 1, 32, 32)
+    back = gt.to_native(X, run, data.shape)
+    assert back.shape == (32, 64) and np.abs(back - data.X_train).max() < 0.05
