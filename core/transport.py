@@ -366,6 +366,8 @@ def sinkhorn(a, b, M, lam: float, max_iter: int = 10_000, tol: float = 1e-9, tol
         raise FloatingPointError(f"no Sinkhorn solver gave a finite plan at lambda = {lam:g}")
     err = marginal_error(P, a, b)
     converged = err <= tolerance
+    if meth in ("sinkhorn", "sinkhorn_stabilized") and its >= max_iter - 1:
+        notes.append(f"iteration limit ({max_iter:,}) reached before the stopping threshold {tol:g}")
     if not converged:
         notes.append(f"not converged: marginals off by {err:.2g} (L1)")
     cost = float((P * M).sum())

@@ -191,7 +191,7 @@ def plan_figure(P: np.ndarray, a: np.ndarray, b: np.ndarray, xs: np.ndarray | No
 def arrows_figure(src: np.ndarray, tgt: np.ndarray, P: np.ndarray, r: np.ndarray | None = None,
                   k: np.ndarray | None = None, title: str = "", height: int = 480, max_width: float = 12.0,
                   src_label: str = "factories", tgt_label: str = "stores", min_share: float = 0.01,
-                  labels: bool = True) -> go.Figure:
+                  labels: bool = True, point_size: float | None = None) -> go.Figure:
     """Arrows from source points to target points, width proportional to the mass they carry.
     Entries below min_share of the largest are not drawn (a note says how much mass that is)."""
     r = P.sum(1) if r is None else np.asarray(r)
@@ -221,7 +221,8 @@ def arrows_figure(src: np.ndarray, tgt: np.ndarray, P: np.ndarray, r: np.ndarray
             fig.add_annotation(x=tgt[j, 0], y=tgt[j, 1], ax=src[i, 0], ay=src[i, 1], xref="x", yref="y",
                                axref="x", ayref="y", showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1.2,
                                arrowcolor="rgba(53,89,199,0.9)", standoff=9, text="")
-    size = lambda v: 10 + 26 * np.sqrt(np.asarray(v) / max(np.max(r), np.max(k), 1e-12))  # noqa: E731
+    size = lambda v: (10 + 26 * np.sqrt(np.asarray(v) / max(np.max(r), np.max(k), 1e-12))  # noqa: E731
+                      if point_size is None else point_size)
     fig.add_trace(go.Scatter(x=src[:, 0], y=src[:, 1], mode="markers+text" if labels else "markers",
                              name=src_label, marker=dict(symbol="square", size=size(r), color=PALETTE[1],
                                                          line=dict(color="white", width=1)),
@@ -249,15 +250,14 @@ def rgb_cloud(img: np.ndarray, title: str, n: int = 2500, seed: int = 0, height:
                       title=dict(text=title, x=0.01, font=dict(size=14)), showlegend=False,
                       scene=dict(xaxis=dict(title="R", **axis), yaxis=dict(title="G", **axis),
                                  zaxis=dict(title="B", **axis), aspectmode="cube",
-                                 camera=dict(eye=dict(x=1.6, y=1.4, z=0.9))))
+                                 camera=dict(eye=dict(x=1.9, y=1.7, z=1.1), center=dict(x=0, y=0, z=-0.1))))
     return fig
 
 
 def channel_histograms_figure(images: dict, title: str = "Per-channel histograms", bins: int = 64,
-                              height: int = 300) -> go.Figure:
+                              height: int = 380) -> go.Figure:
     """Three panels (R, G, B); one line per image."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=["Red", "Green", "Blue"], shared_yaxes=True,
-                        horizontal_spacing=0.03)
+    fig = make_subplots(rows=1, cols=3, subplot_titles=["Red", "Green", "Blue"], horizontal_spacing=0.06)
     centres = (np.arange(bins) + 0.5) * 256 / bins
     dashes = ["solid", "dot", "solid", "dash", "dashdot", "longdash"]
     for i, (name, img) in enumerate(images.items()):
@@ -268,6 +268,8 @@ def channel_histograms_figure(images: dict, title: str = "Per-channel histograms
                                                                   dash=dashes[i % len(dashes)])),
                           row=1, col=c + 1)
     style(fig, title, "", "", height=height)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.28, x=0.5, xanchor="center"),
+                      margin=dict(b=90))
     for c in range(3):
         fig.update_xaxes(title="level (0-255)", range=[0, 256], row=1, col=c + 1)
     fig.update_yaxes(title="fraction of pixels", row=1, col=1)

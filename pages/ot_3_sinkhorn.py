@@ -4,7 +4,6 @@ Slide lambda from a uniform plan to the exact one: the entropic plan, its cost, 
 """
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from core import transport
@@ -65,7 +64,7 @@ with c2:
     else:
         plots.show_figure(ot_ui.arrows_figure(P1, P2, res.plan, title=f"P_λ as flows (λ = {lam:g})", height=440,
                                               src_label="source points", tgt_label="target points", labels=False,
-                                              max_width=6, min_share=0.02), key="flows")
+                                              max_width=6, min_share=0.02, point_size=8), key="flows")
         st.caption("Flows below 2 % of the largest are not drawn.")
 st.caption(settings)
 
