@@ -142,6 +142,7 @@ with tab_ll:
                  delta=f"{ll['rbm']['ll'] - ll['dbm']['ll']:+.2f} vs DBM")
         rows = [{"model": m, "estimate": ll[m]["ll"], "band low": ll[m]["ll_low"], "band high": ll[m]["ll_high"],
                  "log Z": ll[m]["ais"]["log_z"], "AIS runs": ll[m]["ais"]["n_runs"], "temperatures": ll[m]["ais"]["n_betas"],
+                 "effective runs (ESS)": ll[m]["ais"].get("ess", float("nan")),
                  "AIS seconds": ll[m]["ais"]["seconds"]} for m in ("dbm", "rbm")]
         df = pd.DataFrame(rows)
         st.dataframe(df, hide_index=True)
@@ -165,7 +166,8 @@ with tab_ll:
         "Higher is better (nats per image). The DBM's number is a lower bound of its log-likelihood (mean-field "
         "posterior), so when it beats the RBM the DBM really is the better density model. The band is ±3 standard "
         "errors of the AIS weights: it narrows with more temperatures; if the bands overlap, the difference is not "
-        "resolved.")
+        "resolved. A small effective number of runs (ESS) means a few runs carry all the weight: AIS then tends to "
+        "underestimate log Z, i.e. to flatter that model's log-likelihood — try more temperatures.")
 
 with tab_p:
     st.code(json.dumps(prov, indent=2, default=str), language="json")

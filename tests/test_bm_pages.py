@@ -38,7 +38,7 @@ def test_algorithms_page_defaults_draw_exact_curves_and_particles():
     assert len(charts(at)) == 1
     assert len(at.metric) == 3 and all("nats" in m.value for m in at.metric)
     assert "exact: all 2^16 hidden states enumerated" in text(at)
-    assert len(at.get("imgs")) >= 4  # data + three algorithms' particles
+    assert len(at.get("image")) >= 4  # data + three algorithms' particles
 
 
 def test_algorithms_page_extremes():
@@ -73,7 +73,7 @@ def test_dbm_page_defaults_show_filters_samples_and_numbers():
     assert "Shipped model" in t and "RBM filters" in t and "DBM first layer" in t
     assert "W2 · W1" in t and "RBM after 1000 steps" in t
     assert len(at.metric) == 2 and "nats" in at.metric[0].value  # the shipped AIS numbers
-    assert len(at.get("imgs")) >= 5
+    assert len(at.get("image")) >= 5
 
 
 def test_dbm_page_extremes_and_ais_rerun():
@@ -86,7 +86,7 @@ def test_dbm_page_extremes_and_ais_rerun():
 
 
 def test_dbm_page_retrains_small_model_with_live_progress():
-    at = app(DEEP, model="retrain", data=DATASETS["digits"], h1=20, h2=20, pre=1, epochs=1, steps=10)
+    at = app(DEEP, model="Retrain", data=DATASETS["digits"], h1=20, h2=20, pre=1, epochs=1, steps=10)
     assert "Train with these settings" in [b.label for b in at.button][0]
     at.button(key="train").click().run()
     assert not at.exception, at.exception
