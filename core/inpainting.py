@@ -33,7 +33,6 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from core import data as datasets
 from core.device import pick_device

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,6 @@ import streamlit as st
 from core import inpainting as ip
 from core import rbm_lab
 from core.data import ImageData
-from core.rbm import RBMConfig
 from explorer import live, rbm_ui
 from explorer.widgets import Controls
 
@@ -97,8 +97,6 @@ def rbm_controls(ctrl: Controls, data: ImageData) -> tuple[rbm_lab.RBMRun, int]:
     epochs = ctrl.log_slider("RBM epochs", "rbm_epochs", 1, 30, d.n_iter, options=[1, 2, 3, 5, 10, 20, 30])
     k = ctrl.log_slider("Gibbs steps", "gibbs", 1, 1000, 100, options=[1, 10, 20, 50, 100, 200, 500, 1000],
                         help="Steps of v → h → v with the known pixels clamped; the hole shows P(v=1|h) of the last.")
-    from dataclasses import replace
-
     run = rbm_lab.RBMRun(data.name, min(len(data.X_train), 8000), False,
                          replace(d, n_components=int(hidden), n_iter=int(epochs)))
     return run, int(k)
@@ -116,7 +114,3 @@ def rbm_fill(key: str, epochs: int, k: int, name: str, n: int, mask_seed: int, _
     t = time.perf_counter()
     out = rbm.inpaint(ms.X_in, ms.mask, k=k, random_state=0)
     return out, time.perf_counter() - t
-
-
-def rbm_default() -> RBMConfig:
-    return rbm_lab.RBMRun().rbm

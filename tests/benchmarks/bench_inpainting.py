@@ -85,7 +85,7 @@ def main(argv=None):
           f"{first['epoch'] if first else 'never'}" + (f" ({first['seconds']:.1f} s)" if first else ""))
     train_s = hist[-1]["seconds"]
 
-    print(f"device: {describe(dev)} (torch threads {torch.get_num_threads()})")
+    print(f"device: {describe(dev)}")
     print(f"masked_mse_pca_best: {best['project']:.4f}")
     print(f"masked_mse_pca_lstsq_best: {best['lstsq']:.4f}")
     print(f"masked_mse_rbm: {rbm_mse:.4f}")
