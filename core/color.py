@@ -110,15 +110,23 @@ class ColorTransfer:
         self.tree_ = cKDTree(self.xs_)
         return self
 
-    def transform(self, pixels: np.ndarray) -> np.ndarray:
-        """Every pixel moves like its nearest sample colour: x + (T(x_s) - x_s). Returns (N, 3) in [0, 1]."""
+    def transform(self, pixels: np.ndarray, neighbours: int = 8) -> np.ndarray:
+        """Every pixel moves like its nearest sample colours: x + sum_s w_s (T(x_s) - x_s), with
+        inverse-squared-distance weights over the `neighbours` nearest samples (Shepard
+        interpolation: a sample colour itself moves exactly to T(x_s), and smooth gradients stay
+        smooth instead of breaking into bands). Returns (N, 3) in [0, 1]."""
         X = np.asarray(pixels, dtype=np.float64)
         # identical colours share one nearest-neighbour query (photos repeat colours a lot)
         codes = np.round(X * 255).astype(np.int64) @ np.array([65536, 256, 1])
         uniq, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
         U = X[first]
-        _, nn = self.tree_.query(U, k=1)
-        out = U + (self.mapped_[nn] - self.xs_[nn])
+        k = max(1, min(int(neighbours), len(self.xs_)))
+        d, nn = self.tree_.query(U, k=k)
+        d, nn = d.reshape(len(U), k), nn.reshape(len(U), k)
+        w = 1.0 / (d ** 2 + 1e-12)
+        w /= w.sum(1, keepdims=True)
+        shift = self.mapped_ - self.xs_  # (n, 3) displacement of each sample colour
+        out = U + np.einsum("ik,ikc->ic", w, shift[nn])
         return np.clip(out[inverse.ravel()], 0.0, 1.0)
 
 

@@ -17,7 +17,7 @@ pg = shell.page("OT: colour transfer", exercise=(
 ctrl = pg.controls
 n_samples = ctrl.log_slider("Pixels sampled per image", "ns", 250, 2000, 1000, options=[250, 500, 1000, 1500, 2000],
                             help="The plans are fitted on this many pixels of each image (the plan is n x n); every "
-                                 "other pixel moves like its nearest sampled colour.")
+                                 "other pixel moves like its nearest sampled colours.")
 lam = ctrl.log_slider("Sinkhorn λ (POT reg = 1/λ)", "lam", 1, 200, 50, options=[1, 2, 5, 10, 20, 50, 100, 200],
                       help="Costs are squared RGB distances scaled to a maximum of 1. Small λ pulls every colour "
                            "towards the target's mean colour.")
@@ -69,7 +69,8 @@ for tab, (src, tgt, ns, nt, ts, tag) in zip(tabs[:2], [(img_a, img_b, name_a, na
         sk = ts.info.get("sinkhorn", {})
         st.caption(f"Exact OT: POT `ot.emd` on {n_samples} × {n_samples} sampled pixels; Sinkhorn: {sk.get('solver')}, "
                    f"{sk.get('iterations')} iterations. Both map each sampled colour to the mean of the target colours "
-                   f"it is sent to; every pixel then moves like its nearest sampled colour. {settings}")
+                   f"it is sent to; every pixel then moves like its 8 nearest sampled colours (inverse-distance "
+                   f"weights). {settings}")
 
 with tabs[2]:
     which = st.radio("Result shown", ["emd", "sinkhorn", "swap_random", "hist"], horizontal=True, key="cloud_res",
@@ -103,7 +104,7 @@ shell.what_to_look_for(
     "Optimal transport moves the whole cloud of source colours onto the target's cloud at least total colour change: "
     "similar colours go to similar colours, so the picture keeps its shapes and shading and only its palette changes, "
     "and the distance to the target's colours drops from 'before' to near zero. A random pixel swap has the target's "
-    "histogram exactly (distance 0) but destroys the image: no colour knows where it came from. The brightness-ranked "
+    "histogram exactly (distance ≈ 0; not exactly 0 when the target had to be resized) but destroys the image: no colour knows where it came from. The brightness-ranked "
     "swap keeps light and shade but assigns hues arbitrarily. The per-channel histogram match transports R, G and B "
     "separately, so each channel's histogram matches but their correlations do not: colours appear that neither "
     "image has. Small λ (strong entropy) pulls every colour towards the target's mean: a washed-out result.")
