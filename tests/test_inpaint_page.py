@@ -79,7 +79,7 @@ def test_page_with_defaults(small_mnist):
 def test_page_with_extreme_values(small_mnist):
     at = AppTest.from_file(PAGE, default_timeout=240)
     extreme = {"d": "400", "epochs": "1", "rec": "0", "flip": "1", "lr": "0.01", "hidden": "25", "rbm_epochs": "1",
-               "gibbs": "1", "n_show": "16", "n_eval": "500"}
+               "gibbs": "1", "n_show": "16", "n_eval": "500", "mask_seed": "10000"}
     for k, v in extreme.items():  # widgets read their first value from the URL
         at.query_params[k] = v
     at.run()
