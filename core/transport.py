@@ -65,6 +65,21 @@ def mixture(x: np.ndarray, mix: Mixture1D) -> np.ndarray:
     return normalize(d)
 
 
+def piecewise_linear(x: np.ndarray, knots, heights) -> np.ndarray:
+    """A hand-drawn density: heights at knots joined by straight lines (zero outside), as weights
+    on the grid x of total mass one. Raises ValueError on negative, missing or all-zero heights."""
+    k = np.asarray(knots, dtype=np.float64).ravel()
+    h = np.asarray(heights, dtype=np.float64).ravel()
+    if k.size != h.size or k.size < 2:
+        raise ValueError("a drawn measure needs at least two (position, height) points")
+    if not (np.all(np.isfinite(k)) and np.all(np.isfinite(h))):
+        raise ValueError("a position or height is empty or not a number")
+    if np.any(h < 0):
+        raise ValueError("heights must be non-negative")
+    order = np.argsort(k, kind="stable")
+    return normalize(np.interp(np.asarray(x, dtype=np.float64), k[order], h[order], left=0.0, right=0.0))
+
+
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)", re.IGNORECASE)
 
 

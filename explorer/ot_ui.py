@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
@@ -39,14 +40,29 @@ DEFAULT_B = transport.Mixture1D((0.65, 0.85), (0.08, 0.03), (0.7, 0.3))
 
 
 def two_measures(ctrl: Controls, n: int, allow_values: bool = True):
-    """The two 1-D measures a and b on one grid, from mixture sliders or pasted values.
+    """The two 1-D measures a and b on one grid, from mixture sliders, a drawn table or pasted values.
     Returns (x, a, b, notes)."""
     out, notes, specs = {}, [], {}
     for name, key, default in (("a", "a", DEFAULT_A), ("b", "b", DEFAULT_B)):
-        kind = ctrl.select(f"Measure {name}", f"{key}kind", ["mixture", "values"], "mixture", horizontal=True,
-                           labels={"mixture": "Gaussian mixture", "values": "my values"}, caption=False) \
+        kind = ctrl.select(f"Measure {name}", f"{key}kind", ["mixture", "drawn", "values"], "mixture",
+                           horizontal=True, caption=False,
+                           labels={"mixture": "Gaussian mixture", "drawn": "draw it", "values": "my values"}) \
             if allow_values else "mixture"
-        if kind == "values":
+        if kind == "drawn":
+            ctrl.where.markdown(f"**Measure {name}: edit the heights** (straight lines in between)")
+            knots = np.round(np.linspace(0, 1, 21), 2)
+            start = transport.mixture(knots, default)
+            table = ctrl.where.data_editor(pd.DataFrame({"position": knots, "height": np.round(start / start.max(), 2)}),
+                                           key=f"{key}draw", hide_index=True, num_rows="dynamic")
+            pos = pd.to_numeric(table["position"], errors="coerce").to_numpy(float)
+            hts = pd.to_numeric(table["height"], errors="coerce").to_numpy(float)
+            try:
+                transport.piecewise_linear(np.linspace(pos.min(initial=0), pos.max(initial=1), 50), pos, hts)
+                specs[name] = ("drawn", (pos, hts))
+            except ValueError as exc:
+                st.error(f"Measure {name}: {exc}. Using the default mixture instead.", icon="⚠️")
+                specs[name] = default
+        elif kind == "values":
             text = ctrl.where.text_area(f"Values of {name} (numbers separated by spaces, commas or new lines; "
                                         "or upload a CSV/TXT below)", key=f"{key}vals",
                                         value="0.1 0.12 0.15 0.2 0.22 0.3 0.31 0.33 0.4 0.42" if key == "a"
@@ -65,6 +81,7 @@ def two_measures(ctrl: Controls, n: int, allow_values: bool = True):
         else:
             specs[name] = mixture_controls(ctrl, name, key, default)
     vals = [v for v in specs.values() if isinstance(v, np.ndarray)]
+    vals += [v[1][0] for v in specs.values() if isinstance(v, tuple)]
     lo, hi = 0.0, 1.0
     if vals:
         allv = np.concatenate(vals)
@@ -73,6 +90,9 @@ def two_measures(ctrl: Controls, n: int, allow_values: bool = True):
         lo, hi = lo - pad, hi + pad
     x = transport.grid(n, lo, hi)
     for name, spec in specs.items():
+        if isinstance(spec, tuple):
+            out[name] = transport.piecewise_linear(x, *spec[1])
+            continue
         out[name] = transport.histogram(spec, x) if isinstance(spec, np.ndarray) else transport.mixture(x, spec)
         if isinstance(spec, np.ndarray):
             notes.append(f"{name}: {len(spec)} values, smoothed by a Gaussian kernel (Scott's rule)")

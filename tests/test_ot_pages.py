@@ -76,6 +76,17 @@ def test_transport_1d_values_good_and_bad():
     assert charts(at) == 4  # falls back to the default mixture, page still drawn
 
 
+def test_transport_1d_drawn_measure():
+    at = AppTest.from_file("../pages/ot_1_transport_1d.py", default_timeout=TIMEOUT)
+    at.run()
+    at.get_by_key("bkind").set_value("drawn")
+    at.run()
+    assert not at.exception and not at.error and charts(at) == 4
+    mean_b = float(metrics(at)["mean of b"])
+    assert 0.55 < mean_b < 0.85  # the default drawing follows b's default mixture
+    no_nan(at)
+
+
 def lp_cost(r, k, M):
     n, m = M.shape
     A = np.zeros((n + m, n * m))

@@ -219,3 +219,14 @@ def test_values_parsing_and_histogram():
         T.normalize([0, 0])
     with pytest.raises(ValueError):
         T.normalize([1, -1])
+
+
+def test_piecewise_linear_drawn_measure():
+    x = T.grid(101)
+    w = T.piecewise_linear(x, [0.5, 0.0, 1.0], [1.0, 0.0, 0.0])  # a triangle peaking at 0.5 (unsorted knots)
+    assert np.isclose(w.sum(), 1) and np.argmax(w) == 50 and np.isclose(w[25], w[50] / 2)
+    assert np.isclose((x * w).sum(), 0.5)
+    for knots, heights, word in [([0, 1], [0, 0], "positive"), ([0, 1], [1, -1], "non-negative"),
+                                 ([0, np.nan], [1, 1], "not a number"), ([0], [1], "two")]:
+        with pytest.raises(ValueError, match=word):
+            T.piecewise_linear(x, knots, heights)
