@@ -32,7 +32,6 @@ def charts(at):
     return at.get("plotly_chart")
 
 
-@pytest.mark.slow
 def test_algorithms_page_defaults_draw_exact_curves_and_particles():
     at = app(ALGS)
     assert len(charts(at)) == 1
