@@ -232,3 +232,17 @@ def test_training_curves_improve_and_exact_ll_is_reported_for_small_models(mnist
     assert "exact_ll" in hist[-1]
     assert hist[-1]["exact_ll"] > hist[0]["exact_ll"] + 100  # from ~-540 (uniform-ish) to much better
     assert hist[-1]["recon_error"] < hist[0]["recon_error"]
+
+
+def test_full_pseudo_likelihood_is_the_mean_of_the_one_bit_estimator():
+    """Averaging score_samples over every choice of the flipped bit gives pseudo_log_likelihood."""
+    r = tiny(8, 5, seed=4)
+    V = all_states(8)[::9]
+    brute = np.zeros(len(V))
+    for i in range(8):
+        Vf = V.copy()
+        Vf[:, i] = 1 - Vf[:, i]
+        brute += np.log(1 / (1 + np.exp(-(r.free_energy(Vf) - r.free_energy(V)))))
+    np.testing.assert_allclose(r.pseudo_log_likelihood(V), brute, rtol=1e-5, atol=1e-4)
+    mc = np.mean([r.score_samples(V, random_state=s) for s in range(4000)], axis=0)
+    np.testing.assert_allclose(mc, brute, rtol=0.05, atol=0.3)
