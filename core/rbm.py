@@ -434,18 +434,22 @@ class RBM:
                 elif step < k - 1:
                     H = self._bernoulli_into(hs, hn)
         hn.mul_(-B / n)  # so that HH^T VV / B = <h v>_data - <h v>_model
-        lr = float(self.learning_rate)
-        if self._velocity is None and not self.weight_decay:
-            P.addmm_(HH.T, VV, alpha=lr / B)
+        if self._velocity is None and not self.weight_decay:  # the common case: one fused product
+            P.addmm_(HH.T, VV, alpha=float(self.learning_rate) / B)
+            self.n_updates_ += 1
         else:
-            G = torch.mm(HH.T, VV).mul_(1.0 / B)
-            if self.weight_decay:
-                G[:-1, :-1].add_(P[:-1, :-1], alpha=-float(self.weight_decay))
-            if self._velocity is not None:
-                self._velocity.mul_(self.momentum).add_(G, alpha=lr)
-                P.add_(self._velocity)
-            else:
-                P.add_(G, alpha=lr)
+            self._step(torch.mm(HH.T, VV).mul_(1.0 / B))
+
+    def _step(self, G: torch.Tensor) -> None:
+        """P += learning_rate * (G - weight_decay * W), through momentum when it is on. G: (n_h+1, n_v+1)."""
+        P, lr = self._P, float(self.learning_rate)
+        if self.weight_decay:
+            G[:-1, :-1].add_(P[:-1, :-1], alpha=-float(self.weight_decay))
+        if self._velocity is not None:
+            self._velocity.mul_(self.momentum).add_(G, alpha=lr)
+            P.add_(self._velocity)
+        else:
+            P.add_(G, alpha=lr)
         self.n_updates_ += 1
 
     def _update_fpcd(self, Va: torch.Tensor, buf: dict) -> None:
@@ -473,15 +477,7 @@ class RBM:
         hn.mul_(-B / n)
         G = torch.mm(HH.T, VV).mul_(1.0 / B)  # <h v>_data - <h v>_chains
         Fw.mul_(float(self.fast_decay)).add_(G, alpha=float(self.fast_learning_rate))
-        if self.weight_decay:
-            G[:-1, :-1].add_(P[:-1, :-1], alpha=-float(self.weight_decay))
-        lr = float(self.learning_rate)
-        if self._velocity is not None:
-            self._velocity.mul_(self.momentum).add_(G, alpha=lr)
-            P.add_(self._velocity)
-        else:
-            P.add_(G, alpha=lr)
-        self.n_updates_ += 1
+        self._step(G)
 
     def _eval_tensors(self, X, X_val, n_eval: int, seed: int = 0) -> dict:
         """Fixed subsets (and a fixed binarisation for log-likelihoods) used by the live metrics."""
