@@ -129,3 +129,14 @@ def test_stopped_run_shows_resume_and_resume_finishes_it():
     assert not at.exception, at.exception
     assert key not in at.session_state[PARTIAL]
     assert DiskCache().get(key)["epochs"] == 3
+
+
+def test_hidden_units_sweep_trains_each_model_and_plots_the_metric():
+    at = run_page("pages/rbm_1_learn.py", {"data": DIGITS, "epochs": "2", "view": "Sweep"})
+    assert not at.exception, at.exception
+    at.radio(key="sweep_param").set_value("Hidden units").run()
+    assert not at.exception, at.exception
+    at.button(key="sweep_go").click().run()
+    assert not at.exception, at.exception
+    charts = at.get("plotly_chart")
+    assert charts and "against hidden units" in charts[-1].proto.spec
