@@ -328,3 +328,30 @@ def step_panel(res: live.RunResult, data: datasets.ImageData, key: str) -> None:
         plots.download_csv(log, "single steps", key=f"{key}-stepcsv")
     st.caption("A D step should raise D(x) and lower D(G(z)); a G step should raise D(G(z)). These steps act on a "
                "copy in this browser session; the cached run is unchanged.")
+
+
+def show_run(res: live.RunResult, run: gt.GANRun, data: datasets.ImageData, ctrl: Controls, key: str,
+             hints: dict[str, str]) -> None:
+    """The body both single-GAN pages share: settings caption, failure flags, and the four tabs
+    (samples over training, curves, quality, step by step), each with the page's own hint."""
+    from explorer.shell import what_to_look_for
+
+    settings = ctrl.caption()
+    st.caption(f"{settings} · {status(res)}")
+    flags(res.result, run, len(data.classes))
+    tab_s, tab_c, tab_q, tab_step = st.tabs(["Samples over training", "Loss and accuracy", "Quality", "Step by step"])
+    with tab_s:
+        _, side = timeline(res.result, key, caption=settings)
+        with side:
+            what_to_look_for(hints["samples"])
+    with tab_c:
+        curves(res.history, run.gan.loss, key, settings)
+        what_to_look_for(hints["curves"])
+    with tab_q:
+        quality_panel(res.result, quality(data.name), f"{key}-q", label=run.label)
+        if "quality" in hints:
+            what_to_look_for(hints["quality"])
+    with tab_step:
+        step_panel(res, data, f"{key}-step")
+        if "step" in hints:
+            what_to_look_for(hints["step"])

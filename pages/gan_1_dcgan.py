@@ -22,34 +22,22 @@ with st.expander("Radford et al.'s guidelines, as built here", expanded=False):
 res = gan_ui.train(run, data, label="Training the DCGAN")
 if res is None:
     st.stop()
-settings = ctrl.caption()
-st.caption(f"{settings} · {gan_ui.status(res)}")
-gan_ui.flags(res.result, run, len(data.classes))
-
-tab_s, tab_c, tab_q, tab_step = st.tabs(["Samples over training", "Loss and accuracy", "Quality", "Step by step"])
-with tab_s:
-    _, side = gan_ui.timeline(res.result, "dcgan", caption=settings)
-    with side:
-        shell.what_to_look_for(
-            "Early grids are noise, then blobs on the right background, then strokes, then shapes of the class. "
-            "The same noise vector keeps roughly the same image once G has settled; images that keep changing "
-            "identity late in training are a sign of oscillation. Several panels showing the same picture is mode "
-            "collapse.")
-with tab_c:
-    gan_ui.curves(res.history, run.gan.loss, "dcgan", settings)
-    shell.what_to_look_for(
+gan_ui.show_run(res, run, data, ctrl, "dcgan", hints={
+    "samples": (
+        "Early grids are noise, then blobs on the right background, then strokes, then shapes of the class. "
+        "The same noise vector keeps roughly the same image once G has settled; images that keep changing "
+        "identity late in training are a sign of oscillation. Several panels showing the same picture is mode "
+        "collapse."),
+    "curves": (
         "GAN losses do not go down together: D and G play a game. Stable training keeps D(x) above D(G(z)) "
         "without D winning outright: accuracy near 1 on both real and fake with D(G(z)) near 0 means D "
         "overpowers G (G's gradients vanish, worst with the minimax loss); losses that swing by large amounts "
-        "from one point to the next are oscillation. Compare several seeds or D steps per G step.")
-with tab_q:
-    gan_ui.quality_panel(res.result, gan_ui.quality(data.name), "dcgan-q", label=run.label)
-    shell.what_to_look_for(
+        "from one point to the next are oscillation. Compare several seeds or D steps per G step."),
+    "quality": (
         "The Frechet distance should fall from the noise ceiling towards the floor of real held-out images; "
-        "classes covered and diversity catch mode collapse that a low loss hides.")
-with tab_step:
-    gan_ui.step_panel(res, data, "dcgan-step")
-    shell.what_to_look_for(
+        "classes covered and diversity catch mode collapse that a low loss hides."),
+    "step": (
         "Like GAN Lab: press D step a few times and watch D(G(z)) fall while the samples stay the same, then "
         "G step and watch D(G(z)) rise as the samples move towards what D calls real. ■ Stop pauses the "
-        "training above and ▶ Resume plays on from the same point.")
+        "training above and ▶ Resume plays on from the same point."),
+})

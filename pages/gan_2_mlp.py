@@ -29,23 +29,11 @@ run = gan_ui.gt.GANRun(data.name, -1, 8000, gan_ui.mlp_config(iters, width, batc
 res = gan_ui.train(run, data, label="Training the MLP GAN")
 if res is None:
     st.stop()
-settings = ctrl.caption()
-st.caption(f"{settings} · {gan_ui.status(res)}")
-gan_ui.flags(res.result, run, len(data.classes))
-
-tab_s, tab_c, tab_q, tab_step = st.tabs(["Samples over training", "Loss and accuracy", "Quality", "Step by step"])
-with tab_s:
-    _, side = gan_ui.timeline(res.result, "mlp", caption=settings)
-    with side:
-        shell.what_to_look_for(
-            "A fully connected G has no notion of neighbouring pixels: early samples are speckled, and digits "
-            "appear later than with a DCGAN. Look for sharp strokes and for all ten digits among the 64 panels.")
-with tab_c:
-    gan_ui.curves(res.history, run.gan.loss, "mlp", settings)
-    shell.what_to_look_for(
+gan_ui.show_run(res, run, data, ctrl, "mlp", hints={
+    "samples": (
+        "A fully connected G has no notion of neighbouring pixels: early samples are speckled, and digits "
+        "appear later than with a DCGAN. Look for sharp strokes and for all ten digits among the 64 panels."),
+    "curves": (
         "With k > 1 the discriminator gets ahead: D(G(z)) drops and, with the minimax loss, G's gradient vanishes. "
-        "Dropout in D keeps it from becoming certain too fast.")
-with tab_q:
-    gan_ui.quality_panel(res.result, gan_ui.quality(data.name), "mlp-q")
-with tab_step:
-    gan_ui.step_panel(res, data, "mlp-step")
+        "Dropout in D keeps it from becoming certain too fast."),
+})
