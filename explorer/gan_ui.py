@@ -41,14 +41,14 @@ def dcgan_dataset(ctrl: Controls) -> datasets.ImageData:
     if not have["cifar10"] and name != "cifar10":
         st.warning("**CIFAR-10 is not on this machine** and cannot be downloaded here (no internet). The exercise "
                    "asks for one CIFAR-10 class; this page offers MNIST and Fashion-MNIST padded to 32x32 instead "
-                   "(put `cifar-10-batches-py` in a data folder, see the README, to get CIFAR-10).", icon="📦")
+                   "(put `cifar-10-batches-py` in a data folder, see the README, to get CIFAR-10).", icon=":material/cloud_off:")
     try:
         data = load_dataset(name)
     except datasets.DatasetUnavailable as exc:
         fallback = next(n for n in ("mnist", "fashion_mnist", "digits") if have[n] or n == "digits")
         padded = " padded to 32x32" if fallback != "digits" else " upsampled to 32x32"
         st.warning(f"**{datasets.DATASETS[name]} is not available.** {exc} This page uses "
-                   f"**{datasets.DATASETS[fallback]}**{padded} instead.", icon="📦")
+                   f"**{datasets.DATASETS[fallback]}**{padded} instead.", icon=":material/cloud_off:")
         data = load_dataset(fallback)
         ctrl.values["data"] = ("Dataset", f"{data.title} (instead of {datasets.DATASETS[name]})")
     if data.note:
@@ -276,12 +276,12 @@ def quality_panel(result: dict, qm: QualityModel, key: str, label: int = -1) -> 
 def flags(result: dict, run: gt.GANRun, n_classes: int) -> None:
     out = gt.diagnose(result["history"], result.get("quality"), run.gan.loss, n_classes, one_class=run.label >= 0)
     if not out:
-        st.success("No failure flag: D and G are balanced so far and the samples are varied.", icon="✅")
+        st.success("No failure flag: D and G are balanced so far and the samples are varied.", icon=":material/check_circle:")
     for name, sentence in out:
         if name == "early":
-            st.info(sentence, icon="⏳")
+            st.info(sentence, icon=":material/hourglass_top:")
         else:
-            st.warning(sentence, icon="⚠️")
+            st.warning(sentence, icon=":material/warning:")
 
 
 # ----------------------------------------------------------------------------- single steps

@@ -60,7 +60,7 @@ def two_measures(ctrl: Controls, n: int, allow_values: bool = True):
                 transport.piecewise_linear(np.linspace(pos.min(initial=0), pos.max(initial=1), 50), pos, hts)
                 specs[name] = ("drawn", (pos, hts))
             except ValueError as exc:
-                st.error(f"Measure {name}: {exc}. Using the default mixture instead.", icon="⚠️")
+                st.error(f"Measure {name}: {exc}. Using the default mixture instead.", icon=":material/warning:")
                 specs[name] = default
         elif kind == "values":
             text = ctrl.where.text_area(f"Values of {name} (numbers separated by spaces, commas or new lines; "
@@ -76,7 +76,7 @@ def two_measures(ctrl: Controls, n: int, allow_values: bool = True):
             try:
                 specs[name] = transport.parse_values(text)
             except ValueError as exc:
-                st.error(f"Measure {name}: {exc}. Using the default mixture instead.", icon="⚠️")
+                st.error(f"Measure {name}: {exc}. Using the default mixture instead.", icon=":material/warning:")
                 specs[name] = default
         else:
             specs[name] = mixture_controls(ctrl, name, key, default)
@@ -153,7 +153,7 @@ def image_input(label: str, key: str, default: str, where=None) -> tuple[np.ndar
     if up is not None:
         loaded, error = read_upload(up.getvalue(), up.name)
         if error:
-            where.error(f"{error} Showing the default photo ({default}) instead.", icon="⚠️")
+            where.error(f"{error} Showing the default photo ({default}) instead.", icon=":material/warning:")
         else:
             for note in loaded.notes:
                 where.caption(f"ℹ️ {note}")

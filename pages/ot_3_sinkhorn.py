@@ -32,7 +32,7 @@ else:
     xs = xt = None
     M = transport.cost_matrix(P1, P2)  # squared distances scaled to a maximum of 1
 
-st.info(ot_ui.REG_NOTE, icon="ℹ️")
+st.info(ot_ui.REG_NOTE, icon=":material/info:")
 with st.spinner(f"Sinkhorn at λ = {lam:g}…"):
     res = ot_ui.sinkhorn(a, b, M, float(lam))
 P_exact = ot_ui.exact_plan(a, b, M)
