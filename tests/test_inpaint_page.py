@@ -8,20 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from core import data as datasets
 from core.data import ImageData
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These networks are small: one torch thread is faster than two on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "inpaint_1_pca_vs_ebm.py")

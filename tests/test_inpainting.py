@@ -12,13 +12,7 @@ from core.data import ImageData
 from core.progress import exhaust
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These networks are small: one torch thread is faster than two on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ----------------------------------------------------------------------------- the mask process

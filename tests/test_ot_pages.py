@@ -5,10 +5,10 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
-from scipy.optimize import linprog
 from streamlit.testing.v1 import AppTest
 
 from core import transport
+from reference import lp_cost
 
 TIMEOUT = 300
 
@@ -85,16 +85,6 @@ def test_transport_1d_drawn_measure():
     mean_b = float(metrics(at)["mean of b"])
     assert 0.55 < mean_b < 0.85  # the default drawing follows b's default mixture
     no_nan(at)
-
-
-def lp_cost(r, k, M):
-    n, m = M.shape
-    A = np.zeros((n + m, n * m))
-    for i in range(n):
-        A[i, i * m:(i + 1) * m] = 1
-    for j in range(m):
-        A[n + j, j::m] = 1
-    return linprog(M.ravel(), A_eq=A, b_eq=np.r_[r, k], bounds=(0, None), method="highs").fun
 
 
 def test_assignment_defaults_cost_matches_lp():
