@@ -51,9 +51,9 @@ def train(run: RBMRun, data: datasets.ImageData, partial: dict | None = None) ->
     for rec in rbm.fit_iter(Xtr, Xte, warm_start=partial is not None):
         if partial is not None and rec.step == 0:
             continue  # the resumed model's initial metrics are already in the history
+        per_epoch = rec.total // rbm.n_iter  # batches per epoch (n_iter > 0 here)
         epochs = done + round(rec.epoch)
-        rec.epoch, rec.step, rec.total = epochs, rec.step + done * (rec.total // max(1, rbm.n_iter)), \
-            run.rbm.n_iter * (rec.total // max(1, rbm.n_iter))
+        rec.epoch, rec.step, rec.total = epochs, rec.step + done * per_epoch, run.rbm.n_iter * per_epoch
         rec.message = f"epoch {epochs}/{run.rbm.n_iter}"
         if rec.metrics:
             history.append({"epoch": epochs, "seconds": t_before + rec.elapsed, **rec.metrics})

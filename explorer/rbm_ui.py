@@ -4,12 +4,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from core import rbm_lab
 from core.data import ImageData
 from core.rbm import RBM, RBMConfig
-from explorer import live
+from explorer import live, plots
 from explorer.widgets import Controls
 
 CURVES = ["recon_error", "pseudo_ll", "fe_gap", "exact_ll"]
@@ -69,12 +70,6 @@ def _gibbs_sweep(key: str, epochs: int, _rbm: RBM, X: np.ndarray) -> dict:
 
 def sweep(ctrl: Controls, run: rbm_lab.RBMRun, data: ImageData, rbm: RBM, res: live.RunResult) -> None:
     """One held-out metric against one setting, ready for a report."""
-    from dataclasses import replace as _replace
-
-    import pandas as pd
-
-    from explorer import plots
-
     c1, c2 = st.columns(2)
     what = c1.radio("Sweep over", ["Gibbs steps", "Epochs", "Hidden units"], horizontal=True, key="sweep_param",
                     bind="query-params")
@@ -97,7 +92,7 @@ def sweep(ctrl: Controls, run: rbm_lab.RBMRun, data: ImageData, rbm: RBM, res: l
                    f"this curve is the epoch sweep. {settings}")
         return
     values = SWEEP_HIDDEN
-    runs = [_replace(run, rbm=_replace(run.rbm, n_components=h)) for h in values]
+    runs = [replace(run, rbm=replace(run.rbm, n_components=h)) for h in values]
     if not st.button(f"Run the sweep ({len(values)} models; cached ones are instant)", key="sweep_go"):
         st.caption(f"Hidden units {values}; every other setting as in the sidebar.")
         return
