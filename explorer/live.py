@@ -32,7 +32,7 @@ STOPPED = "gme.stopped"  # session-state set of cache keys the user stopped
 class RunResult:
     key: str
     result: dict  # the snapshot: weights, history, ...
-    status: str  # "cached" | "trained" | "stopped"
+    status: str  # "cached" | "shipped" | "trained" | "stopped"
     seconds: float = 0.0  # time this page spent training now
 
     @property
@@ -61,8 +61,12 @@ def _progress_text(rec: Progress, label: str) -> str:
 
 def train_cached(kind: str, config, start: Callable[[dict | None], Iterator[Progress]], *,
                  curves: Sequence[str] = (), labels: dict | None = None, label: str = "Training",
-                 x: str = "epoch", cache: DiskCache | None = None) -> RunResult | None:
+                 x: str = "epoch", cache: DiskCache | None = None,
+                 shipped: Callable[[], dict | None] | None = None) -> RunResult | None:
     """Return the finished (or stopped) run for `config`, training it live if it is not cached.
+
+    `shipped` (optional) returns a finished run that came with the app (assets/) for exactly this
+    config, or None; it is asked after the disk cache and before training (status "shipped").
 
     Returns None only when nothing has been trained yet and the user stopped before the first
     snapshot.
@@ -72,6 +76,9 @@ def train_cached(kind: str, config, start: Callable[[dict | None], Iterator[Prog
     hit = cache.get(key)
     if hit is not None:
         return RunResult(key, hit, "cached")
+    ship = shipped() if shipped is not None else None
+    if ship is not None:
+        return RunResult(key, ship, "shipped")
     partials = _state(PARTIAL, dict)
     stopped = _state(STOPPED, set)
     partial = partials.get(key)

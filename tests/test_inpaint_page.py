@@ -1,8 +1,8 @@
 """The inpainting page under AppTest: defaults, extreme widget values, and a missing dataset.
 
-The page trains an energy model and an RBM. To keep these tests to seconds, the MNIST loader is
-pointed at a 1,200-digit subset of the real split (the page's widgets keep their defaults); the
-full-size runs are measured by tests/benchmarks/bench_inpainting.py.
+On the real split at default settings the energy model comes from assets/inpainting. Tests that make
+the page train are kept to seconds by pointing the MNIST loader at a 1,200-digit subset of the real
+split; the full-size runs are measured by tests/benchmarks/bench_inpainting.py.
 """
 from pathlib import Path
 
@@ -41,6 +41,22 @@ def small_mnist(mnist):
         fn.clear()  # nothing computed on the subset outlives these tests
 
 
+def _clear_ui_caches():
+    from explorer import inpaint_ui as ui
+    from explorer import shell
+
+    shell._load.clear()
+    for fn in (ui.held_out, ui.pca, ui.pca_curves, ui.pca_fill, ui.ebm_fill, ui.rbm_fill, ui._shipped):
+        fn.clear()
+
+
+@pytest.fixture
+def full_mnist(mnist):
+    _clear_ui_caches()
+    yield mnist
+    _clear_ui_caches()
+
+
 def _table(at):
     dfs = [d.value for d in at.dataframe]
     assert dfs, "the comparison table is missing"
@@ -61,27 +77,44 @@ def _check_drawn(at, n_eval=200):
     assert df["masked_mse"].iloc[1] < gray  # the best PCA projection beats the gray fill
 
 
-def test_page_with_defaults(small_mnist):
+def test_page_trains_live_on_other_settings(small_mnist):
+    """Not the shipped run (other digits, 2 epochs): the energy model trains on the page, other widgets at defaults."""
     at = AppTest.from_file(PAGE, default_timeout=240)
+    at.query_params["epochs"] = "2"
     at.run()
+    assert "trained now in" in " ".join(c.value for c in at.caption)
     _check_drawn(at)
     assert at.slider(key="d").value == 20
     assert any("Energy model" in t for t in (e.value for e in at.markdown))
 
 
+def test_default_page_shows_the_shipped_energy_model(full_mnist):
+    """On the real split the default energy model comes from assets/inpainting: no training, and it wins."""
+    at = AppTest.from_file(PAGE, default_timeout=240)
+    at.run()
+    _check_drawn(at, 2000)
+    assert "default run shipped with the app" in " ".join(c.value for c in at.caption)
+    df = _table(at)
+    ebm = float(df["masked_mse"].iloc[4])
+    assert df["method"].iloc[4].startswith("Energy model") and ebm < 0.10
+    assert ebm < df["masked_mse"].iloc[1:3].min()  # below both PCA variants at their best d
+
+
 def test_page_with_extreme_values(small_mnist):
     at = AppTest.from_file(PAGE, default_timeout=240)
-    extreme = {"d": "400", "epochs": "1", "rec": "0", "flip": "1", "lr": "0.01", "hidden": "25", "rbm_epochs": "1",
+    extreme = {"d": "400", "epochs": "1", "rec": "10", "gp": "100", "flip": "1", "lr": "0.002", "hidden": "25",
+               "rbm_epochs": "1",
                "gibbs": "1", "n_show": "16", "n_eval": "500", "mask_seed": "10000"}
     for k, v in extreme.items():  # widgets read their first value from the URL
         at.query_params[k] = v
     at.run()
     _check_drawn(at)
-    assert at.slider(key="d").value == 400 and at.select_slider(key="rec").value == 0
+    assert at.slider(key="d").value == 400 and at.select_slider(key="rec").value == 10
     assert at.select_slider(key="epochs").value == 1
     at.slider(key="d").set_value(1)
     at.select_slider(key="gibbs").set_value(1000)
     at.select_slider(key="flip").set_value(0)
+    at.select_slider(key="gp").set_value(0)
     at.run()
     _check_drawn(at)
     assert at.slider(key="d").value == 1
