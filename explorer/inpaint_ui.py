@@ -16,8 +16,8 @@ from explorer.widgets import Controls
 
 LABELS = {"masked_mse": "masked MSE (held-out)", "loss": "loss (one optimizer)", "energy_real": "energy of real digits",
           "energy_fake": "energy of completions", "mse_project": "PCA projection", "mse_lstsq": "PCA least squares on observed pixels",
-          "train_rec": "masked MSE (training batches)", "train_gp": "gradient penalty (training batches)"}
-SHORT = {"energy_real": "E(real)", "energy_fake": "E(completion)", "loss": "loss"}
+          "train_rec": "masked MSE (training batches)", "train_gp": "gradient penalty (training batches)",
+          "energy_gap": "held-out digits", "train_gap": "training batches"}
 
 
 # ----------------------------------------------------------------------------- data
@@ -80,6 +80,15 @@ def ebm_controls(ctrl: Controls, data: ImageData, n_eval: int, mask_seed: int) -
     return replace(d, dataset=data.name, n_train=min(len(data.X_train), 8000), epochs=int(epochs), lr=float(lr),
                    gp=float(gp), rec_weight=float(rec), flip=float(flip), seed=int(seed), mask_seed=int(mask_seed),
                    n_eval=int(n_eval))
+
+
+def ebm_history(res: live.RunResult) -> pd.DataFrame:
+    """The run's history with the energy gaps E(completion) - E(real), held-out and on training batches."""
+    hist = res.history
+    hist["energy_gap"] = hist["energy_fake"] - hist["energy_real"]
+    if "train_e_fake" in hist:
+        hist["train_gap"] = hist["train_e_fake"] - hist["train_e_real"]
+    return hist
 
 
 def train_ebm(run: ip.EBMRun, data: ImageData) -> live.RunResult | None:

@@ -59,9 +59,14 @@ def download_csv(df: pd.DataFrame, name: str, key: str, label: str = "CSV") -> N
                        mime="text/csv", key=key, on_click="ignore")
 
 
-def show_curves(df: pd.DataFrame, x: str, ys: Sequence[str], title: str, key: str, **kw) -> None:
-    """A line chart plus a CSV download of exactly the plotted table."""
-    show_figure(line_figure(df, x, ys, title, **kw), key=f"fig-{key}")
+def show_curves(df: pd.DataFrame, x: str, ys: Sequence[str], title: str, key: str,
+                refs: dict[str, float] | None = None, **kw) -> None:
+    """A line chart plus a CSV download of exactly the plotted table; `refs`: labelled horizontal reference lines."""
+    fig = line_figure(df, x, ys, title, **kw)
+    for label, value in (refs or {}).items():
+        fig.add_hline(y=value, line_dash="dash", line_color="#868e96", line_width=1, annotation_text=label,
+                      annotation_position="top right", annotation_font_size=11, annotation_font_color="#495057")
+    show_figure(fig, key=f"fig-{key}")
     download_csv(df[[x] + [y for y in ys if y in df]], title, key=f"csv-{key}", label="CSV of this plot")
 
 

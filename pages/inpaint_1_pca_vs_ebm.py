@@ -51,14 +51,18 @@ ebm_epochs = int(ebm.result["epochs"])
 ebm_out, ebm_fill_s = ui.ebm_fill(ebm.key, ebm_epochs, name, n_eval, mask_seed, ebm.result, data)
 rbm_out, rbm_fill_s = ui.rbm_fill(rbm.key, int(rbm.result["epochs"]), k, name, n_eval, mask_seed, rbm, data)
 status = {"cached": "from the cache", "trained": f"trained now in {ebm.seconds:.0f} s",
-          "shipped": "the default run shipped with the app (assets/inpainting; trained by "
+          "shipped": "from the default run shipped with the app (assets/inpainting; trained by "
                      f"`python -m core.inpainting --out assets/inpainting` in {ebm.history['seconds'].iloc[-1]:.0f} s "
                      "on a 2-core CPU)",
           "stopped": f"stopped after {ebm_epochs} of {run.epochs} epochs"}[ebm.status]
 st.caption(f"{data.title}: PCA and both models learn from {n_train:,} training digits; every score is the mean "
            f"squared error on the hole only, over {n_eval:,} held-out digits (pixels in [0, 1]). Energy model {status}.")
 
-tab_holes, tab_pca, tab_ebm, tab_cmp = st.tabs(["The holes", "PCA", "Energy model", "Compare all"])
+gray_mse = ip.masked_mse(ms.X_in, ms.X, ms.mask)
+best, best_fit = curves.loc[curves["mse_project"].idxmin()], curves.loc[curves["mse_lstsq"].idxmin()]
+d_best, d_fit = int(best["d"]), int(best_fit["d"])
+
+tab_holes, tab_pca, tab_ebm, tab_cmp = shell.tabs(["The holes", "PCA", "Energy model", "Compare all"])
 
 with tab_holes:
     plots.show_grids([("Held-out digits", ms.X[show]), ("With the hole (gray 0.5)", ms.X_in[show]),
@@ -94,14 +98,15 @@ with tab_pca:
         "(clipped to [0, 1]). Both have a best d in between.")
 
 with tab_ebm:
-    hist = ebm.history
+    hist = ui.ebm_history(ebm)
     c1, c2 = st.columns(2)
     with c1:
         plots.show_curves(hist, "epoch", ["masked_mse"], "Held-out masked MSE against epochs", key="ebm-mse",
-                          ylabel="MSE on the hole", labels=ui.LABELS, markers=True)
+                          ylabel="MSE on the hole", labels=ui.LABELS, markers=True,
+                          refs={"gray fill": gray_mse, f"PCA least squares, d = {d_fit}": float(best_fit["mse_lstsq"])})
     with c2:
-        plots.show_curves(hist, "epoch", ["energy_real", "energy_fake", "loss"], "Energies and loss", key="ebm-loss",
-                          ylabel="energy", labels=ui.SHORT, markers=True)
+        plots.show_curves(hist, "epoch", ["energy_gap", "train_gap"], "Energy gap E(completion) − E(real)",
+                          key="ebm-gap", ylabel="energy gap", labels=ui.LABELS, markers=True)
     epochs_avail = sorted(int(e) for e in ebm.result["samples"])
     default_epochs = sorted({epochs_avail[0], epochs_avail[len(epochs_avail) // 2], epochs_avail[-1]})
     chosen = st.multiselect("Completions after epochs", epochs_avail, default=default_epochs, key="ebm_epochs")
@@ -116,20 +121,19 @@ with tab_ebm:
         "plus a gradient penalty that keeps the energy's slope near 1 between real digits and completions (and a "
         "tiny energy penalty). The gradient flip between the completion and the energy network makes the generator "
         "lower what the energy network raises. No squared error is used by default: the generator never sees the "
-        "true hole, only how the energy network judges its strokes. Watch the gap between the two energies: it is "
-        "how easily the energy network still spots completions. Set the gradient penalty to 0 to see why it is "
-        "there: in our run the energies then swung between −100 and +150 within 8 epochs and the hole error "
+        "true hole, only how the energy network judges its strokes. Watch the energy gap: how much higher the "
+        "energy network puts completions than real digits, i.e. how easily it still spots them (only the gap "
+        "counts; both energies drift together): it stays around 0.5 while the hole error keeps falling, because "
+        "the energy network keeps finding new flaws to point at. Set the gradient penalty to 0 to see why it is there: in our run the energies then swung between "
+        "−100 and +150 within 8 epochs and the hole error "
         "stalled near 0.12-0.13.")
 
 with tab_cmp:
-    best = curves.loc[curves["mse_project"].idxmin()]
-    best_fit = curves.loc[curves["mse_lstsq"].idxmin()]
-    d_best, d_fit = int(best["d"]), int(best_fit["d"])
     proj_best = ui.pca_fill(name, n_train, n_eval, mask_seed, d_best, "project", data)
     fit_best = ui.pca_fill(name, n_train, n_eval, mask_seed, d_fit, "lstsq", data)
     rbm_hist = rbm.result["history"]
     rows = [
-        ("Gray fill (nothing learnt)", ip.masked_mse(ms.X_in, ms.X, ms.mask), 0.0, 0.0),
+        ("Gray fill (nothing learnt)", gray_mse, 0.0, 0.0),
         (f"PCA projection, best d = {d_best}", float(best["mse_project"]), pca_fit_s, pca_secs["project"]),
         (f"PCA least squares, best d = {d_fit}", float(best_fit["mse_lstsq"]), pca_fit_s, pca_secs["lstsq"]),
         (f"RBM, {rbm_run.rbm.n_components} hidden, k = {k}", ip.masked_mse(rbm_out, ms.X, ms.mask),
