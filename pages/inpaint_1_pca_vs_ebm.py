@@ -166,4 +166,5 @@ with tab_cmp:
         "PCA is linear and instant: its best d is a compromise between blur and letting the hole through. The "
         "learnt models pay training time for a better guess of the strokes crossing the hole. The RBM fills the "
         "hole with what its Gibbs chain finds probable given the clamped pixels; the generator fills it in one "
-        "forward pass.")
+        "forward pass, with sharp strokes, although in training it never saw a true hole pixel: only the energy "
+        "network's verdict on its completions.")
