@@ -66,6 +66,11 @@ def show_curves(df: pd.DataFrame, x: str, ys: Sequence[str], title: str, key: st
     for label, value in (refs or {}).items():
         fig.add_hline(y=value, line_dash="dash", line_color="#868e96", line_width=1, annotation_text=label,
                       annotation_position="top right", annotation_font_size=11, annotation_font_color="#495057")
+    if refs and not kw.get("log_y"):  # autorange ignores the lines: make room for them and their labels
+        vals = [v for y in ys if y in df for v in df[y].dropna()] + list(refs.values())
+        lo, hi = min(vals), max(vals)
+        pad = 0.08 * (hi - lo or 1.0)
+        fig.update_yaxes(range=[lo - pad, hi + pad])
     show_figure(fig, key=f"fig-{key}")
     download_csv(df[[x] + [y for y in ys if y in df]], title, key=f"csv-{key}", label="CSV of this plot")
 
