@@ -46,7 +46,7 @@ def _clear_ui_caches():
     from explorer import shell
 
     shell._load.clear()
-    for fn in (ui.held_out, ui.pca, ui.pca_curves, ui.pca_fill, ui.ebm_fill, ui.rbm_fill, ui._shipped):
+    for fn in (ui.held_out, ui.pca, ui.pca_curves, ui.pca_fill, ui.ebm_fill, ui.rbm_fill, ui.shipped_run):
         fn.clear()
 
 
