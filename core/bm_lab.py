@@ -197,8 +197,7 @@ def main(argv=None):
                 fast_learning_rate=a.fast_lr, fast_decay=a.fast_decay)
     for rec in train(run, datasets.load(a.dataset)):
         if rec.metrics:
-            print(f"{rec.message:>18}  {rec.elapsed:7.1f}s  " + "  ".join(f"{k}={v:.2f}" for k, v in rec.metrics.items()),
-                  flush=True)
+            print(rec.line(".2f"), flush=True)
 
 
 if __name__ == "__main__":

@@ -554,7 +554,7 @@ def main(argv=None):
 
         q = quality_model(data)
     for rec in train(GANRun(a.dataset, a.label, gan=cfg), data, quality=q):
-        print(f"{rec.message:>30}  {rec.elapsed:6.1f}s  " + "  ".join(f"{k}={v:.3g}" for k, v in rec.metrics.items()))
+        print(rec.line(".3g"))
 
 
 if __name__ == "__main__":

@@ -599,8 +599,7 @@ def main(argv=None):
     for rec in train_ebm(run, data):
         if rec.metrics:
             last = rec
-            print(f"{rec.message:>16}  {rec.elapsed:6.1f}s  " + "  ".join(f"{k}={v:.4g}" for k, v in rec.metrics.items()),
-                  flush=True)
+            print(rec.line(), flush=True)
     if a.out is not None and last is not None:
         import platform
         import sys

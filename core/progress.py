@@ -25,6 +25,10 @@ class Progress:
     def fraction(self) -> float:
         return min(1.0, self.step / self.total) if self.total else 1.0
 
+    def line(self, fmt: str = ".4g") -> str:
+        """One line for the command line: message, seconds, then every metric as name=value."""
+        return f"{self.message:>18}  {self.elapsed:7.2f}s  " + "  ".join(f"{k}={v:{fmt}}" for k, v in self.metrics.items())
+
 
 def exhaust(records: Iterable[Progress], callback: Callable[[Progress], None] | None = None) -> Progress | None:
     """Run a training iterator to its end; return the last record."""

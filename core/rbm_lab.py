@@ -155,7 +155,7 @@ def main(argv=None):
     data = datasets.load(a.dataset)
     for rec in train(run, data):
         if rec.metrics:
-            print(f"{rec.message:>14}  {rec.elapsed:6.2f}s  " + "  ".join(f"{k}={v:.4g}" for k, v in rec.metrics.items()))
+            print(rec.line())
 
 
 if __name__ == "__main__":
