@@ -69,7 +69,7 @@ def resize(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-MAX_LAMBDA = 200.0  # colour Sinkhorn stays in plain Sinkhorn's safe range (max(M) * lambda <= 200): on
+MAX_LAMBDA = transport.PLAIN_MAX_RATIO  # 200: colour Sinkhorn stays in plain Sinkhorn's safe range (max(M) * lambda <= 200): on
 # 1000 x 1000 colour plans POT's log-stabilised solver was measured to stall (100 s, mass lost).
 
 
@@ -96,8 +96,7 @@ class ColorTransfer:
         M = ot.dist(self.xs_, self.xt_)  # squared Euclidean colour distances, (n, n)
         self.info_ = {}
         if self.method == "emd":
-            with transport.one_thread():
-                self.plan_ = ot.emd(a, b, M, numItermax=10_000_000)
+            self.plan_ = transport.exact_plan(a, b, M)
         else:
             res = transport.sinkhorn(a, b, M / M.max(), self.lam)
             self.plan_ = res.plan
@@ -118,7 +117,7 @@ class ColorTransfer:
         X = np.asarray(pixels, dtype=np.float64)
         # identical colours share one nearest-neighbour query (photos repeat colours a lot)
         codes = np.round(X * 255).astype(np.int64) @ np.array([65536, 256, 1])
-        uniq, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+        _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
         U = X[first]
         k = max(1, min(int(neighbours), len(self.xs_)))
         d, nn = self.tree_.query(U, k=k)
@@ -133,8 +132,9 @@ class ColorTransfer:
 def transfer(source: np.ndarray, target: np.ndarray, method: str = "emd", n_samples: int = 1000,
              lam: float = 100.0, random_state: int = 0) -> tuple[np.ndarray, ColorTransfer]:
     """The source image recoloured with the target's colours (uint8, source's shape) and the fitted model."""
-    ct = ColorTransfer(method, n_samples, lam, random_state).fit(to_pixels(source), to_pixels(target))
-    return to_image(ct.transform(to_pixels(source)), source.shape), ct
+    S = to_pixels(source)
+    ct = ColorTransfer(method, n_samples, lam, random_state).fit(S, to_pixels(target))
+    return to_image(ct.transform(S), source.shape), ct
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,20 +205,16 @@ def color_histogram(img: np.ndarray, bins: int = 12) -> tuple[np.ndarray, np.nda
 
 def color_distance(a: np.ndarray, b: np.ndarray, bins: int = 12) -> float:
     """2-Wasserstein distance between two images' colour distributions, in grey levels (0-255):
-    exact OT (ot.emd2) between their colour histograms (`color_histogram`), so every pixel counts
+    exact OT (transport.exact_cost) between their colour histograms (`color_histogram`), so every pixel counts
     and the number is deterministic. Colour differences inside one cell (256/bins levels wide) are
     only seen through the cell's mean colour."""
-    xa, wa = color_histogram(a, bins)
-    xb, wb = color_histogram(b, bins)
-    with transport.one_thread():
-        cost = ot.emd2(wa, wb, ot.dist(xa, xb), numItermax=1_000_000)
-    return float(np.sqrt(max(cost, 0.0)))
+    return _w2(color_histogram(a, bins), color_histogram(b, bins))
 
 
-def color_stats(img: np.ndarray) -> dict:
-    """Mean and covariance of the colours (RGB in [0, 1])."""
-    X = to_pixels(img)
-    return {"mean": X.mean(0), "cov": np.cov(X.T)}
+def _w2(ha: tuple[np.ndarray, np.ndarray], hb: tuple[np.ndarray, np.ndarray]) -> float:
+    """W2 between two (cell colours, weights) histograms, in grey levels."""
+    (xa, wa), (xb, wb) = ha, hb
+    return float(np.sqrt(max(transport.exact_cost(wa, wb, ot.dist(xa, xb)), 0.0)))
 
 
 def channel_histograms(img: np.ndarray, bins: int = 64) -> np.ndarray:
@@ -249,6 +245,6 @@ def all_transfers(source: np.ndarray, target: np.ndarray, n_samples: int = 1000,
               "swap_random": pixel_swap(source, target, "random", random_state),
               "swap_brightness": pixel_swap(source, target, "brightness"),
               "hist": histogram_match(source, target)}
-    dist = {"source": color_distance(source, target)}
-    dist.update({k: color_distance(v, target) for k, v in images.items()})
+    ht = color_histogram(target)  # the target's histogram once, for all six distances
+    dist = {k: _w2(color_histogram(v), ht) for k, v in {"source": source, **images}.items()}
     return TransferSet(images, dist, {"sinkhorn": sk.info_, "emd_cost": emd.cost_, "sinkhorn_cost": sk.cost_})

@@ -196,9 +196,7 @@ def assignment(r, k, M) -> Assignment:
                          f"and {k.size} demands")
     if not np.all(np.isfinite(M)):
         raise ValueError("the cost matrix contains an empty or non-numeric cell")
-    total = r.sum()
-    with one_thread():
-        P = ot.emd(r / total, k / total, np.ascontiguousarray(M), numItermax=10_000_000) * total
+    P = exact_plan(r, k, M) * r.sum()  # balanced: r.sum() == k.sum()
     return Assignment(r, k, M, P, float((P * M).sum()), notes)
 
 
@@ -329,6 +327,12 @@ class SinkhornResult:
     def solver(self) -> str:
         return SOLVER_NAMES.get(self.method, self.method)
 
+    def row(self) -> dict:
+        """The scalars of this solve, for a table over lambda."""
+        return {"lambda": float(self.lam), "reg": self.reg, "cost": self.cost, "entropy": self.entropy,
+                "objective": self.objective, "iterations": self.iterations, "solver": self.solver,
+                "marginal_error": self.marginal_error}
+
 
 def choose_method(M: np.ndarray, lam: float) -> str:
     """The cheapest POT solver that cannot underflow at this lambda."""
@@ -366,7 +370,7 @@ def sinkhorn(a, b, M, lam: float, max_iter: int = 10_000, tol: float = 1e-9, tol
     M = np.ascontiguousarray(M, dtype=np.float64)
     first = method or choose_method(M, lam)
     order = ["sinkhorn", "sinkhorn_stabilized", "sinkhorn_epsilon_scaling", "sinkhorn_log"]
-    chain = [first] + [m for m in order[order.index(first) + 1:] if m != first] if first in order else [first, "sinkhorn_log"]
+    chain = [first] + order[order.index(first) + 1:] if first in order else [first, "sinkhorn_log"]
     notes: list[str] = []
     reg = 1.0 / lam
     for k, meth in enumerate(chain):
@@ -379,7 +383,6 @@ def sinkhorn(a, b, M, lam: float, max_iter: int = 10_000, tol: float = 1e-9, tol
         notes.append(f"{SOLVER_NAMES.get(meth, meth)} failed numerically at λ = {lam:g}; switched to a more stable solver")
     else:  # pragma: no cover - the log-domain solver does not produce NaN
         raise FloatingPointError(f"no Sinkhorn solver gave a finite plan at lambda = {lam:g}")
-    err = marginal_error(P, a, b)
     converged = err <= tolerance
     if meth in ("sinkhorn", "sinkhorn_stabilized") and its >= max_iter - 1:
         notes.append(f"iteration limit ({max_iter:,}) reached before the stopping threshold {tol:g}")
@@ -392,25 +395,8 @@ def sinkhorn(a, b, M, lam: float, max_iter: int = 10_000, tol: float = 1e-9, tol
 
 def sinkhorn_sweep(a, b, M, lams) -> list[dict]:
     """One row per lambda: cost, entropy, entropic cost, iterations, solver, marginal error."""
-    rows = []
-    for lam in lams:
-        r = sinkhorn(a, b, M, float(lam))
-        rows.append({"lambda": float(lam), "reg": r.reg, "cost": r.cost, "entropy": r.entropy,
-                     "objective": r.objective, "iterations": r.iterations, "solver": r.solver,
-                     "marginal_error": r.marginal_error})
-    return rows
+    return [sinkhorn(a, b, M, float(lam)).row() for lam in lams]
 
 
-def lambda_options(lo: float = 0.1, hi: float = 10_000.0) -> list[float]:
-    """The slider's lambdas: 1-2-5 steps from lo to hi."""
-    out, dec = [], 1e-6
-    while dec <= hi * 10:
-        for s in (1, 2, 5):
-            v = float(f"{s * dec:.6g}")
-            if lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9):
-                out.append(v)
-        dec *= 10
-    return out
-
-
-LAMBDAS = lambda_options()  # 0.1 ... 10,000: from the uniform plan to within 1% of the exact cost
+# 1-2-5 steps from 0.1 to 10,000 (the slider's values): from the uniform plan to within 1% of the exact cost
+LAMBDAS = [float(f"{s}e{e}") for e in range(-1, 4) for s in (1, 2, 5)] + [10_000.0]

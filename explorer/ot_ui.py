@@ -2,7 +2,6 @@
 the lab's figures (plan heatmap with its marginals, arrows, RGB point clouds, channel histograms)."""
 from __future__ import annotations
 
-import hashlib
 
 import numpy as np
 import pandas as pd
@@ -116,7 +115,8 @@ def sinkhorn(a: np.ndarray, b: np.ndarray, M: np.ndarray, lam: float) -> transpo
 
 @st.cache_data(show_spinner="Sweeping λ over the whole slider…", max_entries=32)
 def sinkhorn_sweep(a: np.ndarray, b: np.ndarray, M: np.ndarray, lams: tuple) -> list[dict]:
-    return transport.sinkhorn_sweep(a, b, M, lams)
+    """Through the cached single solves, so that moving the λ slider afterwards is instant."""
+    return [sinkhorn(a, b, M, float(lam)).row() for lam in lams]
 
 
 @st.cache_data(show_spinner="Entropic barycenter…", max_entries=64)
@@ -295,6 +295,3 @@ def channel_histograms_figure(images: dict, title: str = "Per-channel histograms
     fig.update_yaxes(title="fraction of pixels", row=1, col=1)
     return fig
 
-
-def image_digest(img: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(img).tobytes()).hexdigest()[:12]

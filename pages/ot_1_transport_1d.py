@@ -18,7 +18,7 @@ n = ctrl.slider("Grid points", "n", 50, 400, 200, step=10, help="Support points 
 x, a, b, notes = ot_ui.two_measures(ctrl, n)
 ctrl.where.markdown("**Interpolation**")
 t = ctrl.slider("t (0 = a, 1 = b)", "t", 0.0, 1.0, 0.5, step=0.05)
-lam = ctrl.log_slider("λ of the entropic barycenter", "lam", 10, 1000, 500, options=[10, 20, 50, 100, 200, 500, 1000],
+lam = ctrl.log_slider("λ of the entropic barycenter", "lam", 10, 1000, 500,
                       help="POT's reg = 1/λ (costs scaled to a maximum of 1). Small λ blurs the barycenter.")
 for note in notes:
     st.caption(note)

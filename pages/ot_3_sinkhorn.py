@@ -15,7 +15,7 @@ pg = shell.page("OT: Sinkhorn's lambda", exercise=(
 ctrl = pg.controls
 problem = ctrl.select("Problem", "prob", ["1d", "plane"], "1d",
                       labels={"1d": "two 1-D mixtures", "plane": "random points in the plane"})
-lam = ctrl.log_slider("λ (POT reg = 1/λ)", "lam", 0.1, 10_000, 100, options=transport.LAMBDAS,
+lam = ctrl.log_slider("λ (POT reg = 1/λ)", "lam", 0.1, 10_000, 100,
                       help="Small λ: strong entropy, a blurred (at the extreme uniform) plan. Large λ: the exact plan.")
 if problem == "1d":
     n = ctrl.slider("Grid points", "n", 20, 200, 100, step=10)
