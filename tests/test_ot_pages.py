@@ -64,11 +64,8 @@ def test_transport_1d_extremes(values):
 
 
 def test_transport_1d_values_good_and_bad():
-    at = AppTest.from_file("../pages/ot_1_transport_1d.py", default_timeout=TIMEOUT)
-    at.run()
-    at.get_by_key("akind").set_value("values")
-    at.run()
-    assert not at.exception and not at.error and charts(at) == 4
+    at = run("ot_1_transport_1d", akind="values")
+    assert not at.error and charts(at) == 4
     at.get_by_key("avals").set_value("no numbers here")
     at.run()
     assert not at.exception
@@ -77,11 +74,8 @@ def test_transport_1d_values_good_and_bad():
 
 
 def test_transport_1d_drawn_measure():
-    at = AppTest.from_file("../pages/ot_1_transport_1d.py", default_timeout=TIMEOUT)
-    at.run()
-    at.get_by_key("bkind").set_value("drawn")
-    at.run()
-    assert not at.exception and not at.error and charts(at) == 4
+    at = run("ot_1_transport_1d", bkind="drawn")
+    assert not at.error and charts(at) == 4
     mean_b = float(metrics(at)["mean of b"])
     assert 0.55 < mean_b < 0.85  # the default drawing follows b's default mixture
     no_nan(at)
