@@ -119,8 +119,12 @@ class QualityModel:
 
     @torch.no_grad()
     def predict_proba(self, X) -> np.ndarray:
-        X = self._tensor(X)
-        return torch.cat([F.softmax(self.net(X[i:i + 500]), 1) for i in range(0, len(X), 500)]).numpy()
+        return self.proba_from_features(self.features(X))
+
+    @torch.no_grad()
+    def proba_from_features(self, Fx: np.ndarray) -> np.ndarray:
+        """Class probabilities from `features` output (the classifier's head only)."""
+        return F.softmax(self.net.head(torch.from_numpy(Fx)), 1).numpy()
 
     def reference(self, label: int | None = None) -> dict:
         """Reference of all classes (label None) or of one class: mu, cov, floor, ceiling, diversity."""
@@ -134,7 +138,7 @@ class QualityModel:
         Fx = self.features(X)
         mu, cov = stats(Fx)
         fd = frechet_distance(mu, cov, ref["mu"], ref["cov"])
-        P = self.predict_proba(X)
+        P = self.proba_from_features(Fx)  # the features are computed once for all scores
         hist = np.bincount(P.argmax(1), minlength=self.n_classes) / max(1, len(X))
         covered = int((hist >= 1.0 / (4 * self.n_classes)).sum())
         div = mean_pairwise_distance(Fx[:N_DIVERSITY]) / max(1e-12, ref["diversity"])
