@@ -83,10 +83,8 @@ def dcgan_controls(ctrl: Controls, data: datasets.ImageData, label: int) -> gt.G
     iters = _iters(ctrl, 400)
     batch = ctrl.log_slider("Batch size", "batch", 16, 256, 32, options=[16, 32, 64, 128, 256])
     w.markdown("**Optimiser (Adam)**")
-    lr_g = ctrl.log_slider("G learning rate", "lr_g", 1e-5, 2e-3, 2e-4, options=[1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4,
-                                                                                 1e-3, 2e-3])
-    lr_d = ctrl.log_slider("D learning rate", "lr_d", 1e-5, 2e-3, 2e-4, options=[1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4,
-                                                                                 1e-3, 2e-3])
+    lr_g = ctrl.log_slider("G learning rate", "lr_g", 1e-5, 2e-3, 2e-4)
+    lr_d = ctrl.log_slider("D learning rate", "lr_d", 1e-5, 2e-3, 2e-4)
     beta1 = ctrl.log_slider("Adam beta1", "beta1", 0.0, 0.9, 0.5, options=[0.0, 0.5, 0.9],
                             help="Radford et al. lowered it from 0.9 to 0.5 for stability.")
     d_steps = ctrl.slider("D steps per G step", "dsteps", 1, 5, 1)
@@ -98,8 +96,7 @@ def dcgan_controls(ctrl: Controls, data: datasets.ImageData, label: int) -> gt.G
     seed = ctrl.number("Seed", "seed", 0, 10_000, 0)
     cfg = replace(d, arch="dcgan", loss=loss, image_size=int(size), width=int(width), n_iters=int(iters),
                   batch_size=int(batch), lr_g=float(lr_g), lr_d=float(lr_d), beta1=float(beta1), d_steps=int(d_steps),
-                  diffaug="color,translation,cutout" if aug else "", seed=int(seed),
-                  log_every=_log_every(iters), grid_every=_grid_every(iters), quality_every=_quality_every(iters))
+                  diffaug="color,translation,cutout" if aug else "", seed=int(seed), **_schedule(iters))
     return gt.GANRun(data.name, int(label), 8000, cfg)
 
 
@@ -115,13 +112,17 @@ def _quality_every(iters: int) -> int:
     return 50 if iters <= 500 else 100 if iters <= 2000 else 500
 
 
+def _schedule(iters: int) -> dict:
+    """How often a run of `iters` iterations logs curves, keeps image grids and scores quality."""
+    return {"log_every": _log_every(iters), "grid_every": _grid_every(iters), "quality_every": _quality_every(iters)}
+
+
 def mlp_config(iters: int, width: float = 1.0, batch: int = 64, d_steps: int = 1, loss: str = "nonsat",
                lr: float = 2e-4, seed: int = 0) -> gt.GANConfig:
     """The seed's MLP GAN: noise U(-1, 1) of size 100, Adam 2e-4 / beta1 0.5, k D steps per G step."""
     return gt.GANConfig(arch="mlp", loss=loss, noise="uniform", width=float(width), batch_size=int(batch),
                         lr_g=float(lr), lr_d=float(lr), d_steps=int(d_steps), n_iters=int(iters), seed=int(seed),
-                        log_every=_log_every(iters), grid_every=_grid_every(iters),
-                        quality_every=_quality_every(iters), channels_last=False)
+                        channels_last=False, **_schedule(iters))
 
 
 # ----------------------------------------------------------------------------- training
@@ -132,6 +133,13 @@ def quality(name: str) -> QualityModel:
     return quality_model(load_dataset(name))
 
 
+def compare_frame(results: dict, table: str, col: str, models=None) -> pd.DataFrame:
+    """One column per model: `col` of each run's `table` ("history" or "quality") against the step (empty if none)."""
+    rows = [{"step": r["step"], m: r.get(col)} for m, (_, res) in results.items() if models is None or m in models
+            for r in res.result[table]]
+    return pd.DataFrame(rows).groupby("step", as_index=False).first() if rows else pd.DataFrame(columns=["step"])
+
+
 def _seed_from_shorter(run: gt.GANRun) -> None:
     """If this run is not cached but the same run with fewer iterations is, continue from there."""
     key = make_key(KIND, run)
@@ -140,8 +148,7 @@ def _seed_from_shorter(run: gt.GANRun) -> None:
     if key in cache or key in partials:
         return
     for n in sorted((o for o in ITER_OPTIONS if o < run.gan.n_iters), reverse=True):
-        shorter = replace(run, gan=replace(run.gan, n_iters=n, log_every=_log_every(n), grid_every=_grid_every(n),
-                                           quality_every=_quality_every(n)))
+        shorter = replace(run, gan=replace(run.gan, n_iters=n, **_schedule(n)))
         k = make_key(KIND, shorter)
         if k in cache:
             hit = cache.get(k)

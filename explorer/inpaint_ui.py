@@ -66,7 +66,7 @@ def ebm_controls(ctrl: Controls, data: ImageData, n_eval: int, mask_seed: int) -
     epochs = ctrl.log_slider("Epochs", "epochs", 1, 50, d.epochs, options=[1, 2, 3, 5, 8, 10, 15, 20, 30, 50],
                              help="Passes over the 8,000 training digits; about 10-20 s each on a 2-core CPU. "
                                   "The default run ships with the app.")
-    lr = ctrl.log_slider("Learning rate", "lr", 1e-4, 2e-3, d.lr, options=[1e-4, 2e-4, 5e-4, 1e-3, 2e-3])
+    lr = ctrl.log_slider("Learning rate", "lr", 1e-4, 2e-3, d.lr)
     gp = ctrl.log_slider("Gradient penalty", "gp", 0, 100, d.gp, options=[0, 1, 3, 10, 30, 100],
                          help="Weight of (‖∇E‖ − 1)² between real digits and completions (WGAN-GP): keeps the energy "
                               "smooth so its slope guides the generator. 0 = no penalty.")

@@ -17,8 +17,7 @@ iters = ctrl.log_slider("Generator iterations", "iters", 50, 5000, 500, options=
                                                                               3000, 5000])
 k = ctrl.slider("k: D steps per G step", "k", 1, 5, 1)
 batch = ctrl.log_slider("Batch size", "batch", 16, 256, 64, options=[16, 32, 64, 128, 256])
-lr = ctrl.log_slider("Learning rate (both)", "lr", 1e-5, 2e-3, 2e-4, options=[1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3,
-                                                                              2e-3])
+lr = ctrl.log_slider("Learning rate (both)", "lr", 1e-5, 2e-3, 2e-4)
 loss = ctrl.select("Generator loss", "loss", ["nonsat", "minimax"], "nonsat", horizontal=True,
                    labels={"nonsat": "non-saturating", "minimax": "minimax"})
 width = ctrl.log_slider("Width scale of the hidden layers", "width", 0.25, 1.0, 1.0, options=[0.25, 0.5, 1.0],

@@ -4,7 +4,6 @@ A fully connected minimax GAN, a WGAN (weight clipping) and a WGAN-GP trained si
 """
 from dataclasses import replace
 
-import pandas as pd
 import streamlit as st
 
 from core import gan_train as gt
@@ -28,14 +27,13 @@ which = st.sidebar.multiselect("Models", ["minimax", "wgan", "wgan-gp"], ["minim
 w.markdown("**Minimax GAN (Adam)**")
 gan_loss = ctrl.select("Generator loss", "gloss", ["minimax", "nonsat"], "minimax", horizontal=True,
                        labels={"minimax": "minimax", "nonsat": "non-saturating"})
-lr_gan = ctrl.log_slider("Learning rate", "lr_gan", 1e-5, 1e-3, 2e-4, options=[1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3])
+lr_gan = ctrl.log_slider("Learning rate", "lr_gan", 1e-5, 1e-3, 2e-4)
 w.markdown("**WGAN (RMSprop, weight clipping)**")
 clip = ctrl.log_slider("Weight clipping c", "clip", 0.001, 0.1, 0.01, options=[0.001, 0.005, 0.01, 0.02, 0.05, 0.1])
-lr_wgan = ctrl.log_slider("RMSprop learning rate", "lr_wgan", 1e-5, 1e-3, 5e-5, options=[1e-5, 2e-5, 5e-5, 1e-4, 2e-4,
-                                                                                          5e-4, 1e-3])
+lr_wgan = ctrl.log_slider("RMSprop learning rate", "lr_wgan", 1e-5, 1e-3, 5e-5)
 w.markdown("**WGAN-GP (Adam, beta1 0.5, beta2 0.9)**")
 gp = ctrl.log_slider("Penalty weight lambda", "lambda", 0.1, 100.0, 10.0, options=[0.1, 1.0, 10.0, 100.0])
-lr_gp = ctrl.log_slider("Adam learning rate", "lr_gp", 1e-5, 1e-3, 1e-4, options=[1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3])
+lr_gp = ctrl.log_slider("Adam learning rate", "lr_gp", 1e-5, 1e-3, 1e-4)
 n_critic = ctrl.slider("Critic steps per G step (both WGANs)", "ncritic", 1, 10, 5)
 
 if not which:
@@ -73,10 +71,8 @@ with tab_s:
 with tab_c:
     c1, c2 = st.columns(2)
     with c1:
-        rows = [dict(step=r["step"], **{m: r.get("w_estimate")}) for m, (_, res) in results.items()
-                if m != "minimax" for r in res.result["history"]]
-        if rows:
-            df = pd.DataFrame(rows).groupby("step", as_index=False).first()
+        df = gan_ui.compare_frame(results, "history", "w_estimate", ("wgan", "wgan-gp"))
+        if not df.empty:
             gan_ui.show_curves(df, "step", [m for m in ("wgan", "wgan-gp") if m in df], "Critic's Wasserstein estimate",
                               key="cmp-w", xlabel="generator iteration", ylabel="E f(x) − E f(G(z))",
                               labels=dict(gt.LOSS_NAMES))
@@ -85,15 +81,13 @@ with tab_c:
         else:
             st.info("Select a WGAN to see the critic's estimate.")
     with c2:
-        q = [dict(step=r["step"], **{m: r["fid"]}) for m, (_, res) in results.items() for r in res.result["quality"]]
-        dfq = pd.DataFrame(q).groupby("step", as_index=False).first()
+        dfq = gan_ui.compare_frame(results, "quality", "fid")
         qm = gan_ui.quality(data.name)
         ref = qm.reference()
         dfq["floor: real held-out"] = ref["floor"]
         gan_ui.show_curves(dfq, "step", list(results) + ["floor: real held-out"], "Frechet distance (lower is better)",
                           key="cmp-fid", xlabel="generator iteration", labels=dict(gt.LOSS_NAMES), markers=True)
-    cov = pd.DataFrame([dict(step=r["step"], **{m: r["classes_covered"]}) for m, (_, res) in results.items()
-                        for r in res.result["quality"]]).groupby("step", as_index=False).first()
+    cov = gan_ui.compare_frame(results, "quality", "classes_covered")
     gan_ui.show_curves(cov, "step", list(results), "Classes covered (of 10)", key="cmp-cov", xlabel="generator iteration",
                       labels=dict(gt.LOSS_NAMES), markers=True)
     st.caption(settings)
