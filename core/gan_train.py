@@ -19,6 +19,7 @@ quality metrics.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 from dataclasses import asdict, dataclass, field, replace
 from typing import Iterator
@@ -160,36 +161,29 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
 
 
-def _bn_batch_stats(module: nn.Module):
-    """Context: BatchNorm layers use the batch's statistics and leave their running averages alone."""
-
-    class _Ctx:
-        def __enter__(self):
-            self.saved = []
-            for m in module.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    self.saved.append((m, m.running_mean, m.running_var, m.training))
-                    m.running_mean, m.running_var = None, None
-            return self
-
-        def __exit__(self, *exc):
-            for m, mean, var, tr in self.saved:
-                m.running_mean, m.running_var = mean, var
-                m.train(tr)
-
-    return _Ctx()
+@contextlib.contextmanager
+def _eval_batch_stats(module: nn.Module):
+    """Context: `module` in eval mode, but its BatchNorm layers use the batch's statistics (as during
+    training) and leave their running averages alone; mode and averages are restored afterwards."""
+    was = module.training
+    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.running_mean, m.running_var) for m in bns]
+    module.eval()
+    for m in bns:
+        m.running_mean, m.running_var = None, None
+    try:
+        yield module
+    finally:
+        for m, (mean, var) in zip(bns, saved):
+            m.running_mean, m.running_var = mean, var
+        module.train(was)
 
 
 @torch.no_grad()
 def generate(G: nn.Module, z: torch.Tensor, batch: int = 500) -> torch.Tensor:
     """G(z) with BatchNorm on batch statistics (as during training), without changing G."""
-    was = G.training
-    G.eval()
-    try:
-        with _bn_batch_stats(G):
-            return torch.cat([G(z[i:i + batch]) for i in range(0, len(z), batch)])
-    finally:
-        G.train(was)
+    with _eval_batch_stats(G):
+        return torch.cat([G(z[i:i + batch]) for i in range(0, len(z), batch)])
 
 
 # ----------------------------------------------------------------------------- the trainer
@@ -355,13 +349,8 @@ class GANTrainer:
         fake = generate(self.G, self._noise(n, g))
         if self.cl:
             fake = fake.contiguous(memory_format=torch.channels_last)
-        was = self.D.training
-        self.D.eval()
-        try:
-            with _bn_batch_stats(self.D):
-                r, f = self.D(real), self.D(fake)
-        finally:
-            self.D.train(was)
+        with _eval_batch_stats(self.D):
+            r, f = self.D(real), self.D(fake)
         if self.wasserstein:
             return {"critic_real": float(r.mean()), "critic_fake": float(f.mean()), "w_estimate": float(r.mean() - f.mean())}
         return {"d_real": float(torch.sigmoid(r).mean()), "d_fake": float(torch.sigmoid(f).mean()),
