@@ -199,13 +199,9 @@ def timeline(result: dict, key: str, caption: str = ""):
 
 def show_curves(df: pd.DataFrame, x: str, ys, title: str, key: str, markers: bool = False, height: int = 330,
                 **kw) -> None:
-    """plots.show_curves with the legend under the plot (these figures sit in narrow columns)."""
-    ys = [y for y in ys if y in df]
-    fig = plots.line_figure(df, x, ys, title, labels=LABELS | kw.pop("labels", {}), markers=markers, height=height, **kw)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.28, x=0, xanchor="left"),
-                      margin=dict(b=90))
-    plots.show_figure(fig, key=f"fig-{key}")
-    plots.download_csv(df[[x] + ys], title, key=f"csv-{key}", label="CSV of this plot")
+    """plots.show_curves with the lab's labels and the legend under the plot (these figures sit in narrow columns)."""
+    plots.show_curves(df, x, [y for y in ys if y in df], title, key, labels=LABELS | kw.pop("labels", {}),
+                      markers=markers, height=height, legend_below=True, **kw)
 
 
 def curves(hist: pd.DataFrame, loss: str, key: str, settings: str = "") -> None:
@@ -219,8 +215,7 @@ def curves(hist: pd.DataFrame, loss: str, key: str, settings: str = "") -> None:
                               xlabel="generator iteration", ylabel="E f(x) − E f(G(z))")
         with c2:
             show_curves(hist, "step", ["d_loss", "g_loss"] + (["gp"] if "gp" in hist else []),
-                              "Critic and generator losses", key=f"{key}-l", xlabel="generator iteration",
-                              labels=LABELS)
+                              "Critic and generator losses", key=f"{key}-l", xlabel="generator iteration")
     else:
         c1, c2, c3 = st.columns(3)
         with c1:
@@ -262,10 +257,10 @@ def quality_panel(result: dict, qm: QualityModel, key: str, label: int = -1) -> 
     c1, c2 = st.columns(2)
     with c1:
         fig = plots.line_figure(q, "step", ["fid", "fid_floor", "fid_ceiling"], "Frechet distance (classifier "
-                                "features)", xlabel="generator iteration", labels=LABELS, markers=True)
+                                "features)", xlabel="generator iteration", labels=LABELS, markers=True,
+                                legend_below=True)
         for tr in fig.data[1:]:
             tr.line.dash = "dot"
-        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.28, x=0, xanchor="left"), margin=dict(b=90))
         plots.show_figure(fig, key=f"{key}-fid")
         plots.download_csv(q, "quality over training", key=f"{key}-qcsv", label="CSV of the quality table")
     with c2:

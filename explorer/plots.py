@@ -45,13 +45,17 @@ def show_figure(fig: go.Figure, key: str | None = None, filename: str | None = N
 
 def line_figure(df: pd.DataFrame, x: str, ys: Sequence[str], title: str = "", xlabel: str | None = None,
                 ylabel: str = "", labels: dict | None = None, log_x: bool = False, log_y: bool = False,
-                markers: bool = False, height: int = 340) -> go.Figure:
+                markers: bool = False, height: int = 340, legend_below: bool = False) -> go.Figure:
+    """Lines of the columns ys against x; legend_below puts the legend under the plot (for narrow columns)."""
     fig = go.Figure()
     labels = labels or {}
     for y in ys:
         if y in df and df[y].notna().any():
             fig.add_trace(go.Scatter(x=df[x], y=df[y], name=labels.get(y, y), mode="lines+markers" if markers else "lines"))
-    return style(fig, title, xlabel if xlabel is not None else x, ylabel, height, log_x, log_y)
+    style(fig, title, xlabel if xlabel is not None else x, ylabel, height, log_x, log_y)
+    if legend_below:
+        fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.28, x=0, xanchor="left"), margin=dict(b=90))
+    return fig
 
 
 def download_csv(df: pd.DataFrame, name: str, key: str, label: str = "CSV") -> None:
