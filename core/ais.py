@@ -179,6 +179,17 @@ def _base(base_visible_bias, X, n_v: int) -> torch.Tensor:
     return bA
 
 
+def rbm_log_likelihood(W, b, c, V_bin, X_base, betas=14_500, n_runs=100, random_state=0, device=None) -> dict:
+    """Mean held-out log p(v) of an RBM with log Z by AIS: {"ll", "ll_low", "ll_high", "ais": {...}}."""
+    from core.likelihood import free_energy
+
+    r = ais_rbm(W, b, c, X=X_base, betas=betas, n_runs=n_runs, random_state=random_state, device=device)
+    W64, b64, c64 = (torch.as_tensor(t).detach().double().cpu() for t in (W, b, c))
+    unnorm = (-free_energy(torch.as_tensor(V_bin).double(), W64, b64, c64)).numpy()
+    ll, lo, hi = r.log_likelihood(unnorm)
+    return {"ll": ll, "ll_low": lo, "ll_high": hi, "ais": r.as_dict()}
+
+
 def ais_rbm(W, b, c, *, X=None, base_visible_bias=None, betas=DEFAULT_BETAS, n_runs: int = DEFAULT_RUNS,
             random_state: int = 0, device=None, callback=None, threads: int | None = None) -> AISResult:
     """AIS estimate of log Z of a binary RBM (W: (n_h, n_v), b: (n_v,), c: (n_h,)).

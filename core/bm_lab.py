@@ -20,8 +20,7 @@ import numpy as np
 import torch
 
 from core import data as datasets
-from core.ais import ais_rbm, base_rate_biases, threaded
-from core.likelihood import exact_log_likelihood, free_energy, log_partition_exact
+from core.ais import base_rate_biases, rbm_log_likelihood, threaded
 from core.progress import Clock, Progress
 from core.rbm import RBM
 
@@ -66,8 +65,7 @@ def _rbm(run: BMRun, method: str) -> RBM:
 
 def held_out(run: BMRun, data: datasets.ImageData) -> np.ndarray:
     """The fixed binarisation (pixel ~ Bernoulli(gray), seed 0) of the held-out digits measured."""
-    X = data.X_test[: int(run.n_eval)]
-    return (np.random.default_rng(0).random(X.shape, dtype=np.float32) < X).astype(np.float32)
+    return datasets.binarize(data.X_test[: int(run.n_eval)], 0)
 
 
 def batch(Xtr: torch.Tensor, run: BMRun, u: int) -> torch.Tensor:
@@ -79,16 +77,18 @@ def batch(Xtr: torch.Tensor, run: BMRun, u: int) -> torch.Tensor:
     return Xtr[perm[i * B:(i + 1) * B]]
 
 
+def shown_batch(run: BMRun, data: datasets.ImageData, u: int, n: int = N_PARTICLES) -> np.ndarray:
+    """The first n digits of mini-batch u as training saw them (what CD's negative phase started from)."""
+    return batch(torch.as_tensor(np.ascontiguousarray(data.X_train[: int(run.n_train)], dtype=np.float32)), run, u)[:n].numpy()
+
+
 def log_likelihood(rbm: RBM, V: torch.Tensor, run: BMRun, X_base: np.ndarray) -> dict[str, float]:
     """{"ll", "ll_low", "ll_high"}: mean held-out log p(v) in nats; low = high = ll when exact."""
-    W, b, c = (t.detach().double().cpu() for t in (rbm.W, rbm.b, rbm.c))
     if run.exact:
-        ll = float(exact_log_likelihood(V, W, b, c, log_partition_exact(W, b, c)).mean())
+        ll = float(rbm.log_likelihood(V).mean())
         return {"ll": ll, "ll_low": ll, "ll_high": ll}
-    r = ais_rbm(W, b, c, base_visible_bias=base_rate_biases(X_base), betas=int(run.ais_betas),
-                n_runs=int(run.ais_runs), random_state=0)
-    ll, lo, hi = r.log_likelihood((-free_energy(V, W, b, c)).numpy())
-    return {"ll": ll, "ll_low": lo, "ll_high": hi}
+    r = rbm_log_likelihood(rbm.W, rbm.b, rbm.c, V, X_base, int(run.ais_betas), int(run.ais_runs), random_state=0)
+    return {k: r[k] for k in ("ll", "ll_low", "ll_high")}
 
 
 @torch.no_grad()

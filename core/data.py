@@ -101,6 +101,12 @@ def _find(name: str, stem: str) -> Path | None:
 
 # ----------------------------------------------------------------------------- IDX (MNIST format)
 
+def binarize(X: np.ndarray, seed: int) -> np.ndarray:
+    """A fixed stochastic binarisation (pixel ~ Bernoulli(gray value)), as float32 0/1."""
+    rng = np.random.default_rng(seed)
+    return (rng.random(X.shape, dtype=np.float32) < X).astype(np.float32)
+
+
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file (optionally gzipped): magic 0x00 0x00 dtype ndim, big-endian dims, data."""
     with open(path, "rb") as f:

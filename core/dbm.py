@@ -32,7 +32,7 @@ import math
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -40,7 +40,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.ais import AISResult, ais_dbm, ais_rbm, base_rate_biases, threaded
+from core.ais import AISResult, ais_dbm, base_rate_biases, rbm_log_likelihood, threaded
+from core.data import binarize
 from core.device import describe, pick_device
 from core.progress import Progress
 
@@ -187,12 +188,6 @@ class DBM:
 
 
 # ----------------------------------------------------------------------------- training
-
-def binarize(X: np.ndarray, seed: int) -> np.ndarray:
-    """A fixed stochastic binarisation (pixel ~ Bernoulli(gray value)), as float32 0/1."""
-    rng = np.random.default_rng(seed)
-    return (rng.random(X.shape, dtype=np.float32) < X).astype(np.float32)
-
 
 class _Trainer:
     """All mutable training state: parameters, velocities, chains, generator, phase and epoch."""
@@ -403,17 +398,6 @@ def model(result: dict, device=None) -> DBM:
 def held_out_binary(X: np.ndarray, seed: int = 0) -> np.ndarray:
     """The fixed binarisation of held-out digits on which log-likelihoods are reported."""
     return binarize(np.asarray(X, dtype=np.float32), 10_000 + seed)
-
-
-def rbm_log_likelihood(W, b, c, V_bin, X_base, betas=14_500, n_runs=100, random_state=0, device=None) -> dict:
-    """Mean held-out log p(v) of an RBM with log Z by AIS: {"ll", "ll_low", "ll_high", "ais": {...}}."""
-    from core.likelihood import free_energy
-
-    r = ais_rbm(W, b, c, X=X_base, betas=betas, n_runs=n_runs, random_state=random_state, device=device)
-    W64, b64, c64 = (torch.as_tensor(t).double().cpu() for t in (W, b, c))
-    unnorm = (-free_energy(torch.as_tensor(V_bin).double(), W64, b64, c64)).numpy()
-    ll, lo, hi = r.log_likelihood(unnorm)
-    return {"ll": ll, "ll_low": lo, "ll_high": hi, "ais": r.as_dict()}
 
 
 def dbm_log_likelihood(m: DBM, V_bin, X_base, betas=14_500, n_runs=100, random_state=0) -> dict:

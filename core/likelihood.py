@@ -103,11 +103,6 @@ def can_enumerate(n_hidden: int, n_visible: int, limit: int = 20) -> bool:
     return min(n_hidden, n_visible) <= limit
 
 
-def mean_log_likelihood(V, W, b, c, log_z: float | None = None) -> float:
-    """Mean exact log p(v) in nats per image (binary V)."""
-    return float(exact_log_likelihood(V, W, b, c, log_z).mean())
-
-
 # ----------------------------------------------------------------------------- two-layer DBM
 
 def log_partition_dbm_exact(W1, W2, b, c1, c2, low_bits: int = LOW_BITS) -> float:

@@ -11,6 +11,7 @@ import streamlit as st
 
 from core import bm_lab
 from core import dbm as dbm_core
+from core.ais import rbm_log_likelihood
 from core.data import ImageData
 from core.images import tile
 from explorer import live, plots
@@ -134,4 +135,4 @@ def gif(frames: list[np.ndarray], ms: int = 250) -> bytes:
 def ais_both(key: str, _dbm: dbm_core.DBM, _rbm: dict, _X_base: np.ndarray, _V: np.ndarray, betas: int,
              runs: int) -> dict:
     return {"dbm": dbm_core.dbm_log_likelihood(_dbm, _V, _X_base, betas, runs),
-            "rbm": dbm_core.rbm_log_likelihood(_rbm["W"], _rbm["b"], _rbm["c"], _V, _X_base, betas, runs)}
+            "rbm": rbm_log_likelihood(_rbm["W"], _rbm["b"], _rbm["c"], _V, _X_base, betas, runs)}
