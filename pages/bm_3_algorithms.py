@@ -2,7 +2,6 @@
 
 Train an RBM with CD-k, persistent CD and fast-weights PCD on the same digits and watch the held-out log-likelihood (exact for small models, AIS for large ones) and the negative-phase particles.
 """
-import pandas as pd
 import streamlit as st
 
 from core import bm_lab
@@ -59,8 +58,7 @@ with tab_neg:
                    help="Which measurement's particles to show (they are kept at every measurement).") if n_meas > 1 else 1
     upd = int(hist["updates"].iloc[at - 1])
     panels = [(f"{bm_lab.NAMES[a]}", bm_lab.particles(res.result, a, at - 1)) for a in run.algorithms]
-    Vb = bm_lab.batch(__import__("torch").as_tensor(data.X_train[: run.n_train]), run, upd)[:bm_lab.N_PARTICLES]
-    plots.show_grids([("Data (this mini-batch)", Vb.numpy())] + panels, data.shape, key=f"particles-{upd}", ncols=4,
+    plots.show_grids([("Data (this mini-batch)", bm_lab.shown_batch(run, data, upd))] + panels, data.shape, key=f"particles-{upd}", ncols=4,
                      caption=f"P(v = 1 | h) of the negative phase after {upd} updates: CD's reconstructions of the "
                              f"mini-batch after k = {run.k} steps, PCD's and FPCD's persistent chains. {settings}")
     shell.what_to_look_for(

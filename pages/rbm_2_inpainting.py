@@ -2,11 +2,11 @@
 
 Remove rows of unseen digits and let the RBM fill them in by Gibbs sampling with the known pixels clamped.
 """
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from core import rbm_lab
+from core.inpainting import apply_mask
 from explorer import plots, rbm_ui, shell
 
 pg = shell.page("RBM: inpainting", exercise=(
@@ -35,8 +35,7 @@ mask = rbm_lab.row_mask(data.shape, n_rows, start)
 settings = ctrl.caption()
 X = data.X_test[:n_show]
 out = rbm_ui.inpainted(res, rbm, X, mask, k)
-masked = X.copy()
-masked[:, mask] = 0.5
+masked = apply_mask(X, mask)  # the hole shown gray (0.5), as in the inpainting lab
 err = rbm_lab.masked_mse(X, out, mask)
 base = rbm_lab.masked_mse(X, rbm_lab.mean_fill(X, mask, rbm_ui.mean_image(data)), mask)
 

@@ -1,6 +1,5 @@
 """core.cache: round trip, atomic writes, corrupt and hostile files."""
 import os
-import pickle
 import warnings
 
 import numpy as np
