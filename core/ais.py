@@ -158,7 +158,7 @@ def _prepare(betas, n_runs, random_state, device):
         raise ValueError("betas must increase from 0 to 1")
     if int(n_runs) < 1:
         raise ValueError("n_runs must be positive")
-    dev = pick_device(device) if not isinstance(device, torch.device) else device
+    dev = pick_device(device)
     gen = torch.Generator(device=dev).manual_seed(int(random_state))
     return betas, dev, gen
 

@@ -88,7 +88,7 @@ class DBM:
 
     def __init__(self, config: DBMConfig | None = None, device=None):
         self.config = config or DBMConfig()
-        self.device = pick_device(device) if not isinstance(device, torch.device) else device
+        self.device = pick_device(device)
 
     # ------------------------------------------------------------------ parameters
 
@@ -316,7 +316,7 @@ def train(cfg: DBMConfig, X_train: np.ndarray, X_val: np.ndarray | None = None, 
 
 @torch.no_grad()
 def _train(cfg, X_train, X_val, partial, device, n_eval):
-    dev = pick_device(device) if not isinstance(device, torch.device) else device
+    dev = pick_device(device)
     Xtr = np.asarray(X_train, dtype=np.float32)
     n_v = Xtr.shape[1]
     Xva = np.asarray(X_val if X_val is not None else X_train, dtype=np.float32)[:n_eval]
@@ -446,7 +446,7 @@ def train_with_baseline(cfg: DBMConfig, X_train: np.ndarray, X_val: np.ndarray |
 def _train_with_baseline(cfg, X_train, X_val, partial, device, rbm_lr):
     from core.rbm import RBM
 
-    dev = pick_device(device) if not isinstance(device, torch.device) else device
+    dev = pick_device(device)
     snap = partial
     if partial is None or "rbm" not in partial and partial["epochs"] < 2 * cfg.pretrain_epochs + cfg.epochs:
         for rec in _train(cfg, X_train, X_val, partial, dev, 500):

@@ -6,8 +6,10 @@ import os
 import torch
 
 
-def pick_device(prefer: str | None = None) -> torch.device:
-    """Return the best available device, or `prefer` (or $GME_DEVICE) when given."""
+def pick_device(prefer: str | torch.device | None = None) -> torch.device:
+    """Return the best available device, or `prefer` (or $GME_DEVICE) when given (a torch.device passes through)."""
+    if isinstance(prefer, torch.device):
+        return prefer
     prefer = prefer or os.environ.get("GME_DEVICE") or None
     if prefer and prefer != "auto":
         return torch.device(prefer)

@@ -438,7 +438,7 @@ def train_ebm(run: EBMRun, data: datasets.ImageData, partial: dict | None = None
     """Train (or resume `partial`) epoch by epoch; records with metrics carry extra["snapshot"]()."""
     if data.shape != (1, SIDE, SIDE):
         raise ValueError(f"the inpainting lab needs {SIDE}x{SIDE} gray images; {data.title} has shape {data.shape}")
-    dev = pick_device(device) if not isinstance(device, torch.device) else device
+    dev = pick_device(device)
     with torch.random.fork_rng(devices=[]):  # seeded initial weights, without touching the global generator
         torch.manual_seed(run.seed)
         G, E = Generator(run.width).to(dev), EnergyNet(run.width).to(dev)
@@ -527,14 +527,14 @@ def generator(result: dict, device=None) -> Generator:
     run = EBMRun(**result["run"])
     G = Generator(run.width)
     G.load_state_dict({k: v.float() for k, v in result["G_avg" if run.ema else "G"].items()})
-    return G.to(pick_device(device) if not isinstance(device, torch.device) else device).eval()
+    return G.to(pick_device(device)).eval()
 
 
 def energy_net(result: dict, device=None) -> EnergyNet:
     run = EBMRun(**result["run"])
     E = EnergyNet(run.width)
     E.load_state_dict({k: v.float() for k, v in result["E"].items()})
-    return E.to(pick_device(device) if not isinstance(device, torch.device) else device).eval()
+    return E.to(pick_device(device)).eval()
 
 
 # ----------------------------------------------------------------------------- the shipped default run

@@ -101,7 +101,7 @@ class RBM:
 
     @property
     def _dev(self) -> torch.device:
-        return pick_device(self.device) if not isinstance(self.device, torch.device) else self.device
+        return pick_device(self.device)
 
     def _init_state(self, n_features: int):
         self._validate()
