@@ -198,7 +198,7 @@ class _Trainer:
         self.model = DBM(cfg, device)
         self.model.init_params(n_visible, self.gen)
         self.phase, self.epoch = PHASES[0], 0  # next epoch to run
-        self.rbm1: dict | None = None  # bottom RBM's biases (b, c) once pre-trained
+        self.rbm1_c = None  # bottom RBM's bias of h1 while the top RBM pre-trains
         self.c1_top = None  # top RBM's bias of h1
         self.vel = {k: torch.zeros_like(v) for k, v in self.model.params.items()}
         self.chains = None  # (V, H1, H2) fantasy particles of joint training
@@ -262,7 +262,7 @@ class _Trainer:
             n = len(v0)
             gW = (h0.T @ v0 - h1.T @ v1) / n
             gv, gh = (v0 - v1).mean(0), (h0 - h1).mean(0)
-            self._step(names, (gW, gv, gh) if not top else (gW, gv, gh), lr, mom)
+            self._step(names, (gW, gv, gh), lr, mom)
 
     def joint_epoch(self, X: torch.Tensor, total_updates: int, done_updates: int):
         m, cfg, gen = self.model, self.cfg, self.gen
@@ -360,17 +360,14 @@ def _train(cfg, X_train, X_val, partial, device, n_eval):
             continue
         if t.phase == "pretrain1":
             t.phase, t.epoch = "pretrain2", 0
-            t.rbm1_c = t.model.c1.clone()
             t.c1_top = torch.zeros_like(t.model.c1)
             t.vel = {k: torch.zeros_like(v) for k, v in t.model.params.items()}
         if t.phase == "pretrain2" and t.epoch < pe:
-            if not hasattr(t, "rbm1_c"):  # resumed mid-phase: the bottom RBM's hidden bias is in the snapshot
-                t.rbm1_c = t.model.c1.clone()
-            c1_bottom = t.rbm1_c
+            t.rbm1_c = t.model.c1.clone()  # between epochs (and in a snapshot) c1 is the bottom RBM's bias
             t.model.c1.copy_(t.c1_top)  # the top RBM trains its own bias of h1
             t.pretrain_epoch(batches_of(pe + t.epoch), top=True)
             t.c1_top = t.model.c1.clone()
-            t.model.c1.copy_(c1_bottom)
+            t.model.c1.copy_(t.rbm1_c)
             t.epoch += 1
             yield record(f"pre-training layer 2: epoch {t.epoch}/{pe}")
             continue
