@@ -395,16 +395,17 @@ class RBM:
             return self._gen
         return torch.Generator(device=self._P.device).manual_seed(int(random_state))
 
-    def _hidden_probs(self, V: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """out <- [P(h=1|v), 1] for rows V = [v, 1]."""
-        torch.mm(V, self._P.T, out=out)  # (n, nh+1): [c + W v, junk]
+    def _hidden_probs(self, V: torch.Tensor, out: torch.Tensor, P: torch.Tensor | None = None) -> torch.Tensor:
+        """out <- [P(h=1|v), 1] for rows V = [v, 1] (under the parameters P, default the model's)."""
+        torch.mm(V, (self._P if P is None else P).T, out=out)  # (n, nh+1): [c + W v, junk]
         out.sigmoid_()
         out[:, -1] = 1.0
         return out
 
-    def _visible_sample(self, H: torch.Tensor, prob: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """out <- [v, 1] with v ~ P(v|h) for rows H = [h, 1]."""
-        torch.mm(H, self._P, out=prob)  # (n, nv+1): [b + W^T h, junk]
+    def _visible_sample(self, H: torch.Tensor, prob: torch.Tensor, out: torch.Tensor,
+                        P: torch.Tensor | None = None) -> torch.Tensor:
+        """out <- [v, 1] with v ~ P(v|h) for rows H = [h, 1] (under the parameters P, default the model's)."""
+        torch.mm(H, self._P if P is None else P, out=prob)  # (n, nv+1): [b + W^T h, junk]
         prob.sigmoid_()
         prob[:, -1] = 1.0
         return self._bernoulli_into(out, prob)
@@ -466,13 +467,9 @@ class RBM:
         VV[:B].copy_(Va)
         vs, hn, vp = VV[B:], HH[B:], buf["vp"][:n]
         Pn = P + Fw  # (n_h+1, n_v+1): the negative chains' weights
-        for _ in range(k):
-            torch.mm(self._chains, Pn, out=vp).sigmoid_()  # P(v|h) under P + F
-            vp[:, -1] = 1.0
-            self._bernoulli_into(vs, vp)
-            torch.mm(vs, Pn.T, out=hn).sigmoid_()  # P(h|v) under P + F
-            hn[:, -1] = 1.0
-            self._bernoulli_into(self._chains, hn)
+        for _ in range(k):  # Gibbs steps under P + F
+            self._visible_sample(self._chains, vp, vs, Pn)
+            self._bernoulli_into(self._chains, self._hidden_probs(vs, hn, Pn))
         self._hidden_probs(VV, HH)  # statistics under the regular weights
         hn.mul_(-B / n)
         G = torch.mm(HH.T, VV).mul_(1.0 / B)  # <h v>_data - <h v>_chains
