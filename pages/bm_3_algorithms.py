@@ -43,7 +43,7 @@ with tab_ll:
     for col, a in zip(mcols, run.algorithms):
         col.metric(f"{bm_lab.NAMES[a]} after {int(last['updates'])} updates", f"{last[f'll_{a}']:.2f} nats",
                    help="Mean log p(v) of the held-out digits (binarised once, the same for all).")
-    st.caption(f"{len(bm_lab.held_out(run, data)):,} held-out images; {how}. Best: {bm_lab.NAMES[best]}. {settings}")
+    st.caption(f"{min(run.n_eval, len(data.X_test)):,} held-out images; {how}. Best: {bm_lab.NAMES[best]}. {settings}")
     shell.what_to_look_for(
         "CD-k's gradient is biased: its negative samples never leave the neighbourhood of the data, so it can keep "
         "modes the data do not have, and its likelihood may stall or even fall. PCD keeps persistent chains that "

@@ -126,8 +126,9 @@ with tab_s:
     ch = bm_ui.chains(key, model, rbm_w, 16, int(steps), int(seed_s))
     frames = [bm_ui.side_by_side(ch["rbm"][s], ch["dbm"][s], shape, 4) for s in ch["steps"]]
     st.markdown("**Chains over Gibbs steps: RBM (left), DBM (right), from the same random images**")
-    st.image(bm_ui.gif(frames), width=min(900, frames[-1].shape[1] * 2))
-    st.download_button("⬇ GIF", bm_ui.gif(frames), file_name="rbm-vs-dbm-chains.gif", mime="image/gif",
+    animation = bm_ui.gif(frames)
+    st.image(animation, width=min(900, frames[-1].shape[1] * 2))
+    st.download_button("⬇ GIF", animation, file_name="rbm-vs-dbm-chains.gif", mime="image/gif",
                        key="gif", on_click="ignore")
     st.caption("Recorded steps: " + ", ".join(str(s) for s in ch["steps"]) + ". One DBM step updates h1 given (v, h2), "
                "then v and h2 given h1; one RBM step updates h given v, then v given h. Shown: P(v = 1 | hidden).")
@@ -168,8 +169,8 @@ with tab_ll:
         runs = c2.select_slider("AIS runs", [10, 20, 50, 100], 20, key="runs", bind="query-params")
         if st.button("Run AIS on both models", key="ais") or st.session_state.get("ais_done") == (key, betas, runs):
             st.session_state["ais_done"] = (key, betas, runs)
-            V = dbm_core.held_out_binary(ll_data.X_test)
-            show_ll(bm_ui.ais_both(key, model, rbm_w, ll_data.X_train[:8000], V, int(betas), int(runs)), "rerun")
+            show_ll(bm_ui.ais_both(key, model, rbm_w, ll_data.X_train[:8000], ll_data.X_test, int(betas), int(runs)),
+                    "rerun")
     shell.what_to_look_for(
         "Higher is better (nats per image). The DBM's number is a lower bound of its log-likelihood (mean-field "
         "posterior), so when it beats the RBM the DBM really is the better density model. The band is ±3 standard "
