@@ -404,22 +404,6 @@ def dbm_log_likelihood(m: DBM, V_bin, X_base, betas=14_500, n_runs=100, random_s
     return {"ll": ll, "ll_low": lo, "ll_high": hi, "ais": r.as_dict()}
 
 
-def train_rbm_for(seconds: float, X_train: np.ndarray, n_hidden: int, random_state: int = 0, device=None,
-                  lr: float = 0.02, batch_size: int = 100):
-    """The comparison RBM: PCD-1 with the same first-layer size, trained until `seconds` of wall clock have
-    passed (whole epochs). Returns (RBM, epochs, seconds)."""
-    from core.rbm import RBM
-
-    rbm = _baseline_rbm(n_hidden, lr, batch_size, random_state, device, X_train)
-    rbm.n_iter = 100_000
-    t0, epochs = time.perf_counter(), 0
-    for rec in threaded(rbm.fit_iter(X_train, n_eval=200, warm_start=True)):
-        epochs = int(round(rec.epoch))
-        if rec.step and time.perf_counter() - t0 >= seconds:
-            break
-    return rbm, epochs, time.perf_counter() - t0
-
-
 def _baseline_rbm(n_hidden, lr, batch_size, random_state, device, X_train):
     """PCD-1 RBM with visible biases started at the data's base rates (as the DBM's): without that, PCD
     tends to park every hidden unit in the 'on' state and stall near the independent-pixel model."""
@@ -460,21 +444,18 @@ def _train_with_baseline(cfg, X_train, X_val, partial, device, rbm_lr):
         rbm = _baseline_rbm(cfg.n_hidden1, rbm_lr, cfg.batch_size, cfg.random_state, dev, X_train)
         epochs, spent = 0, 0.0
     base = dict(snap)
+    rbm.n_iter = 1_000_000  # epochs: the budget stops the loop first
+    fit = rbm.fit_iter(X_train, n_eval=50, warm_start=True)  # one record per epoch
+    next(fit)  # the initial metrics are not training time
     while spent < budget:
         t0 = time.perf_counter()
-        for _ in _fit_epoch(rbm, X_train):
-            pass
+        next(fit)
         spent += time.perf_counter() - t0
         epochs += 1
         state = {**base, "rbm": rbm.state_dict(), "rbm_epochs": epochs, "rbm_seconds": spent}
         yield Progress(n_total + 1, n_total + 1, n_total, {"rbm_seconds": spent},
                        f"comparison RBM: epoch {epochs}, {spent:.0f} of {budget:.0f} s", done=spent >= budget,
                        elapsed=budget + spent, extra={"snapshot": (lambda s=state: s)})
-
-
-def _fit_epoch(rbm, X):
-    rbm.n_iter = 1
-    return rbm._fit_iter(np.asarray(X, dtype=np.float32), None, True, 50, 1)
 
 
 def save_asset(out: Path, dbm_state: dict, rbm_state: dict, provenance: dict) -> Path:
@@ -498,6 +479,7 @@ def load_asset(folder: Path = ASSET_DIR) -> dict | None:
 
 def main(argv=None) -> dict:
     from core import data as datasets
+    from core.rbm import RBM
 
     d = DBMConfig()
     ap = argparse.ArgumentParser(description="Train a two-layer DBM (and an RBM given the same time), estimate both "
@@ -529,15 +511,12 @@ def main(argv=None) -> dict:
     V_test = held_out_binary(data.X_test)
     print(f"device: {describe(dev)}; data: {data.title}, {len(Xtr):,} train / {len(data.X_test):,} held out", flush=True)
     last = None
-    for rec in train(cfg, Xtr, data.X_test, device=dev):
+    for rec in train_with_baseline(cfg, Xtr, data.X_test, device=dev, rbm_lr=a.rbm_lr):  # the DBM, then the RBM
         last = rec
-        print(f"{rec.elapsed:8.1f}s  {rec.message:<36} " + "  ".join(f"{k}={v:.4g}" for k, v in rec.metrics.items()),
-              flush=True)
+        print(rec.line(), flush=True)
     snap = last.extra["snapshot"]()
-    dbm_seconds = snap["seconds"]
-    m = model(snap, dev)
-    print(f"DBM trained in {dbm_seconds:.0f} s; training the comparison RBM for the same time…", flush=True)
-    rbm, rbm_epochs, rbm_seconds = train_rbm_for(dbm_seconds, Xtr, cfg.n_hidden1, a.seed, dev, a.rbm_lr, cfg.batch_size)
+    dbm_seconds, m = snap["seconds"], model(snap, dev)
+    rbm, rbm_epochs, rbm_seconds = RBM.from_state_dict(snap["rbm"], device=dev), snap["rbm_epochs"], snap["rbm_seconds"]
     print(f"RBM: {rbm_epochs} epochs in {rbm_seconds:.0f} s; AIS ({a.ais_runs} runs x {a.ais_betas} betas)…", flush=True)
     ll_dbm = dbm_log_likelihood(m, V_test, Xtr, a.ais_betas, a.ais_runs)
     ll_rbm = rbm_log_likelihood(rbm.W, rbm.b, rbm.c, V_test, Xtr, a.ais_betas, a.ais_runs, device=dev)
