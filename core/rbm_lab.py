@@ -109,11 +109,6 @@ def masked_mse(X: np.ndarray, Y: np.ndarray, mask: np.ndarray) -> float:
     return float(((X[:, mask] - Y[:, mask]) ** 2).mean())
 
 
-def inpaint_rows(rbm: RBM, X: np.ndarray, mask: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """Clamp the known pixels, Gibbs-sample only the missing ones for k steps."""
-    return rbm.inpaint(X, mask, k=k, random_state=seed)
-
-
 def mean_fill(X: np.ndarray, mask: np.ndarray, mean_image: np.ndarray) -> np.ndarray:
     """Baseline: missing pixels replaced by the training set's mean image."""
     out = X.copy()
@@ -122,7 +117,7 @@ def mean_fill(X: np.ndarray, mask: np.ndarray, mean_image: np.ndarray) -> np.nda
 
 
 def inpainting_sweep(rbm: RBM, X: np.ndarray, shape, mean_image: np.ndarray, *, k: int,
-                     rows: list[int] | None = None, starts: list[int] | None = None, n_rows: int = 8,
+                     rows: list[int] | None = None, n_rows: int = 8,
                      location: str | int = "middle", seed: int = 0) -> list[dict]:
     """Masked MSE of the RBM and of the mean-image baseline, against rows removed (at `location`)
     or against the start row (with n_rows removed)."""
@@ -131,11 +126,11 @@ def inpainting_sweep(rbm: RBM, X: np.ndarray, shape, mean_image: np.ndarray, *, 
     if rows is not None:
         cases = [(n, start_row(location, n, H)) for n in rows]
     else:
-        cases = [(n_rows, s) for s in (starts if starts is not None else range(0, H - n_rows + 1, max(1, (H - n_rows) // 10)))]
+        cases = [(n_rows, s) for s in range(0, H - n_rows + 1, max(1, (H - n_rows) // 10))]
     for n, s in cases:
         m = row_mask(shape, n, s)
         out.append({"rows_removed": n, "start_row": s,
-                    "rbm": masked_mse(X, inpaint_rows(rbm, X, m, k, seed), m),
+                    "rbm": masked_mse(X, rbm.inpaint(X, m, k=k, random_state=seed), m),
                     "mean_image": masked_mse(X, mean_fill(X, m, mean_image), m)})
     return out
 

@@ -121,7 +121,7 @@ def mean_image(data: ImageData) -> np.ndarray:
 
 @st.cache_data(show_spinner="Gibbs sampling the missing pixels…", max_entries=64)
 def _inpainted(key: str, epochs: int, _rbm: RBM, X: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
-    return rbm_lab.inpaint_rows(_rbm, X, mask, k, seed=0)
+    return _rbm.inpaint(X, mask, k=k, random_state=0)  # known pixels clamped, k Gibbs steps on the rest
 
 
 def inpainted(res: live.RunResult, rbm: RBM, X: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
