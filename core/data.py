@@ -282,5 +282,14 @@ def available(name: str) -> bool:
         return False
 
 
+def on_disk(name: str) -> bool:
+    """True when the files `load` would read for `name` are present (nothing is read; the digits always are)."""
+    if name == "digits" or name in _MEMO:
+        return True
+    if name == "cifar10":
+        return _find(name, "test_batch") is not None
+    return all(_find(name, f"t10k-{s}") is not None for s in ("images-idx3-ubyte", "labels-idx1-ubyte"))
+
+
 def clear_memo() -> None:
     _MEMO.clear()

@@ -32,7 +32,7 @@ LABELS = {"d_loss": "D loss", "g_loss": "G loss", "d_real": "D(x), real", "d_fak
 def dcgan_dataset(ctrl: Controls) -> datasets.ImageData:
     """CIFAR-10 when it can be had; otherwise say so and use MNIST (or Fashion-MNIST) padded to 32x32."""
     names = ["cifar10", "mnist", "fashion_mnist", "digits"]
-    have = {n: datasets.available(n) for n in names}
+    have = {n: datasets.on_disk(n) for n in names}  # file checks: only the chosen dataset is loaded
     labels = {n: datasets.DATASETS[n] + ("" if have[n] else " (not on this machine)") for n in names}
     default = "cifar10" if have["cifar10"] else "mnist"
     name = ctrl.select("Dataset", "data", names, default, labels=labels,
@@ -44,7 +44,7 @@ def dcgan_dataset(ctrl: Controls) -> datasets.ImageData:
                    "(put `cifar-10-batches-py` in a data folder, see the README, to get CIFAR-10).", icon=":material/cloud_off:")
     try:
         data = load_dataset(name)
-    except datasets.DatasetUnavailable as exc:
+    except (datasets.DatasetUnavailable, ValueError, OSError) as exc:  # absent, or present but unreadable
         fallback = next(n for n in ("mnist", "fashion_mnist", "digits") if have[n] or n == "digits")
         padded = " padded to 32x32" if fallback != "digits" else " upsampled to 32x32"
         st.warning(f"**{datasets.DATASETS[name]} is not available.** {exc} This page uses "

@@ -60,6 +60,7 @@ def test_idx_reader_rejects_truncated_and_foreign_files(tmp_path):
 
 def test_full_mnist_in_torchvision_layout(only):
     written = fake_mnist(only / "MNIST" / "raw", n_train=30, n_test=20, gz=False)
+    assert data.on_disk("mnist") and not data.on_disk("fashion_mnist")  # a file check, before any load
     d = data.load("mnist")
     assert d.X_train.shape == (30, 784) and d.X_test.shape == (20, 784) and d.shape == (1, 28, 28)
     assert d.X_train.dtype == np.float32 and 0 <= d.X_train.min() and d.X_train.max() <= 1
@@ -101,7 +102,9 @@ def write_cifar(folder, n_per_batch=12, batches=(1, 2), seed=0):
 
 
 def test_cifar10_batches_in_the_real_format(only):
+    assert not data.on_disk("cifar10")
     written = write_cifar(only / "cifar-10-batches-py")
+    assert data.on_disk("cifar10") and "cifar10" not in data._MEMO
     d = data.load("cifar10")
     assert d.shape == (3, 32, 32) and d.X_train.shape == (24, 3072) and d.X_test.shape == (12, 3072)
     np.testing.assert_allclose(d.X_train[12], written["data_batch_2"][0][0] / 255.0, atol=1e-7)
@@ -136,7 +139,7 @@ def test_missing_dataset_raises_in_plain_words_and_never_substitutes(only):
             data.load(name, download=False)
         with pytest.raises(data.DatasetUnavailable):
             data.load(name)
-        assert not data.available(name)
+        assert not data.available(name) and not data.on_disk(name)
     with pytest.raises(ValueError, match="unknown dataset"):
         data.load("imagenet")
 
