@@ -140,31 +140,23 @@ def compare_frame(results: dict, table: str, col: str, models=None) -> pd.DataFr
     return pd.DataFrame(rows).groupby("step", as_index=False).first() if rows else pd.DataFrame(columns=["step"])
 
 
-def _seed_from_shorter(run: gt.GANRun) -> None:
-    """If this run is not cached but the same run with fewer iterations is, continue from there."""
-    key = make_key(KIND, run)
-    cache = DiskCache()
-    partials = st.session_state.setdefault(live.PARTIAL, {})
-    if key in cache or key in partials:
-        return
+def _shorter_run(run: gt.GANRun, cache: DiskCache) -> dict | None:
+    """The longest cached run that is this one with fewer iterations, as a snapshot to continue (or None)."""
     for n in sorted((o for o in ITER_OPTIONS if o < run.gan.n_iters), reverse=True):
-        shorter = replace(run, gan=replace(run.gan, n_iters=n, **_schedule(n)))
-        k = make_key(KIND, shorter)
-        if k in cache:
-            hit = cache.get(k)
-            if hit is not None:
-                partials[key] = {kk: v for kk, v in hit.items() if kk != "done"}
-                return
+        hit = cache.get(make_key(KIND, replace(run, gan=replace(run.gan, n_iters=n, **_schedule(n)))))
+        if hit is not None:
+            return {k: v for k, v in hit.items() if k != "done"}
+    return None
 
 
 def train(run: gt.GANRun, data: datasets.ImageData, label: str = "Training the GAN") -> live.RunResult | None:
-    _seed_from_shorter(run)
     qm = quality(data.name)
     wgan = run.gan.loss in ("wgan", "wgan-gp")
     curves = ["w_estimate", "d_loss", "g_loss"] if wgan else ["d_loss", "g_loss", "d_real", "d_fake", "acc_real",
                                                                "acc_fake"]
     return live.train_cached(KIND, run, lambda partial: gt.train(run, data, partial, quality=qm),
-                             curves=curves, labels=LABELS, label=label, x="step")
+                             curves=curves, labels=LABELS, label=label, x="step",
+                             continue_from=lambda cache: _shorter_run(run, cache))
 
 
 def status(res: live.RunResult) -> str:

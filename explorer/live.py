@@ -62,11 +62,15 @@ def _progress_text(rec: Progress, label: str) -> str:
 def train_cached(kind: str, config, start: Callable[[dict | None], Iterator[Progress]], *,
                  curves: Sequence[str] = (), labels: dict | None = None, label: str = "Training",
                  x: str = "epoch", cache: DiskCache | None = None,
-                 shipped: Callable[[], dict | None] | None = None) -> RunResult | None:
+                 shipped: Callable[[], dict | None] | None = None,
+                 continue_from: Callable[[DiskCache], dict | None] | None = None) -> RunResult | None:
     """Return the finished (or stopped) run for `config`, training it live if it is not cached.
 
     `shipped` (optional) returns a finished run that came with the app (assets/) for exactly this
     config, or None; it is asked after the disk cache and before training (status "shipped").
+    `continue_from` (optional) returns, from the disk cache, a snapshot to start training from when
+    this config has no unfinished run yet (e.g. the same run with fewer iterations), or None; it is
+    not asked after a Restart.
 
     Returns None only when nothing has been trained yet and the user stopped before the first
     snapshot.
@@ -95,6 +99,10 @@ def train_cached(kind: str, config, start: Callable[[dict | None], Iterator[Prog
         if restart:
             partials.pop(key, None)
             partial = None
+    elif partial is None and continue_from is not None:
+        partial = continue_from(cache)
+        if partial is not None:
+            partials[key] = partial
     return _run(key, start, partial, cache, curves, labels or {}, label, x)
 
 
