@@ -526,14 +526,14 @@ def generator(result: dict, device=None) -> Generator:
     """The evaluated generator of a finished or partial run (averaged weights unless ema = 0; a fresh module in eval mode)."""
     run = EBMRun(**result["run"])
     G = Generator(run.width)
-    G.load_state_dict({k: v.float() for k, v in result["G_avg" if run.ema else "G"].items()})
+    G.load_state_dict(result["G_avg" if run.ema else "G"])
     return G.to(pick_device(device)).eval()
 
 
 def energy_net(result: dict, device=None) -> EnergyNet:
     run = EBMRun(**result["run"])
     E = EnergyNet(run.width)
-    E.load_state_dict({k: v.float() for k, v in result["E"].items()})
+    E.load_state_dict(result["E"])
     return E.to(pick_device(device)).eval()
 
 
