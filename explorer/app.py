@@ -13,7 +13,7 @@ import core  # noqa: E402,F401  (before anything loads OpenMP: see core/__init__
 
 import streamlit as st  # noqa: E402
 
-from explorer.registry import discover  # noqa: E402
+from explorer.registry import OLD_URLS, discover  # noqa: E402
 from explorer.shell import APP_TITLE  # noqa: E402
 
 PAGES = discover()
@@ -44,6 +44,11 @@ def navigation() -> dict:
     nav = {"": [st.Page(home, title="Home", icon=":material/home:", default=True)]}
     for p in PAGES:
         nav.setdefault(p.section, []).append(st.Page(str(p.path), title=p.title, icon=p.icon, url_path=p.url_path))
+    by_stem = {p.url_path: p for p in PAGES}
+    for old, stem in OLD_URLS.items():  # old links open the same page (hidden from the menu)
+        if stem in by_stem:
+            nav[""].append(st.Page(str(by_stem[stem].path), title=by_stem[stem].title, url_path=old,
+                                   visibility="hidden"))
     return nav
 
 

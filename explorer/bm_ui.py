@@ -9,28 +9,28 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import bm_lab
-from core import dbm as dbm_core
-from core.ais import rbm_log_likelihood
+from core.boltzmann import algorithms
+from core.boltzmann import dbm as dbm_core
+from core.boltzmann.ais import rbm_log_likelihood
 from core.data import ImageData
 from core.images import tile
 from explorer import live, plots
 from explorer.widgets import Controls
 
-ALG_LABELS = {f"ll_{a}": bm_lab.NAMES[a] for a in bm_lab.ALGORITHMS}
+ALG_LABELS = {f"ll_{a}": algorithms.NAMES[a] for a in algorithms.ALGORITHMS}
 HIDDEN_OPTIONS = [4, 8, 10, 12, 16, 20, 25, 50, 100, 200, 500]
 
 
 # ----------------------------------------------------------------------------- algorithms page
 
-def algorithm_controls(ctrl: Controls, data: ImageData) -> bm_lab.BMRun:
-    d = bm_lab.BMRun()
+def algorithm_controls(ctrl: Controls, data: ImageData) -> algorithms.BMRun:
+    d = algorithms.BMRun()
     ctrl.where.markdown("**Algorithms**")
     helps = {"cd": "Contrastive divergence: the negative chain starts at the data batch, k steps.",
              "pcd": "Persistent CD: the negative chains continue from where the last update left them.",
              "fpcd": "Fast-weights PCD: persistent chains that run on the weights plus decaying fast weights."}
-    chosen = [a for a in bm_lab.ALGORITHMS
-              if ctrl.toggle(bm_lab.NAMES[a], a, True, help=helps[a], caption=False)]
+    chosen = [a for a in algorithms.ALGORITHMS
+              if ctrl.toggle(algorithms.NAMES[a], a, True, help=helps[a], caption=False)]
     ctrl.where.markdown("**Model and training**")
     hidden = ctrl.log_slider("Hidden units", "hidden", 4, 500, d.n_hidden, options=HIDDEN_OPTIONS,
                              help=f"Up to {d.exact_limit}: exact log-likelihood (all 2^n hidden states enumerated). "
@@ -46,14 +46,14 @@ def algorithm_controls(ctrl: Controls, data: ImageData) -> bm_lab.BMRun:
     fast_decay = ctrl.log_slider("Fast-weight decay per update", "fast_decay", 0.0, 1.0, d.fast_decay,
                                  options=[0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0])
     seed = ctrl.number("Seed", "seed", 0, 10_000, d.random_state)
-    return bm_lab.BMRun(data.name, min(len(data.X_train), d.n_train), tuple(chosen), int(hidden), float(lr),
+    return algorithms.BMRun(data.name, min(len(data.X_train), d.n_train), tuple(chosen), int(hidden), float(lr),
                         d.batch_size, int(k), int(chains), float(fast_lr), float(fast_decay), int(updates),
                         max(1, int(updates) // 6), min(d.n_eval, len(data.X_test)), d.exact_limit, d.ais_betas,
                         d.ais_runs, int(seed))
 
 
-def train_algorithms(run: bm_lab.BMRun, data: ImageData) -> live.RunResult | None:
-    return live.train_cached("bm-algorithms", run, lambda partial: bm_lab.train(run, data, partial),
+def train_algorithms(run: algorithms.BMRun, data: ImageData) -> live.RunResult | None:
+    return live.train_cached("bm-algorithms", run, lambda partial: algorithms.train(run, data, partial),
                              curves=[f"ll_{a}" for a in run.algorithms], labels=ALG_LABELS,
                              label="Training the algorithms side by side", x="updates")
 
@@ -69,7 +69,7 @@ def ll_figure(df: pd.DataFrame, algs, title: str, band: bool) -> go.Figure:
             fig.add_trace(go.Scatter(x=list(df["updates"]) + list(df["updates"])[::-1],
                                      y=list(df[f"{col}_high"]) + list(lo)[::-1], fill="toself", fillcolor=color,
                                      opacity=0.18, line=dict(width=0), hoverinfo="skip", showlegend=False))
-        fig.add_trace(go.Scatter(x=df["updates"], y=df[col], name=bm_lab.NAMES[a], mode="lines+markers",
+        fig.add_trace(go.Scatter(x=df["updates"], y=df[col], name=algorithms.NAMES[a], mode="lines+markers",
                                  line=dict(color=color)))
     return plots.style(fig, title, "parameter updates", "held-out log-likelihood (nats per image)", height=380)
 

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import data as datasets
-from core import gan_train as gt
+from core.gan import train as gt
 from core.cache import DiskCache, make_key
 from core.quality import N_EVAL, QualityModel, quality_model
 from explorer import live, plots

@@ -1,7 +1,8 @@
-"""Page discovery: every ``pages/<section>_<n>_<name>.py`` is a page.
+"""Page discovery: every ``pages/<topic>_<n>_<name>.py`` is a page.
 
 A page file's docstring gives its title (first line) and a one-line summary (the next paragraph),
-read without importing the file. The section is the file name's first word.
+read without importing the file. The topic is the file name's first word, the same word as the page's
+`core/<topic>/` package and `explorer/<topic>_ui.py` module.
 """
 from __future__ import annotations
 
@@ -12,13 +13,18 @@ from pathlib import Path
 from explorer import ROOT
 
 PAGES_DIR = ROOT / "pages"
-SECTIONS = {  # file prefix -> (section title, icon)
-    "rbm": ("Boltzmann machines", ":material/grid_on:"),
-    "bm": ("Boltzmann machines", ":material/grid_on:"),
-    "dbm": ("Boltzmann machines", ":material/layers:"),
+SECTIONS = {  # topic (file prefix) -> (section title, icon)
+    "boltzmann": ("Boltzmann machines", ":material/grid_on:"),
     "gan": ("GANs", ":material/compare_arrows:"),
-    "ot": ("Optimal transport", ":material/local_shipping:"),
-    "inpaint": ("Inpainting", ":material/healing:"),
+    "transport": ("Optimal transport", ":material/local_shipping:"),
+    "inpainting": ("Inpainting", ":material/healing:"),
+}
+OLD_URLS = {  # URLs of pages before they were named by topic -> the page's file stem today (links keep working)
+    "rbm_1_learn": "boltzmann_1_learn", "rbm_2_inpainting": "boltzmann_2_inpainting",
+    "bm_3_algorithms": "boltzmann_3_algorithms", "dbm_4_deep": "boltzmann_4_deep",
+    "ot_1_transport_1d": "transport_1_transport_1d", "ot_2_assignment": "transport_2_assignment",
+    "ot_3_sinkhorn": "transport_3_sinkhorn", "ot_4_color_transfer": "transport_4_color_transfer",
+    "inpaint_1_pca_vs_ebm": "inpainting_1_pca_vs_ebm",
 }
 
 
@@ -44,8 +50,7 @@ def _doc(path: Path) -> tuple[str, str]:
 def _order(path: Path) -> tuple:
     """Sections in SECTIONS' order, then the page number of <section>_<n>_<name>.py."""
     parts = path.stem.split("_")
-    section = SECTIONS.get(parts[0], ("",))[0]
-    first = next((i for i, (title, _) in enumerate(SECTIONS.values()) if title == section), len(SECTIONS))
+    first = list(SECTIONS).index(parts[0]) if parts[0] in SECTIONS else len(SECTIONS)
     number = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 99
     return first, number, path.stem
 

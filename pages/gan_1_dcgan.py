@@ -4,7 +4,7 @@ Train a DCGAN by Radford et al.'s guidelines on one class, watch D and G compete
 """
 import streamlit as st
 
-from core.gan import DCGAN_GUIDELINES
+from core.gan.models import DCGAN_GUIDELINES
 from explorer import gan_ui, shell
 
 pg = shell.page("GAN: DCGAN on one class", exercise=(

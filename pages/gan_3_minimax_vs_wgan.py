@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from core import gan_train as gt
+from core.gan import train as gt
 from explorer import gan_ui, plots, shell
 
 pg = shell.page("GAN: minimax GAN vs WGAN", exercise=(

@@ -6,9 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.ais import ais_dbm, ais_rbm, base_rate_biases, betas_schedule, torch_threads
-from core.likelihood import log_partition_dbm_exact, log_partition_exact
-from core.rbm import RBM
+from core.boltzmann.ais import ais_dbm, ais_rbm, base_rate_biases, betas_schedule
+from core.device import torch_threads
+from core.boltzmann.likelihood import log_partition_dbm_exact, log_partition_exact
+from core.boltzmann.rbm import RBM
 
 
 def test_betas_schedule_shape():

@@ -4,12 +4,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import dbm as dbm_core
+from core.boltzmann import dbm as dbm_core
 from core.data import DATASETS
 
 ROOT = Path(__file__).resolve().parent.parent
-ALGS = ROOT / "pages" / "bm_3_algorithms.py"
-DEEP = ROOT / "pages" / "dbm_4_deep.py"
+ALGS = ROOT / "pages" / "boltzmann_3_algorithms.py"
+DEEP = ROOT / "pages" / "boltzmann_4_deep.py"
 TIMEOUT = 600
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core.cache import DiskCache, make_key
-from core.rbm import RBMConfig
+from core.boltzmann.rbm import RBMConfig
 
 
 def test_round_trip_converts_numpy_and_keeps_values(tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import ot
 import pytest
 
-from core import color as C
+from core.transport import color as C
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from core import dbm as D
+from core.boltzmann import dbm as D
 from core.data import load
-from core.likelihood import dbm_unnormalized_log_prob, log_partition_dbm_exact
+from core.boltzmann.likelihood import dbm_unnormalized_log_prob, log_partition_dbm_exact
 
 
 @pytest.fixture(scope="module")

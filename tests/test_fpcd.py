@@ -1,11 +1,11 @@
-"""Fast-weights PCD in core.rbm.RBM, and the algorithm-comparison runs of core.bm_lab."""
+"""Fast-weights PCD in core.rbm.RBM, and the algorithm-comparison runs of core.algorithms."""
 import numpy as np
 import pytest
 import torch
 
-from core import bm_lab
-from core.likelihood import exact_log_likelihood, log_partition_exact
-from core.rbm import METHODS, RBM
+from core.boltzmann import algorithms
+from core.boltzmann.likelihood import exact_log_likelihood, log_partition_exact
+from core.boltzmann.rbm import METHODS, RBM
 
 
 def data(n=200, nv=20, seed=0):
@@ -88,8 +88,8 @@ def test_cd_and_pcd_have_no_fast_weights():
 
 @pytest.fixture(scope="module")
 def comparison(mnist):
-    run = bm_lab.BMRun(n_train=2000, n_hidden=8, updates=300, eval_every=100, n_eval=500)
-    recs = list(bm_lab.train(run, mnist))
+    run = algorithms.BMRun(n_train=2000, n_hidden=8, updates=300, eval_every=100, n_eval=500)
+    recs = list(algorithms.train(run, mnist))
     return run, recs
 
 
@@ -98,14 +98,14 @@ def test_comparison_measures_exact_log_likelihood_of_every_algorithm(comparison,
     measured = [r for r in recs if r.metrics]
     assert [r.step for r in measured] == [0, 100, 200, 300] and measured[-1].done
     snap = measured[-1].extra["snapshot"]()
-    V = torch.as_tensor(bm_lab.held_out(run, mnist), dtype=torch.float64)
-    for a in bm_lab.ALGORITHMS:
+    V = torch.as_tensor(algorithms.held_out(run, mnist), dtype=torch.float64)
+    for a in algorithms.ALGORITHMS:
         m = RBM.from_state_dict(snap["models"][a], device="cpu")
         W, b, c = (t.double() for t in (m.W, m.b, m.c))
         want = float(exact_log_likelihood(V, W, b, c, log_partition_exact(W, b, c)).mean())
         assert snap["history"][-1][f"ll_{a}"] == pytest.approx(want, abs=1e-6)
         assert snap["history"][-1][f"ll_{a}"] > snap["history"][0][f"ll_{a}"] + 10  # learnt
-        assert len(snap["particles"][a]) == 4 and snap["particles"][a][-1].shape == (bm_lab.N_PARTICLES, 784)
+        assert len(snap["particles"][a]) == 4 and snap["particles"][a][-1].shape == (algorithms.N_PARTICLES, 784)
     first = snap["history"][0]
     assert first["ll_cd"] == first["ll_pcd"] == first["ll_fpcd"]  # same initial weights
 
@@ -114,16 +114,16 @@ def test_comparison_resumes_to_the_same_result(comparison, mnist):
     run, recs = comparison
     measured = [r for r in recs if r.metrics]
     partial = measured[1].extra["snapshot"]()
-    rest = [r for r in bm_lab.train(run, mnist, partial) if r.metrics]
+    rest = [r for r in algorithms.train(run, mnist, partial) if r.metrics]
     final = rest[-1].extra["snapshot"]()
     want = measured[-1].extra["snapshot"]()
-    for a in bm_lab.ALGORITHMS:
+    for a in algorithms.ALGORITHMS:
         assert final["history"][-1][f"ll_{a}"] == pytest.approx(want["history"][-1][f"ll_{a}"], abs=1e-9)
 
 
 def test_large_models_are_measured_by_ais_with_a_band(mnist):
-    run = bm_lab.BMRun(n_train=500, algorithms=("pcd",), n_hidden=30, updates=20, eval_every=20, n_eval=200,
+    run = algorithms.BMRun(n_train=500, algorithms=("pcd",), n_hidden=30, updates=20, eval_every=20, n_eval=200,
                        ais_betas=200, ais_runs=20)
-    last = [r for r in bm_lab.train(run, mnist) if r.metrics][-1].extra["snapshot"]()["history"][-1]
+    last = [r for r in algorithms.train(run, mnist) if r.metrics][-1].extra["snapshot"]()["history"][-1]
     assert last["ll_pcd_low"] <= last["ll_pcd"] <= last["ll_pcd_high"]
     assert np.isfinite(last["ll_pcd"])

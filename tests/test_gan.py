@@ -7,11 +7,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from core import diffaug
-from core import gan_train as gt
+from core.gan import diffaug
+from core.gan import train as gt
 from core.cache import DiskCache
 from core.data import ImageData
-from core.gan import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, SeededDropout, build,
+from core.gan.models import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, SeededDropout, build,
                       n_params)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.imageio import MAX_SIDE, ImageError, load_image
+from core.uploads import MAX_SIDE, ImageError, load_image
 
 
 def encode(img: Image.Image, fmt: str, **kw) -> bytes:

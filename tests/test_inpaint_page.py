@@ -17,7 +17,7 @@ from core.data import ImageData
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "inpaint_1_pca_vs_ebm.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "inpainting_1_pca_vs_ebm.py")
 
 
 @pytest.fixture
@@ -35,14 +35,14 @@ def small_mnist(mnist):
     else:
         datasets._MEMO.pop("mnist", None)
     shell._load.clear()
-    from explorer import inpaint_ui as ui
+    from explorer import inpainting_ui as ui
 
     for fn in (ui.held_out, ui.pca, ui.pca_curves, ui.pca_fill, ui.ebm_fill, ui.rbm_fill):
         fn.clear()  # nothing computed on the subset outlives these tests
 
 
 def _clear_ui_caches():
-    from explorer import inpaint_ui as ui
+    from explorer import inpainting_ui as ui
     from explorer import shell
 
     shell._load.clear()

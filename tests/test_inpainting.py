@@ -6,7 +6,7 @@ import pytest
 import torch
 from sklearn.decomposition import PCA
 
-from core import inpainting as ip
+from core.inpainting import ebm as ip
 from core.cache import DiskCache
 from core.data import ImageData
 from core.progress import exhaust

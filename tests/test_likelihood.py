@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.likelihood import (MAX_ENUMERATED, binary_states, dbm_unnormalized_log_prob, exact_log_likelihood,
+from core.boltzmann.likelihood import (MAX_ENUMERATED, binary_states, dbm_unnormalized_log_prob, exact_log_likelihood,
                              log_partition_dbm_exact, log_partition_exact, log_sum_enumerated)
 
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import transport
+from core.transport import plans
 from reference import lp_cost
 
 TIMEOUT = 300
@@ -48,7 +48,7 @@ def no_nan(at):
 
 
 def test_transport_1d_defaults():
-    at = run("ot_1_transport_1d")
+    at = run("transport_1_transport_1d")
     assert charts(at) == 4  # measures, plan, interpolation, film strip
     w2 = float(metrics(at)["W₂(a, b)"])
     assert 0.2 < w2 < 0.6
@@ -58,13 +58,13 @@ def test_transport_1d_defaults():
 @pytest.mark.parametrize("values", [dict(n=50, t=0.0, lam=10, as1=0.01, bs2=0.3, aw2=0.0),
                                     dict(n=400, t=1.0, lam=1000, am1=1.0, bm1=0.0, bw2=1.0)])
 def test_transport_1d_extremes(values):
-    at = run("ot_1_transport_1d", **values)
+    at = run("transport_1_transport_1d", **values)
     assert charts(at) == 4 and not at.error
     no_nan(at)
 
 
 def test_transport_1d_values_good_and_bad():
-    at = run("ot_1_transport_1d", akind="values")
+    at = run("transport_1_transport_1d", akind="values")
     assert not at.error and charts(at) == 4
     at.get_by_key("avals").set_value("no numbers here")
     at.run()
@@ -74,7 +74,7 @@ def test_transport_1d_values_good_and_bad():
 
 
 def test_transport_1d_drawn_measure():
-    at = run("ot_1_transport_1d", bkind="drawn")
+    at = run("transport_1_transport_1d", bkind="drawn")
     assert not at.error and charts(at) == 4
     mean_b = float(metrics(at)["mean of b"])
     assert 0.55 < mean_b < 0.85  # the default drawing follows b's default mixture
@@ -82,9 +82,9 @@ def test_transport_1d_drawn_measure():
 
 
 def test_assignment_defaults_cost_matches_lp():
-    at = run("ot_2_assignment")
+    at = run("transport_2_assignment")
     assert charts(at) == 1 and not at.error
-    fx, sx, r, k = transport.random_problem(4, 6, 0)
+    fx, sx, r, k = plans.random_problem(4, 6, 0)
     M = np.sqrt(((fx[:, None] - sx[None]) ** 2).sum(-1))
     shown = float(metrics(at)["d_M(r, k) = min ⟨P, M⟩"])
     assert np.isclose(shown, lp_cost(r, k, M), rtol=1e-3)
@@ -93,7 +93,7 @@ def test_assignment_defaults_cost_matches_lp():
 @pytest.mark.parametrize("values", [dict(nf=1, ns=15, metric="sqeuclidean", seed=10_000),
                                     dict(nf=15, ns=1), dict(mode="table")])
 def test_assignment_extremes(values):
-    at = run("ot_2_assignment", **values)
+    at = run("transport_2_assignment", **values)
     assert charts(at) == 1 and not at.error
     no_nan(at)
     if values.get("mode") == "table":  # the 3x4 example: cost by LP
@@ -107,7 +107,7 @@ def gap_percent(at) -> float:
 
 
 def test_sinkhorn_defaults_state_reg_is_one_over_lambda():
-    at = run("ot_3_sinkhorn")
+    at = run("transport_3_sinkhorn")
     assert charts(at) == 4 and not at.error
     assert any("1/λ" in i.value and "reg" in i.value for i in at.info)
     assert float(metrics(at)["reg = 1/λ"]) == pytest.approx(1 / 100)
@@ -115,13 +115,13 @@ def test_sinkhorn_defaults_state_reg_is_one_over_lambda():
 
 
 @pytest.mark.parametrize("values, max_gap, min_gap", [
-    (dict(lam=transport.LAMBDAS[0]), None, 10),
-    (dict(lam=transport.LAMBDAS[-1]), 2.0, None),
-    (dict(prob="plane", n=200, lam=transport.LAMBDAS[-1]), 1.0, None),
-    (dict(prob="plane", n=10, lam=transport.LAMBDAS[0], seed=10_000), None, 50),
+    (dict(lam=plans.LAMBDAS[0]), None, 10),
+    (dict(lam=plans.LAMBDAS[-1]), 2.0, None),
+    (dict(prob="plane", n=200, lam=plans.LAMBDAS[-1]), 1.0, None),
+    (dict(prob="plane", n=10, lam=plans.LAMBDAS[0], seed=10_000), None, 50),
 ])
 def test_sinkhorn_extreme_lambdas(values, max_gap, min_gap):
-    at = run("ot_3_sinkhorn", **values)
+    at = run("transport_3_sinkhorn", **values)
     assert charts(at) == 4 and not at.error
     no_nan(at)
     gap = gap_percent(at)
@@ -139,7 +139,7 @@ def png(img: Image.Image, fmt="PNG", **kw) -> bytes:
 
 
 def test_color_transfer_defaults_and_extremes():
-    at = run("ot_4_color_transfer")
+    at = run("transport_4_color_transfer")
     assert not at.error and len(at.get("image")) == 14  # 7 pictures in each direction
     assert charts(at) == 4  # three RGB clouds + histograms
     at.get_by_key("ns").set_value(250)
@@ -153,7 +153,7 @@ def test_color_transfer_defaults_and_extremes():
 
 
 def test_color_transfer_bad_uploads_through_the_page():
-    at = AppTest.from_file("../pages/ot_4_color_transfer.py", default_timeout=TIMEOUT)
+    at = AppTest.from_file("../pages/transport_4_color_transfer.py", default_timeout=TIMEOUT)
     at.run()
     ok = Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 32, 4), dtype=np.uint8), "RGBA")
     frames = [Image.new("RGB", (16, 16), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]

@@ -58,7 +58,7 @@ def set_widget(at, kind, key, value):
     dict(data=MNIST, hidden=16, epochs=2),  # small enough to enumerate: exact log-likelihood curve
 ], ids=["large-fast", "small-slow", "exact-ll"])
 def test_rbm_learn_extremes_via_url(settings):
-    at = run_page("pages/rbm_1_learn.py", {k: str(v) for k, v in settings.items()})
+    at = run_page("pages/boltzmann_1_learn.py", {k: str(v) for k, v in settings.items()})
     assert not at.exception, at.exception
     assert at.select_slider(key="hidden").value == settings["hidden"]  # the URL set the widget
     assert f"Dataset: {settings['data']}" in text_of(at)
@@ -67,7 +67,7 @@ def test_rbm_learn_extremes_via_url(settings):
 
 
 def test_rbm_learn_sweep_tab_draws_a_plot():
-    at = run_page("pages/rbm_1_learn.py", {"data": DIGITS, "view": "Sweep"})
+    at = run_page("pages/boltzmann_1_learn.py", {"data": DIGITS, "view": "Sweep"})
     assert not at.exception, at.exception
     assert at.get("plotly_chart"), "the Gibbs-steps sweep plot is missing"
 
@@ -80,7 +80,7 @@ def test_rbm_learn_sweep_tab_draws_a_plot():
     dict(data=MNIST, rows=8, where="top", view="Error against rows removed", epochs=1),
 ], ids=["bottom-1-step", "top-1-row", "27-rows", "location-sweep", "rows-sweep"])
 def test_rbm_inpainting_extremes(settings):
-    at = run_page("pages/rbm_2_inpainting.py", {k: str(v) for k, v in settings.items()})
+    at = run_page("pages/boltzmann_2_inpainting.py", {k: str(v) for k, v in settings.items()})
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     err = float(metrics["Error on the missing rows (RBM)"])
@@ -96,7 +96,7 @@ def test_unavailable_dataset_is_announced_and_digits_are_used(monkeypatch):
     monkeypatch.setattr(data, "_download", lambda name: (_ for _ in ()).throw(data.DatasetUnavailable("offline test")))
     data.clear_memo()
     try:
-        at = run_page("pages/rbm_1_learn.py", {"data": FASHION, "epochs": "1"})
+        at = run_page("pages/boltzmann_1_learn.py", {"data": FASHION, "epochs": "1"})
     finally:
         data.clear_memo()
     assert not at.exception
@@ -107,7 +107,8 @@ def test_stopped_run_shows_resume_and_resume_finishes_it():
     """A stop leaves a snapshot; the page shows it with Resume, and Resume trains to the end."""
     from dataclasses import replace
 
-    from core import data, rbm_lab
+    from core import data
+    from core.boltzmann import rbm_lab
     from core.cache import DiskCache, make_key
 
     d = data.load("digits")
@@ -115,7 +116,7 @@ def test_stopped_run_shows_resume_and_resume_finishes_it():
                   rbm=replace(rbm_lab.RBMRun().rbm, n_iter=3))
     key = make_key("rbm", run)
     first = next(r for r in rbm_lab.train(run, d) if r.metrics and r.epoch == 1)
-    at = AppTest.from_file(str(ROOT / "pages/rbm_1_learn.py"), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(ROOT / "pages/boltzmann_1_learn.py"), default_timeout=TIMEOUT)
     at.query_params["data"] = DIGITS
     at.query_params["epochs"] = "3"
     at.session_state[PARTIAL] = {key: first.extra["snapshot"]()}
@@ -132,7 +133,7 @@ def test_stopped_run_shows_resume_and_resume_finishes_it():
 
 
 def test_hidden_units_sweep_trains_each_model_and_plots_the_metric():
-    at = run_page("pages/rbm_1_learn.py", {"data": DIGITS, "epochs": "2", "view": "Sweep"})
+    at = run_page("pages/boltzmann_1_learn.py", {"data": DIGITS, "epochs": "2", "view": "Sweep"})
     assert not at.exception, at.exception
     at.radio(key="sweep_param").set_value("Hidden units").run()
     assert not at.exception, at.exception

@@ -5,7 +5,7 @@ import ot
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from core import transport as T
+from core.transport import plans as T
 from reference import lp_cost
 
 

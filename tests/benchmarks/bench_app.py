@@ -36,7 +36,7 @@ def wait_idle(page, timeout=300):
 def main():
     cache = tempfile.mkdtemp(prefix="gme-bench-")
     os.environ["GME_CACHE_DIR"] = cache
-    page = str(ROOT / "pages" / "rbm_1_learn.py")
+    page = str(ROOT / "pages" / "boltzmann_1_learn.py")
     t = time.perf_counter()
     AppTest.from_file(page, default_timeout=600).run()
     first = time.perf_counter() - t
@@ -69,7 +69,7 @@ def main():
             pg.goto(f"http://127.0.0.1:{port}/")
             wait_idle(pg)
             cold = time.perf_counter() - t0
-            pg.goto(f"http://127.0.0.1:{port}/rbm_1_learn")
+            pg.goto(f"http://127.0.0.1:{port}/boltzmann_1_learn")
             wait_idle(pg)  # cached by the AppTest runs above
             t = time.perf_counter()
             pg.reload()

@@ -36,7 +36,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from core import data as datasets  # noqa: E402
-from core import gan_train as gt  # noqa: E402
+from core.gan import train as gt  # noqa: E402
 from core.device import describe, pick_device  # noqa: E402
 from core.progress import exhaust  # noqa: E402
 from core.quality import quality_model  # noqa: E402

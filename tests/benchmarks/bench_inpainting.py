@@ -18,8 +18,8 @@ import core  # noqa: E402,F401  (first: it tunes OpenMP's spinning before torch 
 import torch  # noqa: E402
 
 from core import data as datasets  # noqa: E402
-from core import inpainting as ip  # noqa: E402
-from core import rbm_lab  # noqa: E402
+from core.inpainting import ebm as ip  # noqa: E402
+from core.boltzmann import rbm_lab  # noqa: E402
 from core.device import describe, pick_device  # noqa: E402
 from core.progress import exhaust  # noqa: E402
 

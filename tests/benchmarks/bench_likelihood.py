@@ -19,11 +19,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from core import data  # noqa: E402
-from core.ais import ais_rbm, base_rate_biases, default_threads, torch_threads  # noqa: E402
-from core.dbm import held_out_binary, load_asset  # noqa: E402
+from core.boltzmann.ais import ais_rbm, base_rate_biases  # noqa: E402
+from core.device import default_threads, torch_threads  # noqa: E402
+from core.boltzmann.dbm import held_out_binary, load_asset  # noqa: E402
 from core.device import describe, pick_device  # noqa: E402
-from core.likelihood import exact_log_likelihood, free_energy, log_partition_exact  # noqa: E402
-from core.rbm import RBM  # noqa: E402
+from core.boltzmann.likelihood import exact_log_likelihood, free_energy, log_partition_exact  # noqa: E402
+from core.boltzmann.rbm import RBM  # noqa: E402
 
 
 def main():

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np  # noqa: E402
 
-from core import color, transport  # noqa: E402
+from core.transport import color, plans as transport  # noqa: E402
 
 
 def median_time(fn, repeats: int = 3) -> float:
@@ -49,13 +49,13 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     xs, xt = rng.random((200, 2)), rng.random((200, 2))
-    M = transport.cost_matrix(xs, xt)  # squared distances / max
+    M = plans.cost_matrix(xs, xt)  # squared distances / max
     w = np.full(200, 1 / 200)
-    exact = transport.exact_cost(w, w, M)
+    exact = plans.exact_cost(w, w, M)
     worst, rows = 0.0, []
-    for lam in transport.LAMBDAS:
+    for lam in plans.LAMBDAS:
         t0 = time.perf_counter()
-        r = transport.sinkhorn(w, w, M, lam)
+        r = plans.sinkhorn(w, w, M, lam)
         dt = time.perf_counter() - t0
         worst = max(worst, dt)
         assert np.all(np.isfinite(r.plan)), lam
@@ -63,7 +63,7 @@ def main() -> None:
         print(f"  lambda {lam:>8g}: {dt:6.3f} s  {r.method:26s} iterations {r.iterations:>5}  "
               f"gap {(r.cost - exact) / exact:+.4f}  marginal error {r.marginal_error:.1e}")
     gap = (rows[-1][2].cost - exact) / exact
-    print(f"exact cost (ot.emd): {exact:.6f}; lambda range {transport.LAMBDAS[0]:g} .. {transport.LAMBDAS[-1]:g}")
+    print(f"exact cost (ot.emd): {exact:.6f}; lambda range {plans.LAMBDAS[0]:g} .. {plans.LAMBDAS[-1]:g}")
     print(f"color_transfer_512_seconds: {t_ct:.3f}")
     print(f"sinkhorn_200_seconds_max_over_lambda: {worst:.3f}")
     print(f"sinkhorn_relative_gap_at_max_lambda: {gap:.5f}")

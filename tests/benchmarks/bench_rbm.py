@@ -23,7 +23,7 @@ from sklearn.neural_network import BernoulliRBM  # noqa: E402
 
 from core import data  # noqa: E402
 from core.device import describe, pick_device  # noqa: E402
-from core.rbm import RBM  # noqa: E402
+from core.boltzmann.rbm import RBM  # noqa: E402
 
 SETTINGS = [(100, 10), (500, 100)]
 

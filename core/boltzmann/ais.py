@@ -27,7 +27,6 @@ pre-activations (their rounding enters multiplied by beta_k - beta_{k-1}, so it 
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
@@ -37,45 +36,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.device import pick_device
+from core.device import pick_device, torch_threads
 
 DEFAULT_BETAS = 14_500  # Salakhutdinov & Murray: 500 in [0, .5), 4,000 in [.5, .9), 10,000 in [.9, 1]
 DEFAULT_RUNS = 100
-
-
-def default_threads() -> int:
-    """Threads for the many small products of AIS and of the samplers: $GME_THREADS, else 1.
-
-    On a shared 2-core machine two OpenMP threads synchronising on (100 x 500) products lose far more
-    to waiting than they gain (measured: 25x slower under load); one thread is the robust choice.
-    """
-    return int(os.environ.get("GME_THREADS", "1"))
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None = None):
-    """Run a block with `n` intra-op threads (default `default_threads()`), then restore."""
-    n = default_threads() if n is None else int(n)
-    old = torch.get_num_threads()
-    if n > 0 and n != old:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != old:
-            torch.set_num_threads(old)
-
-
-def threaded(iterator, n: int | None = None):
-    """Wrap a generator so that each of its steps runs with `n` threads (see `torch_threads`)."""
-    it = iter(iterator)
-    while True:
-        with torch_threads(n):
-            try:
-                rec = next(it)
-            except StopIteration:
-                return
-        yield rec
 
 
 @dataclass
@@ -181,7 +145,7 @@ def _base(base_visible_bias, X, n_v: int) -> torch.Tensor:
 
 def rbm_log_likelihood(W, b, c, V_bin, X_base, betas=14_500, n_runs=100, random_state=0, device=None) -> dict:
     """Mean held-out log p(v) of an RBM with log Z by AIS: {"ll", "ll_low", "ll_high", "ais": {...}}."""
-    from core.likelihood import free_energy
+    from core.boltzmann.likelihood import free_energy
 
     r = ais_rbm(W, b, c, X=X_base, betas=betas, n_runs=n_runs, random_state=random_state, device=device)
     W64, b64, c64 = (torch.as_tensor(t).detach().double().cpu() for t in (W, b, c))

@@ -53,7 +53,7 @@ FILL = 0.5  # gray value written into the hole
 SIDE = 28  # image side the process is defined for
 CONTEXT = 4  # pixels of context on each side of the hole that the local energy sees
 WINDOW = PATCH + 2 * CONTEXT  # side of the window around the hole (14)
-ASSET_DIR = Path(__file__).resolve().parent.parent / "assets" / "inpainting"
+ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "inpainting"
 
 
 # ----------------------------------------------------------------------------- the mask process

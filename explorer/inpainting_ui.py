@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import inpainting as ip
-from core import rbm_lab
+from core.inpainting import ebm as ip
+from core.boltzmann import rbm_lab
 from core.data import ImageData
-from explorer import live, rbm_ui
+from explorer import live, boltzmann_ui as rbm_ui
 from explorer.widgets import Controls
 
 LABELS = {"masked_mse": "masked MSE (held-out)", "loss": "loss (one optimizer)", "energy_real": "energy of real digits",

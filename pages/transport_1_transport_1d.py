@@ -7,15 +7,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import transport
-from explorer import ot_ui, plots, shell
+from core.transport import plans
+from explorer import plots, shell, transport_ui
 
 pg = shell.page("OT: transport between two 1-D measures", exercise=(
     "Reproduce the handout's figure: two measures on the line, the optimal transport plan between them, and the "
     "displacement interpolation. How does it differ from simply mixing the two measures?"))
 ctrl = pg.controls
 n = ctrl.slider("Grid points", "n", 50, 400, 200, step=10, help="Support points of both measures.")
-x, a, b, notes = ot_ui.two_measures(ctrl, n)
+x, a, b, notes = transport_ui.two_measures(ctrl, n)
 ctrl.where.markdown("**Interpolation**")
 t = ctrl.slider("t (0 = a, 1 = b)", "t", 0.0, 1.0, 0.5, step=0.05)
 lam = ctrl.log_slider("λ of the entropic barycenter", "lam", 10, 1000, 500,
@@ -23,14 +23,14 @@ lam = ctrl.log_slider("λ of the entropic barycenter", "lam", 10, 1000, 500,
 for note in notes:
     st.caption(note)
 
-M = transport.cost_matrix(x)  # squared distances, scaled to a maximum of 1
-P = ot_ui.exact_plan(a, b, M)
-w2 = float(np.sqrt((P * transport.cost_matrix(x, scale=False)).sum()))
+M = plans.cost_matrix(x)  # squared distances, scaled to a maximum of 1
+P = transport_ui.exact_plan(a, b, M)
+w2 = float(np.sqrt((P * plans.cost_matrix(x, scale=False)).sum()))
 settings = ctrl.caption(["n", "t", "lam"])
 
 c1, c2 = st.columns([1, 1.15])
 with c1:
-    plots.show_figure(ot_ui.measures_figure(x, {"a (source)": a, "b (target)": b}, "The two measures", height=260),
+    plots.show_figure(transport_ui.measures_figure(x, {"a (source)": a, "b (target)": b}, "The two measures", height=260),
                       key="measures")
     m1, m2, m3 = st.columns(3)
     m1.metric("W₂(a, b)", f"{w2:.4f}", help="√(min Σ P_ij (x_i − x_j)²): the exact transport cost, in units of x.")
@@ -38,20 +38,20 @@ with c1:
     m3.metric("mean of b", f"{(x * b).sum():.3f}")
     st.caption("The exact plan is POT's `ot.emd(a, b, M)` with M_ij = (x_i − x_j)².")
 with c2:
-    plots.show_figure(ot_ui.plan_figure(P, a, b, x, x, "Optimal plan P (rows: a, columns: b)", height=420),
+    plots.show_figure(transport_ui.plan_figure(P, a, b, x, x, "Optimal plan P (rows: a, columns: b)", height=420),
                       key="plan")
 
 try:
-    bary = ot_ui.barycenter(a, b, M, t, float(lam))
+    bary = transport_ui.barycenter(a, b, M, t, float(lam))
 except FloatingPointError as exc:
     st.warning(f"Entropic barycenter unavailable at λ = {lam}: {exc}")
     bary = None
-disp = transport.displacement_interpolation(x, P, t)
-mix = transport.mixture_interpolation(a, b, t)
+disp = plans.displacement_interpolation(x, P, t)
+mix = plans.mixture_interpolation(a, b, t)
 curves = {"a": a, "b": b, f"displacement (McCann), t = {t:g}": disp, f"mixture (1−t)a + t b": mix}
 if bary is not None:
     curves[f"entropic barycenter, λ = {lam}"] = bary.weights
-fig = ot_ui.measures_figure(x, curves, f"Interpolation at t = {t:g}", height=340,
+fig = transport_ui.measures_figure(x, curves, f"Interpolation at t = {t:g}", height=340,
                             dash={"a": "dot", "b": "dot", "mixture (1−t)a + t b": "dash"}, fill=False)
 plots.show_figure(fig, key="interp")
 table = pd.DataFrame({"x": x, **{k: v for k, v in curves.items()}})
@@ -66,8 +66,8 @@ strip = plots.style(go.Figure(),
                     "position x", "", height=420, legend=False)
 off = 1.15 * max(a.max(), b.max())
 for i, tt in enumerate(ts):
-    d = transport.displacement_interpolation(x, P, tt)
-    mx = transport.mixture_interpolation(a, b, tt)
+    d = plans.displacement_interpolation(x, P, tt)
+    mx = plans.mixture_interpolation(a, b, tt)
     strip.add_scatter(x=x, y=d + i * off, mode="lines", line=dict(color=plots.PALETTE[0], width=2),
                       name=f"displacement t={tt:.1f}")
     strip.add_scatter(x=x, y=mx + i * off, mode="lines", line=dict(color=plots.PALETTE[1], width=1.6, dash="dash"),

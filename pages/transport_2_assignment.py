@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import transport
-from explorer import ot_ui, plots, shell
+from core.transport import plans
+from explorer import plots, shell, transport_ui
 
 pg = shell.page("OT: the assignment problem (factories and stores)", exercise=(
     "Factories with supplies r ship goods to stores with demands k; moving one unit from factory i to store j "
@@ -22,7 +22,7 @@ if mode == "plane":
     seed = ctrl.number("Seed", "seed", 0, 10_000, 0)
     metric = ctrl.select("Cost of shipping", "metric", ["euclidean", "sqeuclidean"], "euclidean",
                          labels={"euclidean": "distance", "sqeuclidean": "squared distance"})
-    fx, sx, r0, k0 = transport.random_problem(nf, ns, seed)
+    fx, sx, r0, k0 = plans.random_problem(nf, ns, seed)
     st.markdown("Edit positions, supplies and demands in the tables (they reset when you change the sidebar).")
     c1, c2 = st.columns(2)
     ed_f = c1.data_editor(pd.DataFrame({"x": fx[:, 0], "y": fx[:, 1], "supply r": r0},
@@ -38,7 +38,7 @@ if mode == "plane":
     if not (np.all(np.isfinite(src)) and np.all(np.isfinite(tgt))):
         st.error("A position is empty or not a number: please fill in every x and y.")
         st.stop()
-    M = transport.cost_matrix(src, tgt, metric=metric, scale=False)
+    M = plans.cost_matrix(src, tgt, metric=metric, scale=False)
 else:
     st.markdown("Edit the supplies, the demands and the cost matrix; add or remove rows and columns in the tables.")
     c1, c2 = st.columns(2)
@@ -62,7 +62,7 @@ else:
     tgt = np.c_[np.ones(len(k)), np.linspace(1, 0, len(k)) if len(k) > 1 else [0.5]]
 
 try:
-    res = transport.assignment(r, k, M)
+    res = plans.assignment(r, k, M)
 except ValueError as exc:
     st.error(f"Cannot solve: {exc}.")
     st.stop()
@@ -72,7 +72,7 @@ for note in res.notes:
 settings = ctrl.caption()
 c1, c2 = st.columns([1.3, 1])
 with c1:
-    fig = ot_ui.arrows_figure(src, tgt, res.plan, res.r, res.k, "Optimal shipping plan (arrow width ∝ amount)",
+    fig = transport_ui.arrows_figure(src, tgt, res.plan, res.r, res.k, "Optimal shipping plan (arrow width ∝ amount)",
                               min_share=1e-9)
     if mode == "table":
         for i, nm in enumerate(fnames):

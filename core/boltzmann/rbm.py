@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from core.device import pick_device
-from core.likelihood import can_enumerate, exact_log_likelihood, log_partition_exact
+from core.boltzmann.likelihood import can_enumerate, exact_log_likelihood, log_partition_exact
 from core.progress import Progress, timed
 
 METHODS = ("cd", "pcd", "fpcd")
@@ -119,6 +119,8 @@ class RBM:
         self._fast = torch.zeros_like(self._P) if self.method == "fpcd" else None  # FPCD fast weights
         self.n_features_in_ = nv
         self.n_updates_ = 0
+        self._buf = None  # work arrays of an update (see _buffers_for)
+        self._epoch_data = None  # (X, [X, 1]) of the last fit_epoch
 
     def _check_fitted(self):
         if not hasattr(self, "_P"):
@@ -365,8 +367,7 @@ class RBM:
         Xt = self._tensor(X)
         if not hasattr(self, "_P"):
             self._init_state(Xt.shape[1])
-        Xa = torch.cat([Xt, torch.ones(len(Xt), 1, device=Xt.device)], 1)
-        self._update(Xa, self._buffers(len(Xa)))
+        self.update(Xt)
         return self
 
     def _buffers(self, B: int) -> dict:
@@ -514,27 +515,79 @@ class RBM:
     def _fit_iter(self, X, X_val, warm_start, n_eval, records_per_epoch):
         Xt = self._tensor(X)
         if not (warm_start and hasattr(self, "_P")):
-            self._init_state(Xt.shape[1])
+            self.initialize(Xt.shape[1])
         self._validate()
         Xv = self._tensor(X_val, "X_val") if X_val is not None else None
-        n, B = Xt.shape[0], int(self.batch_size)
-        if n == 0:
-            raise ValueError("X is empty")
-        Xa = torch.cat([Xt, torch.ones(n, 1, device=Xt.device)], 1)  # (n, nv+1), ones carry the biases
-        n_batches = math.ceil(n / B)
+        Xa = self._with_ones(Xt)
+        n_batches = math.ceil(Xt.shape[0] / int(self.batch_size))
         total = n_batches * int(self.n_iter)
-        ev = self._eval_tensors(Xt, Xv, n_eval)
-        buf = self._buffers(B)
+        ev = self.monitor_set(Xt, Xv, n_eval)
         marks = {int(round(n_batches * (j + 1) / records_per_epoch)) for j in range(records_per_epoch)}
         yield Progress(0, total, 0.0, self.metrics(ev), "initial weights")
         step = 0
         for epoch in range(int(self.n_iter)):
-            data = Xa[torch.randperm(n, generator=self._gen, device=Xa.device)] if self.shuffle else Xa
-            for i in range(n_batches):
-                self._update(data[i * B : (i + 1) * B], buf)
+            for i in self._epoch(Xa):
                 step += 1
                 if (i + 1) in marks:
                     end = i + 1 == n_batches
                     yield Progress(step, total, epoch + (i + 1) / n_batches,
                                    self.metrics(ev) if end else {},
                                    f"epoch {epoch + 1}/{self.n_iter}", done=step == total)
+
+    # ------------------------------------------------------------------ training steps (for core's training loops)
+
+    def initialize(self, n_features: int) -> "RBM":
+        """Fresh weights (N(0, 0.01)), zero biases, persistent chains and the seeded generator: what fit does first."""
+        self._init_state(int(n_features))
+        return self
+
+    @torch.no_grad()
+    def update(self, V: torch.Tensor) -> None:
+        """One CD-k / PCD-k / FPCD-k update on the mini-batch V (n, n_v): a float32 tensor on the model's
+        device, used as it is (no copy, no checks: the training loops' fast path; see partial_fit)."""
+        Va = self._with_ones(V)
+        self._update(Va, self._buffers_for(len(Va)))
+
+    @torch.no_grad()
+    def fit_epoch(self, X) -> None:
+        """One pass over X in mini-batches of batch_size, in order (reshuffled by the RBM's generator if shuffle)."""
+        self._check_fitted()
+        cached = getattr(self, "_epoch_data", None)
+        if cached is None or cached[0] is not X:
+            self._epoch_data = (X, self._with_ones(self._tensor(X)))
+        for _ in self._epoch(self._epoch_data[1]):
+            pass
+
+    def _epoch(self, Xa: torch.Tensor):
+        """Updates over the rows of Xa = [X, 1]; yields the batch index after each."""
+        n, B = Xa.shape[0], int(self.batch_size)
+        if n == 0:
+            raise ValueError("X is empty")
+        data = Xa[torch.randperm(n, generator=self._gen, device=Xa.device)] if self.shuffle else Xa
+        buf = self._buffers_for(B)
+        for i in range(math.ceil(n / B)):
+            self._update(data[i * B: (i + 1) * B], buf)
+            yield i
+
+    def _with_ones(self, V: torch.Tensor) -> torch.Tensor:
+        return torch.cat([V, torch.ones(len(V), 1, device=V.device, dtype=V.dtype)], 1)  # ones carry the biases
+
+    def _buffers_for(self, B: int) -> dict:
+        """Work arrays for batches of up to B rows, kept between updates."""
+        buf = getattr(self, "_buf", None)
+        if buf is None or buf["VV"].shape[0] < B + (self._chains.shape[0] if self.method != "cd" else B):
+            buf = self._buf = self._buffers(B)
+        return buf
+
+    @torch.no_grad()
+    def negative_particles(self, n: int) -> np.ndarray:
+        """P(v=1|h) of the first n persistent chains (under the regular plus fast weights for FPCD), (n, n_v)."""
+        self._check_fitted()
+        P = self._P + (self._fast if self._fast is not None else 0.0)
+        return torch.sigmoid(self._chains[:n] @ P[:, :-1]).cpu().numpy()
+
+    def monitor_set(self, X, X_val=None, n_eval: int = 500, seed: int = 0) -> dict:
+        """Fixed subsets for the live metrics (`metrics`): up to n_eval training and held-out rows, and one
+        binarisation of the held-out rows for log-likelihoods."""
+        return self._eval_tensors(self._tensor(X), self._tensor(X_val, "X_val") if X_val is not None else None,
+                                  n_eval, seed)

@@ -4,23 +4,23 @@ Train a restricted Boltzmann machine, reconstruct unseen digits with k Gibbs ste
 """
 import streamlit as st
 
-from core import rbm_lab
-from explorer import plots, rbm_ui, shell
+from core.boltzmann import rbm_lab
+from explorer import boltzmann_ui, plots, shell
 
 pg = shell.page("RBM: learn and reconstruct", exercise=(
     "What is the effect of the number of epochs and hidden units on training the RBM? Evaluate visually by "
     "reconstructing unseen test images. Change the number of Gibbs sampling steps: can you explain the result?"))
 ctrl = pg.controls
 data = shell.dataset(ctrl)
-run = rbm_ui.controls(ctrl, data)
+run = boltzmann_ui.controls(ctrl, data)
 ctrl.where.markdown("**Reconstruction**")
 k_show = ctrl.log_slider("Gibbs steps shown", "gibbs", 1, 1000, 1000, help="The largest k of the row of reconstructions.")
 n_show = ctrl.slider("Test images", "n_images", 4, 32, 12, step=4)
 
-res = rbm_ui.train(run, data)
+res = boltzmann_ui.train(run, data)
 if res is None:
     st.stop()
-rbm = rbm_ui.model(res)
+rbm = boltzmann_ui.model(res)
 hist = res.history
 settings = ctrl.caption(["data", "hidden", "epochs", "lr", "batch", "method", "k", "seed"])
 status = {"cached": "from the cache", "trained": f"trained in {res.seconds:.1f} s",
@@ -32,7 +32,7 @@ tab_rec, tab_filt, tab_curves, tab_sweep = shell.tabs(["Reconstructions", "Filte
 with tab_rec:
     X = data.X_test[:n_show]
     ks = tuple(k for k in (1, 10, 100, 1000) if k < k_show) + (k_show,)
-    rec = rbm_ui.reconstructions(res.key, res.result["epochs"], rbm, X, ks, 0)
+    rec = boltzmann_ui.reconstructions(res.key, res.result["epochs"], rbm, X, ks, 0)
     errs = {k: rbm_lab.recon_error(X, rec[k]) for k in ks}
     plots.show_grids([("Unseen test images", X)] + [(f"k = {k} (error {errs[k]:.1f})", rec[k]) for k in ks],
                      data.shape, key="recon", ncols=2,
@@ -53,13 +53,13 @@ with tab_curves:
     cols = st.columns(2)
     with cols[0]:
         plots.show_curves(hist, "epoch", ["recon_error"], "Held-out reconstruction error", key="c-rec",
-                          ylabel="squared error per image", labels=rbm_ui.LABELS, markers=True)
+                          ylabel="squared error per image", labels=boltzmann_ui.LABELS, markers=True)
         plots.show_curves(hist, "epoch", ["fe_gap"], "Free-energy gap (held-out − train)", key="c-fe",
-                          ylabel="nats", labels=rbm_ui.LABELS, markers=True)
+                          ylabel="nats", labels=boltzmann_ui.LABELS, markers=True)
     with cols[1]:
         ys = ["pseudo_ll"] + (["exact_ll"] if "exact_ll" in hist else [])
         plots.show_curves(hist, "epoch", ys, "Held-out log-likelihood", key="c-ll", ylabel="nats per image",
-                          labels=rbm_ui.LABELS, markers=True)
+                          labels=boltzmann_ui.LABELS, markers=True)
     st.caption(settings)
     shell.what_to_look_for("A growing free-energy gap means the model prefers its training digits to unseen ones: "
                            "overfitting. The exact log-likelihood is computed by enumerating all hidden states, "
@@ -67,4 +67,4 @@ with tab_curves:
 
 with tab_sweep:
     if tab_sweep.open:
-        rbm_ui.sweep(ctrl, run, data, rbm, res)
+        boltzmann_ui.sweep(ctrl, run, data, rbm, res)

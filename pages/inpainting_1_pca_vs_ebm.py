@@ -7,8 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import inpainting as ip
-from explorer import inpaint_ui as ui
+from core.inpainting import ebm as ip
+from explorer import inpainting_ui
 from explorer import plots, shell
 
 pg = shell.page("Inpainting: PCA vs an energy model", exercise=(
@@ -33,23 +33,23 @@ mask_seed = int(ctrl.number("Hole seed", "mask_seed", 0, 10_000, 0))
 n_show = ctrl.slider("Digits shown", "n_show", 4, 16, 8, step=4)
 ctrl.where.markdown("**PCA**")
 d = ctrl.slider("d (principal components)", "d", 1, 400, 20)
-run = ui.ebm_controls(ctrl, data, n_eval, mask_seed)
-rbm_run, k = ui.rbm_controls(ctrl, data)
+run = inpainting_ui.ebm_controls(ctrl, data, n_eval, mask_seed)
+rbm_run, k = inpainting_ui.rbm_controls(ctrl, data)
 
 name, n_train = data.name, min(len(data.X_train), 8000)
-ms = ui.held_out(name, n_eval, mask_seed, data)
+ms = inpainting_ui.held_out(name, n_eval, mask_seed, data)
 show = slice(0, n_show)
-pca_model, pca_fit_s = ui.pca(name, n_train, data)
-curves, pca_secs = ui.pca_curves(name, n_train, n_eval, mask_seed, data)
+pca_model, pca_fit_s = inpainting_ui.pca(name, n_train, data)
+curves, pca_secs = inpainting_ui.pca_curves(name, n_train, n_eval, mask_seed, data)
 
-ebm = ui.train_ebm(run, data)
-rbm = ui.train_rbm(rbm_run, data)
+ebm = inpainting_ui.train_ebm(run, data)
+rbm = inpainting_ui.train_rbm(rbm_run, data)
 if ebm is None or rbm is None:
     st.info("Training was stopped before its first result; press Resume above.")
     st.stop()
 ebm_epochs = int(ebm.result["epochs"])
-ebm_out, ebm_fill_s = ui.ebm_fill(ebm.key, ebm_epochs, name, n_eval, mask_seed, ebm.result, data)
-rbm_out, rbm_fill_s = ui.rbm_fill(rbm.key, int(rbm.result["epochs"]), k, name, n_eval, mask_seed, rbm, data)
+ebm_out, ebm_fill_s = inpainting_ui.ebm_fill(ebm.key, ebm_epochs, name, n_eval, mask_seed, ebm.result, data)
+rbm_out, rbm_fill_s = inpainting_ui.rbm_fill(rbm.key, int(rbm.result["epochs"]), k, name, n_eval, mask_seed, rbm, data)
 status = {"cached": "from the cache", "trained": f"trained now in {ebm.seconds:.0f} s",
           "shipped": "from the default run shipped with the app (assets/inpainting; trained by "
                      f"`python -m core.inpainting --out assets/inpainting` in {ebm.history['seconds'].iloc[-1]:.0f} s "
@@ -74,8 +74,8 @@ with tab_holes:
                            "returns those pixels exactly; only the 36 hole pixels are scored.")
 
 with tab_pca:
-    proj = ui.pca_fill(name, n_train, n_eval, mask_seed, d, "project", data)
-    fit = ui.pca_fill(name, n_train, n_eval, mask_seed, d, "lstsq", data)
+    proj = inpainting_ui.pca_fill(name, n_train, n_eval, mask_seed, d, "project", data)
+    fit = inpainting_ui.pca_fill(name, n_train, n_eval, mask_seed, d, "lstsq", data)
     e_proj, e_fit = ip.masked_mse(proj, ms.X, ms.mask), ip.masked_mse(fit, ms.X, ms.mask)
     plots.show_grids([("Held-out digits", ms.X[show]), ("With the hole", ms.X_in[show]),
                       (f"Projection (d = {d})", proj[show]), (f"Least squares (d = {d})", fit[show])],
@@ -83,7 +83,7 @@ with tab_pca:
                      caption=f"Held-out masked MSE at d = {d}: projection {e_proj:.4f}, least squares {e_fit:.4f}. "
                              + ctrl.caption(["data", "n_eval", "mask_seed", "d"]))
     fig = plots.line_figure(curves, "d", ["mse_project", "mse_lstsq"], "Held-out masked MSE against d",
-                            xlabel="d, principal components (log scale)", ylabel="MSE on the hole", labels=ui.LABELS,
+                            xlabel="d, principal components (log scale)", ylabel="MSE on the hole", labels=inpainting_ui.LABELS,
                             log_x=True, markers=True)
     fig.add_vline(x=d, line_dash="dot", line_color="#868e96")
     plots.show_figure(fig, key="fig-pca-curve")
@@ -98,15 +98,15 @@ with tab_pca:
         "(clipped to [0, 1]). Both have a best d in between.")
 
 with tab_ebm:
-    hist = ui.ebm_history(ebm)
+    hist = inpainting_ui.ebm_history(ebm)
     c1, c2 = st.columns(2)
     with c1:
         plots.show_curves(hist, "epoch", ["masked_mse"], "Held-out masked MSE against epochs", key="ebm-mse",
-                          ylabel="MSE on the hole", labels=ui.LABELS, markers=True,
+                          ylabel="MSE on the hole", labels=inpainting_ui.LABELS, markers=True,
                           refs={"gray fill": gray_mse, f"PCA least squares, d = {d_fit}": float(best_fit["mse_lstsq"])})
     with c2:
         plots.show_curves(hist, "epoch", ["energy_gap", "train_gap"], "Energy gap E(completion) − E(real)",
-                          key="ebm-gap", ylabel="energy gap", labels=ui.LABELS, markers=True)
+                          key="ebm-gap", ylabel="energy gap", labels=inpainting_ui.LABELS, markers=True)
     epochs_avail = sorted(int(e) for e in ebm.result["samples"])
     default_epochs = sorted({epochs_avail[0], epochs_avail[len(epochs_avail) // 2], epochs_avail[-1]})
     chosen = st.multiselect("Completions after epochs", epochs_avail, default=default_epochs, key="ebm_epochs")
@@ -129,8 +129,8 @@ with tab_ebm:
         "stalled near 0.12-0.13.")
 
 with tab_cmp:
-    proj_best = ui.pca_fill(name, n_train, n_eval, mask_seed, d_best, "project", data)
-    fit_best = ui.pca_fill(name, n_train, n_eval, mask_seed, d_fit, "lstsq", data)
+    proj_best = inpainting_ui.pca_fill(name, n_train, n_eval, mask_seed, d_best, "project", data)
+    fit_best = inpainting_ui.pca_fill(name, n_train, n_eval, mask_seed, d_fit, "lstsq", data)
     rbm_hist = rbm.result["history"]
     rows = [
         ("Gray fill (nothing learnt)", gray_mse, 0.0, 0.0),

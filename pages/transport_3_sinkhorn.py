@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import transport
-from explorer import ot_ui, plots, shell
+from core.transport import plans
+from explorer import plots, shell, transport_ui
 
 pg = shell.page("OT: Sinkhorn's lambda", exercise=(
     "The entropic transport cost (handout eq. 2) is d_M^λ(r, k) = min_P ⟨P, M⟩ − h(P)/λ with h(P) = −Σ P_ij log P_ij. "
@@ -19,9 +19,9 @@ lam = ctrl.log_slider("λ (POT reg = 1/λ)", "lam", 0.1, 10_000, 100,
                       help="Small λ: strong entropy, a blurred (at the extreme uniform) plan. Large λ: the exact plan.")
 if problem == "1d":
     n = ctrl.slider("Grid points", "n", 20, 200, 100, step=10)
-    x, a, b, _ = ot_ui.two_measures(ctrl, n, allow_values=False)
+    x, a, b, _ = transport_ui.two_measures(ctrl, n, allow_values=False)
     xs = xt = x
-    M = transport.cost_matrix(x)
+    M = plans.cost_matrix(x)
 else:
     n = ctrl.slider("Points per side", "n", 10, 200, 60, step=10)
     seed = ctrl.number("Seed", "seed", 0, 10_000, 0)
@@ -30,19 +30,19 @@ else:
     P1, P2 = P1[np.argsort(P1[:, 0])], P2[np.argsort(P2[:, 0])]  # sorted by x: the heatmap shows some order
     a = b = np.full(n, 1.0 / n)
     xs = xt = None
-    M = transport.cost_matrix(P1, P2)  # squared distances scaled to a maximum of 1
+    M = plans.cost_matrix(P1, P2)  # squared distances scaled to a maximum of 1
 
-st.info(ot_ui.REG_NOTE, icon=":material/info:")
+st.info(transport_ui.REG_NOTE, icon=":material/info:")
 with st.spinner(f"Sinkhorn at λ = {lam:g}…"):
-    res = ot_ui.sinkhorn(a, b, M, float(lam))
-P_exact = ot_ui.exact_plan(a, b, M)
+    res = transport_ui.sinkhorn(a, b, M, float(lam))
+P_exact = transport_ui.exact_plan(a, b, M)
 exact = float((P_exact * M).sum())
 gap = (res.cost - exact) / exact if exact > 0 else 0.0
 
 cols = st.columns(6)
 cols[0].metric("transport cost ⟨P, M⟩", f"{res.cost:.4g}")
 cols[1].metric("entropy h(P)", f"{res.entropy:.4g}", help=f"The largest possible here is h(a) + h(b) = "
-               f"{transport.entropy(np.outer(a, b)):.4g} (the independent plan a bᵀ).")
+               f"{plans.entropy(np.outer(a, b)):.4g} (the independent plan a bᵀ).")
 cols[2].metric("d_M^λ = ⟨P, M⟩ − h(P)/λ", f"{res.objective:.4g}")
 cols[3].metric("iterations", f"{res.iterations:,}", help="Sinkhorn iterations to converge (ε-scaling: outer rounds, "
                "each up to 100 stabilised iterations).")
@@ -56,19 +56,19 @@ settings = ctrl.caption()
 
 c1, c2 = st.columns(2)
 with c1:
-    plots.show_figure(ot_ui.plan_figure(res.plan, a, b, xs, xt, f"Sinkhorn plan P_λ, λ = {lam:g}", height=440),
+    plots.show_figure(transport_ui.plan_figure(res.plan, a, b, xs, xt, f"Sinkhorn plan P_λ, λ = {lam:g}", height=440),
                       key="plan-sk")
 with c2:
     if problem == "1d":
-        plots.show_figure(ot_ui.plan_figure(P_exact, a, b, xs, xt, "Exact plan (ot.emd)", height=440), key="plan-ex")
+        plots.show_figure(transport_ui.plan_figure(P_exact, a, b, xs, xt, "Exact plan (ot.emd)", height=440), key="plan-ex")
     else:
-        plots.show_figure(ot_ui.arrows_figure(P1, P2, res.plan, title=f"P_λ as flows (λ = {lam:g})", height=440,
+        plots.show_figure(transport_ui.arrows_figure(P1, P2, res.plan, title=f"P_λ as flows (λ = {lam:g})", height=440,
                                               src_label="source points", tgt_label="target points", labels=False,
                                               max_width=6, min_share=0.02, point_size=8), key="flows")
         st.caption("Flows below 2 % of the largest are not drawn.")
 st.caption(settings)
 
-rows = ot_ui.sinkhorn_sweep(a, b, M, tuple(transport.LAMBDAS))
+rows = transport_ui.sinkhorn_sweep(a, b, M, tuple(plans.LAMBDAS))
 df = pd.DataFrame(rows)
 df["exact cost"] = exact
 c1, c2 = st.columns(2)

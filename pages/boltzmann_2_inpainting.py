@@ -5,9 +5,9 @@ Remove rows of unseen digits and let the RBM fill them in by Gibbs sampling with
 import pandas as pd
 import streamlit as st
 
-from core import rbm_lab
-from core.inpainting import apply_mask
-from explorer import plots, rbm_ui, shell
+from core.boltzmann import rbm_lab
+from core.inpainting.ebm import apply_mask
+from explorer import boltzmann_ui, plots, shell
 
 pg = shell.page("RBM: inpainting", exercise=(
     "Use the RBM to reconstruct missing parts of images. What is the role of the number of hidden units, learning "
@@ -25,19 +25,19 @@ else:
     start = rbm_lab.start_row(where, n_rows, H)
 k = ctrl.log_slider("Gibbs iterations", "gibbs", 1, 1000, 100)
 n_show = ctrl.slider("Test images", "n_images", 4, 32, 12, step=4)
-run = rbm_ui.controls(ctrl, data)
+run = boltzmann_ui.controls(ctrl, data)
 
-res = rbm_ui.train(run, data)
+res = boltzmann_ui.train(run, data)
 if res is None:
     st.stop()
-rbm = rbm_ui.model(res)
+rbm = boltzmann_ui.model(res)
 mask = rbm_lab.row_mask(data.shape, n_rows, start)
 settings = ctrl.caption()
 X = data.X_test[:n_show]
-out = rbm_ui.inpainted(res, rbm, X, mask, k)
+out = boltzmann_ui.inpainted(res, rbm, X, mask, k)
 masked = apply_mask(X, mask)  # the hole shown gray (0.5), as in the inpainting lab
 err = rbm_lab.masked_mse(X, out, mask)
-base = rbm_lab.masked_mse(X, rbm_lab.mean_fill(X, mask, rbm_ui.mean_image(data)), mask)
+base = rbm_lab.masked_mse(X, rbm_lab.mean_fill(X, mask, boltzmann_ui.mean_image(data)), mask)
 
 c1, c2, c3 = st.columns(3)
 c1.metric("Error on the missing rows (RBM)", f"{err:.4f}", help="Mean squared error over the missing pixels only, pixels in [0, 1].")
@@ -61,14 +61,14 @@ Xe = data.X_test[:n_eval]
 with tab_rows:
     if tab_rows.open:
         rows = sorted({r for r in range(1, H, max(1, H // 8))} | {n_rows})
-        df = pd.DataFrame(rbm_ui.inpaint_sweep(res, rbm, data, Xe, k, rows=tuple(rows), location=where if where != "start row" else start))
+        df = pd.DataFrame(boltzmann_ui.inpaint_sweep(res, rbm, data, Xe, k, rows=tuple(rows), location=where if where != "start row" else start))
         plots.show_curves(df, "rows_removed", ["rbm", "mean_image"], f"Masked error against rows removed ({where})",
                           key="sw-rows", xlabel="rows removed", ylabel="MSE on missing pixels", markers=True,
                           labels={"rbm": "RBM (clamped Gibbs)", "mean_image": "mean-image fill"})
         st.caption(f"{n_eval} held-out images, {k} Gibbs iterations. {settings}")
 with tab_loc:
     if tab_loc.open:
-        df = pd.DataFrame(rbm_ui.inpaint_sweep(res, rbm, data, Xe, k, n_rows=n_rows))
+        df = pd.DataFrame(boltzmann_ui.inpaint_sweep(res, rbm, data, Xe, k, n_rows=n_rows))
         plots.show_curves(df, "start_row", ["rbm", "mean_image"], f"Masked error against location ({n_rows} rows removed)",
                           key="sw-loc", xlabel="first missing row (0 = top)", ylabel="MSE on missing pixels", markers=True,
                           labels={"rbm": "RBM (clamped Gibbs)", "mean_image": "mean-image fill"})

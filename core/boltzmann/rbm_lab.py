@@ -14,7 +14,7 @@ import numpy as np
 
 from core import data as datasets
 from core.progress import Progress
-from core.rbm import RBM, RBMConfig
+from core.boltzmann.rbm import RBM, RBMConfig
 
 
 @dataclass

@@ -31,8 +31,8 @@ import torch.nn.functional as F
 
 from core import data as datasets
 from core.device import pick_device
-from core.diffaug import diff_augment, parse as parse_policy
-from core.gan import build
+from core.gan.diffaug import diff_augment, parse as parse_policy
+from core.gan.models import build
 from core.progress import Clock, Progress
 
 LOSSES = ("minimax", "nonsat", "wgan", "wgan-gp")

@@ -9,7 +9,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core import color, imageio, transport
+from core import uploads
+from core.transport import color, plans
 from explorer.plots import FONT, PALETTE, style
 from explorer.widgets import Controls
 
@@ -22,7 +23,7 @@ REG_NOTE = ("POT's `reg` is **1/λ**: `ot.sinkhorn(a, b, M, reg=1/λ)` solves "
 # --------------------------------------------------------------------------------------------
 
 
-def mixture_controls(ctrl: Controls, name: str, key: str, default: transport.Mixture1D) -> transport.Mixture1D:
+def mixture_controls(ctrl: Controls, name: str, key: str, default: plans.Mixture1D) -> plans.Mixture1D:
     """Two Gaussian bumps: centres, widths, and the second bump's share of the mass."""
     ctrl.where.markdown(f"**Measure {name}: a mixture of two Gaussians**")
     m1 = ctrl.slider(f"{name}: centre 1", f"{key}m1", 0.0, 1.0, default.means[0], step=0.01, caption=False)
@@ -31,11 +32,11 @@ def mixture_controls(ctrl: Controls, name: str, key: str, default: transport.Mix
     s2 = ctrl.slider(f"{name}: width 2", f"{key}s2", 0.01, 0.3, default.stds[1], step=0.01, caption=False)
     w2 = ctrl.slider(f"{name}: mass of bump 2", f"{key}w2", 0.0, 1.0, default.weights[1] / sum(default.weights),
                      step=0.05, caption=False)
-    return transport.Mixture1D((m1, m2), (s1, s2), (1 - w2, w2))
+    return plans.Mixture1D((m1, m2), (s1, s2), (1 - w2, w2))
 
 
-DEFAULT_A = transport.Mixture1D((0.2, 0.45), (0.04, 0.06), (0.6, 0.4))
-DEFAULT_B = transport.Mixture1D((0.65, 0.85), (0.08, 0.03), (0.7, 0.3))
+DEFAULT_A = plans.Mixture1D((0.2, 0.45), (0.04, 0.06), (0.6, 0.4))
+DEFAULT_B = plans.Mixture1D((0.65, 0.85), (0.08, 0.03), (0.7, 0.3))
 
 
 def two_measures(ctrl: Controls, n: int, allow_values: bool = True):
@@ -50,13 +51,13 @@ def two_measures(ctrl: Controls, n: int, allow_values: bool = True):
         if kind == "drawn":
             ctrl.where.markdown(f"**Measure {name}: edit the heights** (straight lines in between)")
             knots = np.round(np.linspace(0, 1, 21), 2)
-            start = transport.mixture(knots, default)
+            start = plans.mixture(knots, default)
             table = ctrl.where.data_editor(pd.DataFrame({"position": knots, "height": np.round(start / start.max(), 2)}),
                                            key=f"{key}draw", hide_index=True, num_rows="dynamic")
             pos = pd.to_numeric(table["position"], errors="coerce").to_numpy(float)
             hts = pd.to_numeric(table["height"], errors="coerce").to_numpy(float)
             try:
-                transport.piecewise_linear(np.linspace(pos.min(initial=0), pos.max(initial=1), 50), pos, hts)
+                plans.piecewise_linear(np.linspace(pos.min(initial=0), pos.max(initial=1), 50), pos, hts)
                 specs[name] = ("drawn", (pos, hts))
             except ValueError as exc:
                 st.error(f"Measure {name}: {exc}. Using the default mixture instead.", icon=":material/warning:")
@@ -73,7 +74,7 @@ def two_measures(ctrl: Controls, n: int, allow_values: bool = True):
                 except Exception:  # noqa: BLE001 - anything unreadable is reported below
                     text = ""
             try:
-                specs[name] = transport.parse_values(text)
+                specs[name] = plans.parse_values(text)
             except ValueError as exc:
                 st.error(f"Measure {name}: {exc}. Using the default mixture instead.", icon=":material/warning:")
                 specs[name] = default
@@ -87,12 +88,12 @@ def two_measures(ctrl: Controls, n: int, allow_values: bool = True):
         lo, hi = min(lo, float(allv.min())), max(hi, float(allv.max()))
         pad = 0.05 * (hi - lo)
         lo, hi = lo - pad, hi + pad
-    x = transport.grid(n, lo, hi)
+    x = plans.grid(n, lo, hi)
     for name, spec in specs.items():
         if isinstance(spec, tuple):
-            out[name] = transport.piecewise_linear(x, *spec[1])
+            out[name] = plans.piecewise_linear(x, *spec[1])
             continue
-        out[name] = transport.histogram(spec, x) if isinstance(spec, np.ndarray) else transport.mixture(x, spec)
+        out[name] = plans.histogram(spec, x) if isinstance(spec, np.ndarray) else plans.mixture(x, spec)
         if isinstance(spec, np.ndarray):
             notes.append(f"{name}: {len(spec)} values, smoothed by a Gaussian kernel (Scott's rule)")
     return x, out["a"], out["b"], notes
@@ -105,12 +106,12 @@ def two_measures(ctrl: Controls, n: int, allow_values: bool = True):
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def exact_plan(a: np.ndarray, b: np.ndarray, M: np.ndarray) -> np.ndarray:
-    return transport.exact_plan(a, b, M)
+    return plans.exact_plan(a, b, M)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def sinkhorn(a: np.ndarray, b: np.ndarray, M: np.ndarray, lam: float) -> transport.SinkhornResult:
-    return transport.sinkhorn(a, b, M, lam)
+def sinkhorn(a: np.ndarray, b: np.ndarray, M: np.ndarray, lam: float) -> plans.SinkhornResult:
+    return plans.sinkhorn(a, b, M, lam)
 
 
 @st.cache_data(show_spinner="Sweeping λ over the whole slider…", max_entries=32)
@@ -120,8 +121,8 @@ def sinkhorn_sweep(a: np.ndarray, b: np.ndarray, M: np.ndarray, lams: tuple) -> 
 
 
 @st.cache_data(show_spinner="Entropic barycenter…", max_entries=64)
-def barycenter(a: np.ndarray, b: np.ndarray, M: np.ndarray, t: float, lam: float) -> transport.Barycenter:
-    return transport.entropic_barycenter(a, b, M, t, lam)
+def barycenter(a: np.ndarray, b: np.ndarray, M: np.ndarray, t: float, lam: float) -> plans.Barycenter:
+    return plans.entropic_barycenter(a, b, M, t, lam)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -130,15 +131,15 @@ def sample_image(name: str) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _load_upload(data: bytes, name: str) -> imageio.LoadedImage:
-    return imageio.load_image(data, name)
+def _load_upload(data: bytes, name: str) -> uploads.LoadedImage:
+    return uploads.load_image(data, name)
 
 
-def read_upload(data: bytes, name: str) -> tuple[imageio.LoadedImage | None, str | None]:
+def read_upload(data: bytes, name: str) -> tuple[uploads.LoadedImage | None, str | None]:
     """The page's loader: (image, None) or (None, one-line error). Never raises for bad input."""
     try:
         return _load_upload(data, name), None
-    except imageio.ImageError as exc:
+    except uploads.ImageError as exc:
         return None, str(exc)
     except Exception as exc:  # noqa: BLE001 - a last guard: the page must not show a traceback
         return None, f"{name} could not be read ({type(exc).__name__})."

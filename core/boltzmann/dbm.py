@@ -40,12 +40,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.ais import AISResult, ais_dbm, base_rate_biases, rbm_log_likelihood, threaded
+from core.boltzmann.ais import AISResult, ais_dbm, base_rate_biases, rbm_log_likelihood
+from core.device import threaded
 from core.data import binarize
 from core.device import describe, pick_device
 from core.progress import Progress
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ASSET_DIR = REPO / "assets" / "dbm"
 PHASES = ("pretrain1", "pretrain2", "joint")
 
@@ -407,7 +408,7 @@ def dbm_log_likelihood(m: DBM, V_bin, X_base, betas=14_500, n_runs=100, random_s
 def _baseline_rbm(n_hidden, lr, batch_size, random_state, device, X_train):
     """PCD-1 RBM with visible biases started at the data's base rates (as the DBM's): without that, PCD
     tends to park every hidden unit in the 'on' state and stall near the independent-pixel model."""
-    from core.rbm import RBM
+    from core.boltzmann.rbm import RBM
 
     rbm = RBM(n_hidden, learning_rate=lr, batch_size=batch_size, n_iter=1, random_state=random_state,
               method="pcd", k=1, momentum=0.5, weight_decay=0.0002, shuffle=True, device=device)
@@ -425,7 +426,7 @@ def train_with_baseline(cfg: DBMConfig, X_train: np.ndarray, X_val: np.ndarray |
 
 
 def _train_with_baseline(cfg, X_train, X_val, partial, device, rbm_lr):
-    from core.rbm import RBM
+    from core.boltzmann.rbm import RBM
 
     dev = pick_device(device)
     snap = partial
@@ -479,7 +480,7 @@ def load_asset(folder: Path = ASSET_DIR) -> dict | None:
 
 def main(argv=None) -> dict:
     from core import data as datasets
-    from core.rbm import RBM
+    from core.boltzmann.rbm import RBM
 
     d = DBMConfig()
     ap = argparse.ArgumentParser(description="Train a two-layer DBM (and an RBM given the same time), estimate both "

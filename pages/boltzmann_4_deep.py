@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import dbm as dbm_core
+from core.boltzmann import dbm as dbm_core
 from core import data as datasets
 from core.cache import DiskCache, make_key
 from core.images import normalize_each

@@ -20,9 +20,10 @@ import numpy as np
 import torch
 
 from core import data as datasets
-from core.ais import base_rate_biases, rbm_log_likelihood, threaded
+from core.boltzmann.ais import base_rate_biases, rbm_log_likelihood
+from core.device import threaded
 from core.progress import Clock, Progress
-from core.rbm import RBM
+from core.boltzmann.rbm import RBM
 
 ALGORITHMS = ("cd", "pcd", "fpcd")
 NAMES = {"cd": "CD-k", "pcd": "PCD-k", "fpcd": "FPCD-k"}

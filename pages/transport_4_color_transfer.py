@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import color
+from core.transport import color
 from core.images import to_png
-from explorer import ot_ui, plots, shell
+from explorer import plots, shell, transport_ui
 
 pg = shell.page("OT: colour transfer", exercise=(
     "Upload your own images and transfer the colours between the two. Show the results and explain how the colour "
@@ -25,9 +25,9 @@ seed = ctrl.number("Seed", "seed", 0, 10_000, 0)
 
 c1, c2 = st.columns(2)
 with c1:
-    img_a, name_a = ot_ui.image_input("Image A (default: scikit-learn's china.jpg)", "up_a", "china.jpg")
+    img_a, name_a = transport_ui.image_input("Image A (default: scikit-learn's china.jpg)", "up_a", "china.jpg")
 with c2:
-    img_b, name_b = ot_ui.image_input("Image B (default: scikit-learn's flower.jpg)", "up_b", "flower.jpg")
+    img_b, name_b = transport_ui.image_input("Image B (default: scikit-learn's flower.jpg)", "up_b", "flower.jpg")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -79,11 +79,11 @@ with tabs[2]:
     for col, (title, img) in zip(row, [(f"Source A: {name_a}", img_a), (f"Target B: {name_b}", img_b),
                                        (f"A recoloured: {color.METHODS[which]}", ab.images[which])]):
         with col:
-            plots.show_figure(ot_ui.rgb_cloud(img, title), key=f"cloud-{title}")
+            plots.show_figure(transport_ui.rgb_cloud(img, title), key=f"cloud-{title}")
     st.caption("2,500 random pixels of each image, drawn at their (R, G, B) position in their own colour. Drag to rotate.")
 
 with tabs[3]:
-    plots.show_figure(ot_ui.channel_histograms_figure({"source A": img_a, "target B": img_b,
+    plots.show_figure(transport_ui.channel_histograms_figure({"source A": img_a, "target B": img_b,
                                                        "exact OT": ab.images["emd"],
                                                        "histogram match": ab.images["hist"]},
                                                       "Per-channel histograms: A recoloured with B's colours"),

@@ -4,7 +4,7 @@ Train an RBM with CD-k, persistent CD and fast-weights PCD on the same digits an
 """
 import streamlit as st
 
-from core import bm_lab
+from core.boltzmann import algorithms
 from explorer import bm_ui, plots, shell
 
 pg = shell.page("Training algorithms compared: CD, PCD, FPCD", exercise=(
@@ -41,9 +41,9 @@ with tab_ll:
     mcols = st.columns(len(run.algorithms))
     best = max(run.algorithms, key=lambda a: last[f"ll_{a}"])
     for col, a in zip(mcols, run.algorithms):
-        col.metric(f"{bm_lab.NAMES[a]} after {int(last['updates'])} updates", f"{last[f'll_{a}']:.2f} nats",
+        col.metric(f"{algorithms.NAMES[a]} after {int(last['updates'])} updates", f"{last[f'll_{a}']:.2f} nats",
                    help="Mean log p(v) of the held-out digits (binarised once, the same for all).")
-    st.caption(f"{min(run.n_eval, len(data.X_test)):,} held-out images; {how}. Best: {bm_lab.NAMES[best]}. {settings}")
+    st.caption(f"{min(run.n_eval, len(data.X_test)):,} held-out images; {how}. Best: {algorithms.NAMES[best]}. {settings}")
     shell.what_to_look_for(
         "CD-k's gradient is biased: its negative samples never leave the neighbourhood of the data, so it can keep "
         "modes the data do not have, and its likelihood may stall or even fall. PCD keeps persistent chains that "
@@ -57,8 +57,8 @@ with tab_neg:
     at = st.slider("Measurement", 1, n_meas, n_meas, key="at", bind="query-params",
                    help="Which measurement's particles to show (they are kept at every measurement).") if n_meas > 1 else 1
     upd = int(hist["updates"].iloc[at - 1])
-    panels = [(f"{bm_lab.NAMES[a]}", bm_lab.particles(res.result, a, at - 1)) for a in run.algorithms]
-    plots.show_grids([("Data (this mini-batch)", bm_lab.shown_batch(run, data, upd))] + panels, data.shape, key=f"particles-{upd}", ncols=4,
+    panels = [(f"{algorithms.NAMES[a]}", algorithms.particles(res.result, a, at - 1)) for a in run.algorithms]
+    plots.show_grids([("Data (this mini-batch)", algorithms.shown_batch(run, data, upd))] + panels, data.shape, key=f"particles-{upd}", ncols=4,
                      caption=f"P(v = 1 | h) of the negative phase after {upd} updates: CD's reconstructions of the "
                              f"mini-batch after k = {run.k} steps, PCD's and FPCD's persistent chains. {settings}")
     shell.what_to_look_for(

@@ -17,7 +17,7 @@ import numpy as np
 import ot
 from scipy.spatial import cKDTree
 
-from core import transport
+from core.transport import plans
 
 # --------------------------------------------------------------------------------------------
 # Pixels
@@ -69,7 +69,7 @@ def resize(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-MAX_LAMBDA = transport.PLAIN_MAX_RATIO  # 200: colour Sinkhorn stays in plain Sinkhorn's safe range (max(M) * lambda <= 200): on
+MAX_LAMBDA = plans.PLAIN_MAX_RATIO  # 200: colour Sinkhorn stays in plain Sinkhorn's safe range (max(M) * lambda <= 200): on
 # 1000 x 1000 colour plans POT's log-stabilised solver was measured to stall (100 s, mass lost).
 
 
@@ -77,7 +77,7 @@ MAX_LAMBDA = transport.PLAIN_MAX_RATIO  # 200: colour Sinkhorn stays in plain Si
 class ColorTransfer:
     """Move a source image's colours onto a target image's colour distribution.
 
-    method "emd": exact OT (ot.emd); "sinkhorn": entropic OT with reg = 1/lam (core.transport.sinkhorn,
+    method "emd": exact OT (ot.emd); "sinkhorn": entropic OT with reg = 1/lam (core.plans.sinkhorn,
     on costs scaled to a maximum of 1, lam <= MAX_LAMBDA). Fitted on n_samples pixels of each image."""
     method: str = "emd"  # "emd" (exact) or "sinkhorn" (entropic)
     n_samples: int = 1000  # pixels sampled from each image to fit the plan (plan is n x n)
@@ -96,9 +96,9 @@ class ColorTransfer:
         M = ot.dist(self.xs_, self.xt_)  # squared Euclidean colour distances, (n, n)
         self.info_ = {}
         if self.method == "emd":
-            self.plan_ = transport.exact_plan(a, b, M)
+            self.plan_ = plans.exact_plan(a, b, M)
         else:
-            res = transport.sinkhorn(a, b, M / M.max(), self.lam)
+            res = plans.sinkhorn(a, b, M / M.max(), self.lam)
             self.plan_ = res.plan
             self.info_ = {"solver": res.solver, "iterations": res.iterations, "converged": res.converged,
                           "notes": res.notes}
@@ -205,7 +205,7 @@ def color_histogram(img: np.ndarray, bins: int = 12) -> tuple[np.ndarray, np.nda
 
 def color_distance(a: np.ndarray, b: np.ndarray, bins: int = 12) -> float:
     """2-Wasserstein distance between two images' colour distributions, in grey levels (0-255):
-    exact OT (transport.exact_cost) between their colour histograms (`color_histogram`), so every pixel counts
+    exact OT (plans.exact_cost) between their colour histograms (`color_histogram`), so every pixel counts
     and the number is deterministic. Colour differences inside one cell (256/bins levels wide) are
     only seen through the cell's mean colour."""
     return _w2(color_histogram(a, bins), color_histogram(b, bins))
@@ -214,7 +214,7 @@ def color_distance(a: np.ndarray, b: np.ndarray, bins: int = 12) -> float:
 def _w2(ha: tuple[np.ndarray, np.ndarray], hb: tuple[np.ndarray, np.ndarray]) -> float:
     """W2 between two (cell colours, weights) histograms, in grey levels."""
     (xa, wa), (xb, wb) = ha, hb
-    return float(np.sqrt(max(transport.exact_cost(wa, wb, ot.dist(xa, xb)), 0.0)))
+    return float(np.sqrt(max(plans.exact_cost(wa, wb, ot.dist(xa, xb)), 0.0)))
 
 
 def channel_histograms(img: np.ndarray, bins: int = 64) -> np.ndarray:

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import rbm_lab
+from core.boltzmann import rbm_lab
 from core.data import ImageData
-from core.rbm import RBM, RBMConfig
+from core.boltzmann.rbm import RBM, RBMConfig
 from explorer import live, plots
 from explorer.widgets import Controls
 
