@@ -17,6 +17,7 @@ from explorer.registry import OLD_URLS, discover  # noqa: E402
 from explorer.shell import APP_TITLE  # noqa: E402
 
 PAGES = discover()
+CANONICAL = {p.url_path: st.Page(str(p.path), title=p.title, icon=p.icon, url_path=p.url_path) for p in PAGES}
 
 
 def home() -> None:
@@ -35,19 +36,25 @@ def home() -> None:
         with cols[i % 2].container(border=True):
             st.subheader(section)
             for p in pages:
-                st.page_link(str(p.path), label=p.title, icon=p.icon)
+                st.page_link(CANONICAL[p.url_path], label=p.title, icon=p.icon)
                 if p.summary:
                     st.caption(p.summary)
+
+
+def _redirect(page: st.Page):
+    """A page under an old URL: open the page it became, with the same query parameters."""
+    def go() -> None:
+        st.switch_page(page, query_params=st.query_params.to_dict())
+    return go
 
 
 def navigation() -> dict:
     nav = {"": [st.Page(home, title="Home", icon=":material/home:", default=True)]}
     for p in PAGES:
-        nav.setdefault(p.section, []).append(st.Page(str(p.path), title=p.title, icon=p.icon, url_path=p.url_path))
-    by_stem = {p.url_path: p for p in PAGES}
+        nav.setdefault(p.section, []).append(CANONICAL[p.url_path])
     for old, stem in OLD_URLS.items():  # old links open the same page (hidden from the menu)
-        if stem in by_stem:
-            nav[""].append(st.Page(str(by_stem[stem].path), title=by_stem[stem].title, url_path=old,
+        if stem in CANONICAL:
+            nav[""].append(st.Page(_redirect(CANONICAL[stem]), title=CANONICAL[stem].title, url_path=old,
                                    visibility="hidden"))
     return nav
 

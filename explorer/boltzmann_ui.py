@@ -1,15 +1,19 @@
-"""What both RBM pages share: the model's widgets, cached training, cached derived arrays."""
+"""What the Boltzmann-machine pages share: the RBM's widgets and cached training, cached derived arrays
+(reconstructions, sweeps, inpainting), the algorithm comparison's widgets and log-likelihood figure, and
+the DBM page's shipped model, chains (as an animated GIF) and AIS."""
 from __future__ import annotations
 
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from core.boltzmann import rbm_lab
-from core.data import ImageData
+from core import assets
+from core.boltzmann import algorithms, dbm, rbm_lab
 from core.boltzmann.rbm import RBM, RBMConfig
+from core.data import ImageData
 from explorer import live, plots
 from explorer.widgets import Controls
 
@@ -17,6 +21,8 @@ CURVES = ["recon_error", "pseudo_ll", "fe_gap", "exact_ll"]
 LABELS = {"recon_error": "reconstruction error (held-out)", "pseudo_ll": "pseudo-log-likelihood (held-out)",
           "fe_gap": "free energy: held-out − train", "exact_ll": "exact log-likelihood (held-out, nats)"}
 
+
+# ----------------------------------------------------------------------------- the RBM (learn and inpainting pages)
 
 def controls(ctrl: Controls, data: ImageData, defaults: RBMConfig | None = None) -> rbm_lab.RBMRun:
     """Sidebar widgets of the RBM and its training -> a run config."""
@@ -39,18 +45,18 @@ def controls(ctrl: Controls, data: ImageData, defaults: RBMConfig | None = None)
 
 
 def train(run: rbm_lab.RBMRun, data: ImageData) -> live.RunResult | None:
-    return live.train_cached("rbm", run, lambda partial: rbm_lab.train(run, data, partial),
-                             curves=["recon_error"], labels=LABELS, label="Training the RBM")
+    return live.train_cached(rbm_lab.RBMSteps(run, data), curves=["recon_error"], labels=LABELS,
+                             label="Training the RBM")
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _model(key: str, epochs: int, _result: dict) -> RBM:
+def _model(key: str, done: int, _result: dict) -> RBM:
     return rbm_lab.model(_result)
 
 
 def model(res: live.RunResult) -> RBM:
     """The run's RBM, built once per (run, epochs). Shared: use random_state= when sampling."""
-    return _model(res.key, int(res.result["epochs"]), res.result)
+    return _model(res.key, res.done, res.result)
 
 
 @st.cache_data(show_spinner="Running Gibbs chains…", max_entries=64)
@@ -73,11 +79,12 @@ def sweep(ctrl: Controls, run: rbm_lab.RBMRun, data: ImageData, rbm: RBM, res: l
     c1, c2 = st.columns(2)
     what = c1.radio("Sweep over", ["Gibbs steps", "Epochs", "Hidden units"], horizontal=True, key="sweep_param",
                     bind="query-params")
-    metrics = ["recon_error", "pseudo_ll", "fe_gap"] + (["exact_ll"] if "exact_ll" in res.history else [])
+    hist = res.history
+    metrics = ["recon_error", "pseudo_ll", "fe_gap"] + (["exact_ll"] if "exact_ll" in hist else [])
     settings = ctrl.caption(["data", "hidden", "epochs", "lr", "batch", "method", "k", "seed"])
     if what == "Gibbs steps":
         X = data.X_test[:200]
-        errs = _gibbs_sweep(res.key, int(res.result["epochs"]), rbm, X)
+        errs = _gibbs_sweep(res.key, res.done, rbm, X)
         df = pd.DataFrame({"gibbs_steps": list(errs), "recon_error": list(errs.values())})
         plots.show_curves(df, "gibbs_steps", ["recon_error"], "Held-out reconstruction error against Gibbs steps",
                           key="sweep-gibbs", xlabel="Gibbs steps k (log scale)", ylabel="squared error per image",
@@ -86,7 +93,7 @@ def sweep(ctrl: Controls, run: rbm_lab.RBMRun, data: ImageData, rbm: RBM, res: l
         return
     metric = c2.selectbox("Held-out metric", metrics, format_func=lambda m: LABELS[m], key="sweep_metric")
     if what == "Epochs":
-        plots.show_curves(res.history, "epoch", [metric], f"{LABELS[metric]} against epochs", key="sweep-epochs",
+        plots.show_curves(hist, "epoch", [metric], f"{LABELS[metric]} against epochs", key="sweep-epochs",
                           ylabel=LABELS[metric], markers=True, labels=LABELS)
         st.caption("Training for fewer epochs with the same seed gives exactly these intermediate models, so "
                    f"this curve is the epoch sweep. {settings}")
@@ -98,8 +105,7 @@ def sweep(ctrl: Controls, run: rbm_lab.RBMRun, data: ImageData, rbm: RBM, res: l
         return
     rows = []
     for h, r in zip(values, runs):
-        out = live.train_cached("rbm", r, lambda partial, r=r: rbm_lab.train(r, data, partial),
-                                label=f"Training {h} hidden units")
+        out = live.train_cached(rbm_lab.RBMSteps(r, data), label=f"Training {h} hidden units")
         if out is None or out.status == "stopped":
             break
         rows.append({"hidden_units": h, **out.result["history"][-1]})
@@ -125,7 +131,7 @@ def _inpainted(key: str, epochs: int, _rbm: RBM, X: np.ndarray, mask: np.ndarray
 
 
 def inpainted(res: live.RunResult, rbm: RBM, X: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
-    return _inpainted(res.key, int(res.result["epochs"]), rbm, X, mask, int(k))
+    return _inpainted(res.key, res.done, rbm, X, mask, int(k))
 
 
 @st.cache_data(show_spinner="Sweeping…", max_entries=64)
@@ -137,4 +143,115 @@ def _inpaint_sweep(key: str, epochs: int, _rbm: RBM, name: str, _data: ImageData
 
 def inpaint_sweep(res: live.RunResult, rbm: RBM, data: ImageData, X: np.ndarray, k: int, rows=None,
                   location="middle", n_rows: int = 8) -> list[dict]:
-    return _inpaint_sweep(res.key, int(res.result["epochs"]), rbm, data.name, data, X, int(k), rows, location, n_rows)
+    return _inpaint_sweep(res.key, res.done, rbm, data.name, data, X, int(k), rows, location, n_rows)
+
+
+# ----------------------------------------------------------------------------- algorithms compared
+
+ALG_LABELS = {f"ll_{a}": algorithms.NAMES[a] for a in algorithms.ALGORITHMS}
+HIDDEN_OPTIONS = [4, 8, 10, 12, 16, 20, 25, 50, 100, 200, 500]
+
+
+def algorithm_controls(ctrl: Controls, data: ImageData) -> algorithms.BMRun:
+    d = algorithms.BMRun()
+    ctrl.where.markdown("**Algorithms**")
+    helps = {"cd": "Contrastive divergence: the negative chain starts at the data batch, k steps.",
+             "pcd": "Persistent CD: the negative chains continue from where the last update left them.",
+             "fpcd": "Fast-weights PCD: persistent chains that run on the weights plus decaying fast weights."}
+    chosen = [a for a in algorithms.ALGORITHMS
+              if ctrl.toggle(algorithms.NAMES[a], a, True, help=helps[a], caption=False)]
+    ctrl.where.markdown("**Model and training**")
+    hidden = ctrl.log_slider("Hidden units", "hidden", 4, 500, d.n_hidden, options=HIDDEN_OPTIONS,
+                             help=f"Up to {d.exact_limit}: exact log-likelihood (all 2^n hidden states enumerated). "
+                                  "Above: log Z by annealed importance sampling, shown with its ±3 s.e. band.")
+    k = ctrl.slider("k (Gibbs steps per update)", "k", 1, 25, d.k)
+    lr = ctrl.log_slider("Learning rate", "lr", 0.001, 0.5, 0.1)
+    updates = ctrl.log_slider("Parameter updates", "updates", 100, 20000, d.updates,
+                              options=[100, 200, 500, 1000, 2000, 3000, 5000, 10000, 20000])
+    chains_n = ctrl.log_slider("Persistent chains (PCD, FPCD)", "chains", 1, 1000, d.n_chains,
+                               options=[1, 10, 20, 50, 100, 200, 500, 1000])
+    ctrl.where.markdown("**Fast weights (FPCD)**")
+    fast_lr = ctrl.log_slider("Fast-weight learning rate", "fast_lr", 0.001, 1.0, 0.1)
+    fast_decay = ctrl.log_slider("Fast-weight decay per update", "fast_decay", 0.0, 1.0, d.fast_decay,
+                                 options=[0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0])
+    seed = ctrl.number("Seed", "seed", 0, 10_000, d.random_state)
+    return algorithms.BMRun(data.name, min(len(data.X_train), d.n_train), tuple(chosen), int(hidden), float(lr),
+                            d.batch_size, int(k), int(chains_n), float(fast_lr), float(fast_decay), int(updates),
+                            max(1, int(updates) // 6), min(d.n_eval, len(data.X_test)), d.exact_limit, d.ais_betas,
+                            d.ais_runs, int(seed))
+
+
+def train_algorithms(run: algorithms.BMRun, data: ImageData) -> live.RunResult | None:
+    return live.train_cached(algorithms.AlgorithmSteps(run, data), curves=[f"ll_{a}" for a in run.algorithms],
+                             labels=ALG_LABELS, label="Training the algorithms side by side")
+
+
+def ll_figure(df: pd.DataFrame, algs, title: str, band: bool) -> go.Figure:
+    fig = go.Figure()
+    for i, a in enumerate(algs):
+        col, color = f"ll_{a}", plots.PALETTE[i % len(plots.PALETTE)]
+        if col not in df:
+            continue
+        if band and f"{col}_low" in df:
+            lo = df[f"{col}_low"].replace(-np.inf, np.nan)
+            fig.add_trace(go.Scatter(x=list(df["updates"]) + list(df["updates"])[::-1],
+                                     y=list(df[f"{col}_high"]) + list(lo)[::-1], fill="toself", fillcolor=color,
+                                     opacity=0.18, line=dict(width=0), hoverinfo="skip", showlegend=False))
+        fig.add_trace(go.Scatter(x=df["updates"], y=df[col], name=algorithms.NAMES[a], mode="lines+markers",
+                                 line=dict(color=color)))
+    return plots.style(fig, title, "parameter updates", "held-out log-likelihood (nats per image)", height=380)
+
+
+# ----------------------------------------------------------------------------- the deep Boltzmann machine
+
+@st.cache_resource(show_spinner="Loading the shipped DBM…")
+def shipped_dbm() -> dict | None:
+    """The run in assets/dbm (shared by all sessions: never modify it)."""
+    return assets.load(dbm.ASSET_DIR)
+
+
+def dbm_controls(ctrl: Controls, data: ImageData) -> dbm.DBMRun:
+    """Sidebar widgets of a DBM to retrain (small defaults: a minute on a CPU) -> a run config."""
+    ctrl.where.markdown("**DBM settings**")
+    d = dbm.DBMConfig()
+    h1 = ctrl.log_slider("First hidden layer", "h1", 20, 500, 100, options=[20, 50, 100, 200, 500])
+    h2 = ctrl.log_slider("Second hidden layer", "h2", 20, 1000, 100, options=[20, 50, 100, 200, 500, 1000])
+    pe = ctrl.log_slider("Pre-training epochs (each RBM)", "pre", 1, 50, 2, options=[1, 2, 5, 10, 20, 50])
+    je = ctrl.log_slider("Joint-training epochs", "epochs", 1, 100, 3, options=[1, 2, 3, 5, 10, 20, 50, 100])
+    lr = ctrl.log_slider("Joint learning rate", "lr", 0.0005, 0.05, d.learning_rate)
+    k = ctrl.slider("Gibbs sweeps per update (fantasy particles)", "k", 1, 10, d.k)
+    seed = ctrl.number("Seed", "seed", 0, 10_000, 0)
+    cfg = replace(d, n_hidden1=int(h1), n_hidden2=int(h2), pretrain_epochs=int(pe), epochs=int(je),
+                  learning_rate=float(lr), k=int(k), random_state=int(seed))
+    return dbm.DBMRun(data.name, min(len(data.X_train), 8000), cfg)
+
+
+def train_dbm(run: dbm.DBMRun, data: ImageData) -> live.RunResult | None:
+    return live.train_cached(dbm.DBMSteps(run, data), curves=["recon_error"],
+                             labels={"recon_error": "mean-field reconstruction error"},
+                             label="Training the DBM (then the RBM for the same time)")
+
+
+def has_dbm_run(run: dbm.DBMRun, data: ImageData) -> bool:
+    return live.has_run(dbm.DBMSteps(run, data))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _models(key: str, _result: dict) -> tuple[dbm.DBM, RBM]:
+    return dbm.model(_result, device="cpu"), dbm.baseline_rbm(_result, device="cpu")
+
+
+def models(key: str, result: dict) -> tuple[dbm.DBM, RBM]:
+    """(DBM, RBM) of a run, built once per key (shared: their sampling methods take random_state and change nothing)."""
+    return _models(key, result)
+
+
+@st.cache_data(show_spinner="Running the Gibbs chains…", max_entries=32)
+def chains(key: str, _dbm: dbm.DBM, _rbm: RBM, n: int, steps: int, seed: int) -> dict:
+    return dbm.chains(_dbm, _rbm, n, steps, seed)
+
+
+@st.cache_data(show_spinner="Estimating log Z by annealed importance sampling…", max_entries=16)
+def ais_both(key: str, _result: dict, _X_base: np.ndarray, _X_test: np.ndarray, betas: int, runs: int) -> dict:
+    """Held-out log-likelihoods of both models (drawn only on a cache miss)."""
+    return dbm.both_log_likelihoods(_result, _X_base, _X_test, betas, runs)

@@ -1,9 +1,7 @@
 """What the GAN pages share: data choice (CIFAR-10 with an honest fallback), the GAN's widgets,
-cached live training (extending a shorter cached run instead of starting over), curves, quality,
-the fixed-noise timeline, failure flags and the single-step (D step / G step) panel."""
+cached live training (a longer run continues the cached shorter one), curves, quality, the fixed-noise
+timeline, failure flags and the single-step (D step / G step) panel."""
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -12,14 +10,10 @@ import streamlit as st
 
 from core import data as datasets
 from core.gan import train as gt
-from core.cache import DiskCache, make_key
 from core.quality import N_EVAL, QualityModel, quality_model
-from explorer import live, plots
-from explorer.shell import load_dataset
+from explorer import live, plots, shell
 from explorer.widgets import Controls
 
-KIND = "gan"
-ITER_OPTIONS = [20, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 5000, 10000]
 LABELS = {"d_loss": "D loss", "g_loss": "G loss", "d_real": "D(x), real", "d_fake": "D(G(z)), fake",
           "acc_real": "D accuracy on real", "acc_fake": "D accuracy on fake", "d_fake_g": "D(G(z)) in the G step",
           "w_estimate": "Wasserstein estimate", "critic_real": "critic on real", "critic_fake": "critic on fake",
@@ -31,28 +25,17 @@ LABELS = {"d_loss": "D loss", "g_loss": "G loss", "d_real": "D(x), real", "d_fak
 
 def dcgan_dataset(ctrl: Controls) -> datasets.ImageData:
     """CIFAR-10 when it can be had; otherwise say so and use MNIST (or Fashion-MNIST) padded to 32x32."""
-    names = ["cifar10", "mnist", "fashion_mnist", "digits"]
-    have = {n: datasets.on_disk(n) for n in names}  # file checks: only the chosen dataset is loaded
-    labels = {n: datasets.DATASETS[n] + ("" if have[n] else " (not on this machine)") for n in names}
-    default = "cifar10" if have["cifar10"] else "mnist"
-    name = ctrl.select("Dataset", "data", names, default, labels=labels,
-                       help="DCGAN works at 32x32: MNIST and Fashion-MNIST are padded from 28x28, the 8x8 digits "
-                            "upsampled x4.")
-    if not have["cifar10"] and name != "cifar10":
+    have_cifar = datasets.on_disk("cifar10")
+    data = shell.dataset(ctrl, allowed=("cifar10", "mnist", "fashion_mnist", "digits"),
+                         default="cifar10" if have_cifar else "mnist", mark_missing=True,
+                         fallback=("mnist", "fashion_mnist", "digits"), instead=" padded to 32x32",
+                         help="DCGAN works at 32x32: MNIST and Fashion-MNIST are padded from 28x28, the 8x8 digits "
+                              "upsampled x4.")
+    if not have_cifar and st.session_state.get("data") != "cifar10":  # chosen something else (no fallback notice)
         st.warning("**CIFAR-10 is not on this machine** and cannot be downloaded here (no internet). The exercise "
                    "asks for one CIFAR-10 class; this page offers MNIST and Fashion-MNIST padded to 32x32 instead "
-                   "(put `cifar-10-batches-py` in a data folder, see the README, to get CIFAR-10).", icon=":material/cloud_off:")
-    try:
-        data = load_dataset(name)
-    except (datasets.DatasetUnavailable, ValueError, OSError) as exc:  # absent, or present but unreadable
-        fallback = next(n for n in ("mnist", "fashion_mnist", "digits") if have[n] or n == "digits")
-        padded = " padded to 32x32" if fallback != "digits" else " upsampled to 32x32"
-        st.warning(f"**{datasets.DATASETS[name]} is not available.** {exc} This page uses "
-                   f"**{datasets.DATASETS[fallback]}**{padded} instead.", icon=":material/cloud_off:")
-        data = load_dataset(fallback)
-        ctrl.values["data"] = ("Dataset", f"{data.title} (instead of {datasets.DATASETS[name]})")
-    if data.note:
-        st.caption(f"Data: {data.title} — {data.note}")
+                   "(put `cifar-10-batches-py` in a data folder, see the README, to get CIFAR-10).",
+                   icon=":material/cloud_off:")
     return data
 
 
@@ -66,63 +49,40 @@ def class_choice(ctrl: Controls, data: datasets.ImageData, default: int = -1) ->
 
 # ----------------------------------------------------------------------------- widgets
 
-def _iters(ctrl: Controls, default: int, lo: int = 20, hi: int = 5000) -> int:
+def iterations(ctrl: Controls, default: int, lo: int = 20, hi: int = 5000) -> int:
     return ctrl.log_slider("Generator iterations", "iters", lo, hi, default,
-                           options=[o for o in ITER_OPTIONS if lo <= o <= hi],
+                           options=[o for o in gt.ITERATIONS if lo <= o <= hi],
                            help="Raising it continues the cached shorter run instead of starting over.")
 
 
 def dcgan_controls(ctrl: Controls, data: datasets.ImageData, label: int) -> gt.GANRun:
-    d = gt.GANConfig()
+    d = gt.dcgan_config()
     w = ctrl.where
     w.markdown("**DCGAN (Radford et al.)**")
-    size = ctrl.select("Image size", "size", [32, 64], 32, labels={32: "32x32 (native)", 64: "64x64 (4x slower)"},
+    size = ctrl.select("Image size", "size", [32, 64], d.image_size,
+                       labels={32: "32x32 (native)", 64: "64x64 (4x slower)"},
                        horizontal=True, help="64x64 adds one stride-2 layer to G and to D.")
-    width = ctrl.log_slider("Width (channels of the last hidden map)", "width", 8, 64, 32, options=[8, 16, 32, 48, 64],
+    width = ctrl.log_slider("Width (channels of the last hidden map)", "width", 8, 64, int(d.width),
+                            options=[8, 16, 32, 48, 64],
                             help="G's channels are 4x, 2x, 1x this (and 8x for 64x64); D's mirror them.")
-    iters = _iters(ctrl, 400)
-    batch = ctrl.log_slider("Batch size", "batch", 16, 256, 32, options=[16, 32, 64, 128, 256])
+    iters = iterations(ctrl, d.n_iters)
+    batch = ctrl.log_slider("Batch size", "batch", 16, 256, d.batch_size, options=[16, 32, 64, 128, 256])
     w.markdown("**Optimiser (Adam)**")
-    lr_g = ctrl.log_slider("G learning rate", "lr_g", 1e-5, 2e-3, 2e-4)
-    lr_d = ctrl.log_slider("D learning rate", "lr_d", 1e-5, 2e-3, 2e-4)
-    beta1 = ctrl.log_slider("Adam beta1", "beta1", 0.0, 0.9, 0.5, options=[0.0, 0.5, 0.9],
+    lr_g = ctrl.log_slider("G learning rate", "lr_g", 1e-5, 2e-3, d.lr_g)
+    lr_d = ctrl.log_slider("D learning rate", "lr_d", 1e-5, 2e-3, d.lr_d)
+    beta1 = ctrl.log_slider("Adam beta1", "beta1", 0.0, 0.9, d.beta1, options=[0.0, 0.5, 0.9],
                             help="Radford et al. lowered it from 0.9 to 0.5 for stability.")
-    d_steps = ctrl.slider("D steps per G step", "dsteps", 1, 5, 1)
-    loss = ctrl.select("Generator loss", "loss", ["nonsat", "minimax"], "nonsat", horizontal=True,
+    d_steps = ctrl.slider("D steps per G step", "dsteps", 1, 5, d.d_steps)
+    loss = ctrl.select("Generator loss", "loss", ["nonsat", "minimax"], d.loss, horizontal=True,
                        labels={"nonsat": "non-saturating", "minimax": "minimax"},
                        help="minimax: G minimises log(1 - D(G(z))); non-saturating: G maximises log D(G(z)).")
     aug = ctrl.toggle("DiffAugment", "aug", False, help="Colour, translation and cutout applied to real and fake "
                       "images before D (Zhao et al., 2020): helps with small data such as one class.")
-    seed = ctrl.number("Seed", "seed", 0, 10_000, 0)
-    cfg = replace(d, arch="dcgan", loss=loss, image_size=int(size), width=int(width), n_iters=int(iters),
-                  batch_size=int(batch), lr_g=float(lr_g), lr_d=float(lr_d), beta1=float(beta1), d_steps=int(d_steps),
-                  diffaug="color,translation,cutout" if aug else "", seed=int(seed), **_schedule(iters))
+    seed = ctrl.number("Seed", "seed", 0, 10_000, d.seed)
+    cfg = gt.dcgan_config(loss=loss, image_size=int(size), width=int(width), n_iters=int(iters),
+                          batch_size=int(batch), lr_g=float(lr_g), lr_d=float(lr_d), beta1=float(beta1),
+                          d_steps=int(d_steps), diffaug="color,translation,cutout" if aug else "", seed=int(seed))
     return gt.GANRun(data.name, int(label), 8000, cfg)
-
-
-def _log_every(iters: int) -> int:
-    return 5 if iters <= 100 else 10 if iters <= 1000 else 25
-
-
-def _grid_every(iters: int) -> int:
-    return 5 if iters <= 100 else 25 if iters <= 1000 else 100
-
-
-def _quality_every(iters: int) -> int:
-    return 50 if iters <= 500 else 100 if iters <= 2000 else 500
-
-
-def _schedule(iters: int) -> dict:
-    """How often a run of `iters` iterations logs curves, keeps image grids and scores quality."""
-    return {"log_every": _log_every(iters), "grid_every": _grid_every(iters), "quality_every": _quality_every(iters)}
-
-
-def mlp_config(iters: int, width: float = 1.0, batch: int = 64, d_steps: int = 1, loss: str = "nonsat",
-               lr: float = 2e-4, seed: int = 0) -> gt.GANConfig:
-    """The seed's MLP GAN: noise U(-1, 1) of size 100, Adam 2e-4 / beta1 0.5, k D steps per G step."""
-    return gt.GANConfig(arch="mlp", loss=loss, noise="uniform", width=float(width), batch_size=int(batch),
-                        lr_g=float(lr), lr_d=float(lr), d_steps=int(d_steps), n_iters=int(iters), seed=int(seed),
-                        channels_last=False, **_schedule(iters))
 
 
 # ----------------------------------------------------------------------------- training
@@ -130,7 +90,7 @@ def mlp_config(iters: int, width: float = 1.0, batch: int = 64, d_steps: int = 1
 @st.cache_resource(show_spinner="Training the quality classifier for this dataset once (cached on disk)…")
 def quality(name: str) -> QualityModel:
     """The dataset's quality classifier and reference statistics (shared: read-only)."""
-    return quality_model(load_dataset(name))
+    return quality_model(shell.load_dataset(name))
 
 
 def compare_frame(results: dict, table: str, col: str, models=None) -> pd.DataFrame:
@@ -140,28 +100,11 @@ def compare_frame(results: dict, table: str, col: str, models=None) -> pd.DataFr
     return pd.DataFrame(rows).groupby("step", as_index=False).first() if rows else pd.DataFrame(columns=["step"])
 
 
-def _shorter_run(run: gt.GANRun, cache: DiskCache) -> dict | None:
-    """The longest cached run that is this one with fewer iterations, as a snapshot to continue (or None)."""
-    for n in sorted((o for o in ITER_OPTIONS if o < run.gan.n_iters), reverse=True):
-        hit = cache.get(make_key(KIND, replace(run, gan=replace(run.gan, n_iters=n, **_schedule(n)))))
-        if hit is not None:
-            return {k: v for k, v in hit.items() if k != "done"}
-    return None
-
-
 def train(run: gt.GANRun, data: datasets.ImageData, label: str = "Training the GAN") -> live.RunResult | None:
-    qm = quality(data.name)
     wgan = run.gan.loss in ("wgan", "wgan-gp")
     curves = ["w_estimate", "d_loss", "g_loss"] if wgan else ["d_loss", "g_loss", "d_real", "d_fake", "acc_real",
                                                                "acc_fake"]
-    return live.train_cached(KIND, run, lambda partial: gt.train(run, data, partial, quality=qm),
-                             curves=curves, labels=LABELS, label=label, x="step",
-                             continue_from=lambda cache: _shorter_run(run, cache))
-
-
-def status(res: live.RunResult) -> str:
-    return {"cached": "from the cache", "trained": f"trained in {res.seconds:.1f} s",
-            "stopped": f"paused at iteration {res.result['iters']}"}[res.status]
+    return live.train_cached(gt.GANSteps(run, data, quality(data.name)), curves=curves, labels=LABELS, label=label)
 
 
 # ----------------------------------------------------------------------------- figures
@@ -287,7 +230,7 @@ def step_panel(res: live.RunResult, data: datasets.ImageData, key: str) -> None:
     """GAN Lab's single steps: one D step or one G step on a copy of the trained model (the cached run
     is not changed), with D's view of real and fake before and after."""
     states = st.session_state.setdefault(STEP_STATE, {})
-    sk = f"{res.key}:{res.result['iters']}"
+    sk = f"{res.key}:{res.done}"
     c = st.columns([1, 1, 1.3, 2, 2])
     if c[3].button("↺ Back to the trained model", key=f"{key}-reset") or sk not in states:
         tr = gt.trainer_from(res.result, data)
@@ -328,24 +271,27 @@ def show_run(res: live.RunResult, run: gt.GANRun, data: datasets.ImageData, ctrl
              hints: dict[str, str]) -> None:
     """The body both single-GAN pages share: settings caption, failure flags, and the four tabs
     (samples over training, curves, quality, step by step), each with the page's own hint."""
-    from explorer.shell import what_to_look_for
-
     settings = ctrl.caption()
-    st.caption(f"{settings} · {status(res)}")
+    st.caption(f"{settings} · {res.status_line()}")
     flags(res.result, run, len(data.classes))
-    tab_s, tab_c, tab_q, tab_step = st.tabs(["Samples over training", "Loss and accuracy", "Quality", "Step by step"])
+    tab_s, tab_c, tab_q, tab_step = shell.tabs(["Samples over training", "Loss and accuracy", "Quality",
+                                                "Step by step"])
     with tab_s:
-        _, side = timeline(res.result, key, caption=settings)
-        with side:
-            what_to_look_for(hints["samples"])
+        if tab_s.open:
+            _, side = timeline(res.result, key, caption=settings)
+            with side:
+                shell.what_to_look_for(hints["samples"])
     with tab_c:
-        curves(res.history, run.gan.loss, key, settings)
-        what_to_look_for(hints["curves"])
+        if tab_c.open:
+            curves(res.history, run.gan.loss, key, settings)
+            shell.what_to_look_for(hints["curves"])
     with tab_q:
-        quality_panel(res.result, quality(data.name), f"{key}-q", label=run.label)
-        if "quality" in hints:
-            what_to_look_for(hints["quality"])
+        if tab_q.open:
+            quality_panel(res.result, quality(data.name), f"{key}-q", label=run.label)
+            if "quality" in hints:
+                shell.what_to_look_for(hints["quality"])
     with tab_step:
-        step_panel(res, data, f"{key}-step")
-        if "step" in hints:
-            what_to_look_for(hints["step"])
+        if tab_step.open:
+            step_panel(res, data, f"{key}-step")
+            if "step" in hints:
+                shell.what_to_look_for(hints["step"])

@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.inpainting import ebm as ip
 from core.boltzmann import rbm_lab
 from core.data import ImageData
-from explorer import live, boltzmann_ui as rbm_ui
+from core.inpainting import ebm as ip
+from core.inpainting.masks import MaskedSet, masked_held_out
+from core.inpainting.pca import D_GRID, PCAInpainter
+from explorer import boltzmann_ui, live
 from explorer.widgets import Controls
 
 LABELS = {"masked_mse": "masked MSE (held-out)", "loss": "loss (one optimizer)", "energy_real": "energy of real digits",
@@ -23,17 +25,17 @@ LABELS = {"masked_mse": "masked MSE (held-out)", "loss": "loss (one optimizer)",
 # ----------------------------------------------------------------------------- data
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def held_out(name: str, n: int, mask_seed: int, _data: ImageData) -> ip.MaskedSet:
+def masked_set(name: str, n: int, mask_seed: int, _data: ImageData) -> MaskedSet:
     """The fixed held-out digits with their holes (shared: never modify the arrays)."""
-    return ip.held_out(_data, n=n, mask_seed=mask_seed)
+    return masked_held_out(_data, n=n, mask_seed=mask_seed)
 
 
 # ----------------------------------------------------------------------------- PCA
 
 @st.cache_resource(show_spinner="Computing principal components…", max_entries=4)
-def pca(name: str, n_train: int, _data: ImageData) -> tuple[ip.PCAInpainter, float]:
+def pca(name: str, n_train: int, _data: ImageData) -> tuple[PCAInpainter, float]:
     t = time.perf_counter()
-    model = ip.PCAInpainter(400).fit(_data.X_train[:n_train])
+    model = PCAInpainter(400).fit(_data.X_train[:n_train])
     return model, time.perf_counter() - t
 
 
@@ -41,8 +43,8 @@ def pca(name: str, n_train: int, _data: ImageData) -> tuple[ip.PCAInpainter, flo
 def pca_curves(name: str, n_train: int, n: int, mask_seed: int, _data: ImageData) -> tuple[pd.DataFrame, dict]:
     """Masked MSE against d for both PCA fills, and the seconds each sweep took."""
     model, _ = pca(name, n_train, _data)
-    ms = held_out(name, n, mask_seed, _data)
-    ds = [d for d in ip.D_GRID if d <= model.max_d]
+    ms = masked_set(name, n, mask_seed, _data)
+    ds = [d for d in D_GRID if d <= model.max_d]
     out, secs = {"d": ds}, {}
     for method in ("project", "lstsq"):
         t = time.perf_counter()
@@ -54,7 +56,7 @@ def pca_curves(name: str, n_train: int, n: int, mask_seed: int, _data: ImageData
 @st.cache_data(show_spinner=False, max_entries=64)
 def pca_fill(name: str, n_train: int, n: int, mask_seed: int, d: int, method: str, _data: ImageData) -> np.ndarray:
     model, _ = pca(name, n_train, _data)
-    ms = held_out(name, n, mask_seed, _data)
+    ms = masked_set(name, n, mask_seed, _data)
     return model.inpaint(ms.X_in, ms.mask, d, method)
 
 
@@ -92,9 +94,8 @@ def ebm_history(res: live.RunResult) -> pd.DataFrame:
 
 
 def train_ebm(run: ip.EBMRun, data: ImageData) -> live.RunResult | None:
-    return live.train_cached("inpaint-ebm", run, lambda partial: ip.train_ebm(run, data, partial),
-                             curves=["masked_mse"], labels=LABELS, label="Training the energy network + generator",
-                             shipped=lambda: shipped_run(run, data))
+    return live.train_cached(ip.EBMSteps(run, data), curves=["masked_mse"], labels=LABELS,
+                             label="Training the energy network + generator", shipped=lambda: shipped_run(run, data))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -109,7 +110,7 @@ def shipped_run(run: ip.EBMRun, _data: ImageData) -> dict | None:
 @st.cache_data(show_spinner="Completing the held-out digits…", max_entries=32)
 def ebm_fill(key: str, epochs: int, name: str, n: int, mask_seed: int, _result: dict, _data: ImageData) -> tuple[np.ndarray, float]:
     G = ip.generator(_result)
-    ms = held_out(name, n, mask_seed, _data)
+    ms = masked_set(name, n, mask_seed, _data)
     t = time.perf_counter()
     out = ip.complete_array(G, ms.X_in, ms.mask)
     return out, time.perf_counter() - t
@@ -130,14 +131,14 @@ def rbm_controls(ctrl: Controls, data: ImageData) -> tuple[rbm_lab.RBMRun, int]:
 
 
 def train_rbm(run: rbm_lab.RBMRun, data: ImageData) -> live.RunResult | None:
-    return rbm_ui.train(run, data)
+    return boltzmann_ui.train(run, data)
 
 
 @st.cache_data(show_spinner="Running clamped Gibbs chains…", max_entries=32)
 def rbm_fill(key: str, epochs: int, k: int, name: str, n: int, mask_seed: int, _res: live.RunResult,
              _data: ImageData) -> tuple[np.ndarray, float]:
-    rbm = rbm_ui.model(_res)
-    ms = held_out(name, n, mask_seed, _data)
+    rbm = boltzmann_ui.model(_res)
+    ms = masked_set(name, n, mask_seed, _data)
     t = time.perf_counter()
     out = rbm.inpaint(ms.X_in, ms.mask, k=k, random_state=0)
     return out, time.perf_counter() - t

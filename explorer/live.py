@@ -1,25 +1,22 @@
-"""Live, cached, stoppable training for any `core` training iterator.
+"""Live, cached, stoppable training of any `core.training.Steps`.
 
-`train_cached` looks the run up in the disk cache (instant revisit); otherwise it consumes the
-iterator while drawing a progress bar, live curves and a Stop button. Every record that carries
-metrics leaves a snapshot of the run in ``st.session_state["gme.partial"][key]``, so a Stop (or a
-slider moved mid-run) loses nothing: the page shows the model as it was, with Resume and Restart.
-A finished run goes to the disk cache and its snapshot is dropped.
-
-The trainer contract (see `core.rbm_lab.train` for an example):
-``start(partial) -> Iterator[Progress]``, each record's ``extra["snapshot"]`` a callable that
-returns the run as a storable dict (weights, ``history`` rows, ``done``), and ``partial`` either
-None (fresh run) or such a snapshot to continue from.
+`train_cached(steps)` looks the run up in the disk cache (instant revisit), then among the runs shipped
+with the app; otherwise it trains through `core.training.train` while drawing a progress bar, live
+curves and a Stop button. Every measured record leaves a snapshot of the run in
+``st.session_state["gme.partial"][key]``, so a Stop (or a slider moved mid-run) loses nothing: the page
+shows the model as it was, with Resume and Restart. A finished run goes to the disk cache and its
+snapshot is dropped. A run with no snapshot yet may continue a finished shorter one (`Steps.continues`).
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 import streamlit as st
 
+from core import training
 from core.cache import DiskCache, cache_dir, make_key
 from core.progress import Progress
 from explorer.plots import line_figure
@@ -31,18 +28,42 @@ STOPPED = "gme.stopped"  # session-state set of cache keys the user stopped
 @dataclass
 class RunResult:
     key: str
-    result: dict  # the snapshot: weights, history, ...
+    result: dict  # the snapshot: weights, history, ... (shared: never modify it)
     status: str  # "cached" | "shipped" | "trained" | "stopped"
     seconds: float = 0.0  # time this page spent training now
 
     @property
     def history(self) -> pd.DataFrame:
+        """A fresh table of the history rows (free to modify)."""
         return pd.DataFrame(self.result.get("history", []))
+
+    @property
+    def done(self) -> int:
+        """Units trained (epochs, updates, iterations: see result["x"])."""
+        return int(self.result["done"])
+
+    def status_line(self) -> str:
+        """'from the cache (10 epochs, 12 s of training)', 'trained now in 8.1 s', 'stopped after 3 epochs', ..."""
+        r = self.result
+        amount = training.status_words(r)
+        if self.status == "cached":
+            return f"from the cache ({amount}, {r['seconds']:.0f} s of training)"
+        if self.status == "shipped":
+            prov = r.get("provenance", {})
+            command = prov.get("equivalent_command") or prov.get("command", "its command")
+            return f"shipped with the app ({amount}, trained in {r['seconds']:.0f} s by `{command}`)"
+        if self.status == "trained":
+            return f"trained now in {self.seconds:.1f} s ({amount})"
+        return f"stopped after {amount}"
 
 
 @st.cache_resource(show_spinner=False)
 def _disk_cache(root: str) -> DiskCache:
     return DiskCache(root)
+
+
+def _cache() -> DiskCache:
+    return _disk_cache(str(cache_dir()))
 
 
 def _state(name: str, factory):
@@ -51,32 +72,42 @@ def _state(name: str, factory):
     return st.session_state[name]
 
 
+def has_run(steps: training.Steps) -> bool:
+    """True when this run is finished in the disk cache or has an unfinished snapshot in this session."""
+    key = make_key(steps.kind, steps.config)
+    return key in _cache() or key in st.session_state.get(PARTIAL, {})
+
+
 def _progress_text(rec: Progress, label: str) -> str:
-    shown = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in list(rec.metrics.items())[:3])
+    shown = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in list(rec.metrics.items())[:3]
+                      if isinstance(v, (int, float)))
     eta = ""
     if 0 < rec.fraction < 1 and rec.elapsed > 0.5:
         eta = f" · about {rec.elapsed * (1 - rec.fraction) / rec.fraction:.0f} s left"
     return f"{label}: {rec.message or f'step {rec.step}/{rec.total}'} · {rec.elapsed:.1f} s{eta}" + (f" · {shown}" if shown else "")
 
 
-def train_cached(kind: str, config, start: Callable[[dict | None], Iterator[Progress]], *,
-                 curves: Sequence[str] = (), labels: dict | None = None, label: str = "Training",
-                 x: str = "epoch", cache: DiskCache | None = None,
-                 shipped: Callable[[], dict | None] | None = None,
-                 continue_from: Callable[[DiskCache], dict | None] | None = None) -> RunResult | None:
-    """Return the finished (or stopped) run for `config`, training it live if it is not cached.
+def _shorter(steps: training.Steps, cache: DiskCache) -> dict | None:
+    """The longest finished run in the cache that this run continues (Steps.continues), or None."""
+    for cfg in steps.continues():
+        hit = cache.get(make_key(steps.kind, cfg))
+        if hit is not None:
+            return hit
+    return None
 
-    `shipped` (optional) returns a finished run that came with the app (assets/) for exactly this
+
+def train_cached(steps: training.Steps, *, curves: Sequence[str] = (), labels: dict | None = None,
+                 label: str = "Training", cache: DiskCache | None = None,
+                 shipped: Callable[[], dict | None] | None = None) -> RunResult | None:
+    """Return the finished (or stopped) run of `steps`, training it live if it is neither cached nor shipped.
+
+    `shipped` (optional) returns a finished run that came with the app (core.assets) for exactly this
     config, or None; it is asked after the disk cache and before training (status "shipped").
-    `continue_from` (optional) returns, from the disk cache, a snapshot to start training from when
-    this config has no unfinished run yet (e.g. the same run with fewer iterations), or None; it is
-    not asked after a Restart.
 
-    Returns None only when nothing has been trained yet and the user stopped before the first
-    snapshot.
+    Returns None only when nothing has been trained yet and the user stopped before the first snapshot.
     """
-    cache = cache or _disk_cache(str(cache_dir()))
-    key = make_key(kind, config)
+    cache = cache or _cache()
+    key = make_key(steps.kind, steps.config)
     hit = cache.get(key)
     if hit is not None:
         return RunResult(key, hit, "cached")
@@ -88,8 +119,8 @@ def train_cached(kind: str, config, start: Callable[[dict | None], Iterator[Prog
     partial = partials.get(key)
     if key in stopped:
         box = st.container(border=True)
-        done = partial["history"][-1] if partial and partial.get("history") else {}
-        box.warning(f"{label} was stopped" + (f" at {x} {done.get(x, 0):g}." if done else " before the first result."))
+        where = f" at {steps.unit} {partial['done']}." if partial else " before the first result."
+        box.warning(f"{label} was stopped{where}")
         c1, c2, _ = box.columns([1, 1, 4])
         resume = c1.button("▶ Resume", key=f"resume-{key}", disabled=partial is None, type="primary")
         restart = c2.button("↺ Restart", key=f"restart-{key}")
@@ -99,14 +130,14 @@ def train_cached(kind: str, config, start: Callable[[dict | None], Iterator[Prog
         if restart:
             partials.pop(key, None)
             partial = None
-    elif partial is None and continue_from is not None:
-        partial = continue_from(cache)
+    elif partial is None:
+        partial = _shorter(steps, cache)
         if partial is not None:
             partials[key] = partial
-    return _run(key, start, partial, cache, curves, labels or {}, label, x)
+    return _run(key, steps, partial, cache, curves, labels or {}, label)
 
 
-def _run(key, start, partial, cache, curves, labels, label, x) -> RunResult | None:
+def _run(key, steps, partial, cache, curves, labels, label) -> RunResult | None:
     partials, stopped = st.session_state[PARTIAL], st.session_state[STOPPED]
     holder = st.empty()
     box = holder.container(border=True)
@@ -115,24 +146,23 @@ def _run(key, start, partial, cache, curves, labels, label, x) -> RunResult | No
     top[1].button("■ Stop", key=f"stop-{key}", on_click=stopped.add, args=(key,),
                   help="Stop now and keep the model as it is; Resume continues from there.")
     chart = box.empty()
-    rows = list(partial["history"]) if partial else []
     t0 = last_draw = time.perf_counter()
     snapshot = partial
-    for rec in start(partial):
+    for rec in training.train(steps, partial):
         bar.progress(rec.fraction, text=_progress_text(rec, label))
-        if rec.metrics:
-            snapshot = rec.extra["snapshot"]()
-            rows = snapshot["history"]
-            partials[key] = snapshot
-            now = time.perf_counter()
-            if curves and len(rows) > 1 and (now - last_draw > 0.3 or rec.done):
-                chart.plotly_chart(line_figure(pd.DataFrame(rows), x, curves, labels=labels, height=260),
-                                   theme=None, key=f"live-{key}-{len(rows)}")
-                last_draw = now
+        if "snapshot" not in rec.extra:
+            continue
+        snapshot = rec.extra["snapshot"]()
+        partials[key] = snapshot
+        rows = snapshot["history"]
+        now = time.perf_counter()
+        if curves and len(rows) > 1 and (now - last_draw > 0.3 or rec.done):
+            chart.plotly_chart(line_figure(pd.DataFrame(rows), steps.x, curves, labels=labels, height=260),
+                               theme=None, key=f"live-{key}-{len(rows)}")
+            last_draw = now
     seconds = time.perf_counter() - t0
     if snapshot is None:
         return None
-    snapshot = dict(snapshot, done=True)
     cache.put(key, snapshot)
     partials.pop(key, None)
     holder.empty()

@@ -5,6 +5,7 @@ button), so a screenshot or an exported figure can go straight into a report.
 """
 from __future__ import annotations
 
+import io
 import re
 from typing import Sequence
 
@@ -120,3 +121,32 @@ def show_filters(W, shape, title: str, key: str, n: int = 64, ncols: int | None 
                  caption: str | None = None) -> np.ndarray:
     """The first n rows of W (one filter per row) as images, each scaled to its own range."""
     return show_grid(normalize_each(np.asarray(W)[:n]), shape, title, key, ncols=ncols, caption=caption)
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray, shape, ncols: int, gap: int = 16, scale: int = 2) -> np.ndarray:
+    """Two tiled grids next to each other with a white gap (one picture, e.g. one frame of two chains)."""
+    a = tile(left, shape, ncols=ncols, scale=scale, pad=1)
+    b = tile(right, shape, ncols=ncols, scale=scale, pad=1)
+    return np.concatenate([a, np.full((a.shape[0], gap, 3), 255, np.uint8), b], axis=1)
+
+
+def gif(frames: Sequence[np.ndarray], ms: int = 250) -> bytes:
+    """An animated GIF (looping, last frame held longer) of uint8 RGB pictures of one size."""
+    from PIL import Image
+
+    imgs = [Image.fromarray(f) for f in frames]
+    buf = io.BytesIO()
+    durations = [ms] * (len(imgs) - 1) + [ms * 8]
+    imgs[0].save(buf, format="GIF", save_all=True, append_images=imgs[1:], duration=durations, loop=0)
+    return buf.getvalue()
+
+
+def show_animation(frames: Sequence[np.ndarray], title: str, key: str, caption: str | None = None, ms: int = 250,
+                   width: int | None = None) -> bytes:
+    """An animated GIF of the frames with a title, a caption and a GIF download; returns the GIF."""
+    animation = gif(frames, ms)
+    st.markdown(f"**{title}**")
+    st.image(animation, caption=caption, width=width or min(900, frames[-1].shape[1] * 2))
+    st.download_button("⬇ GIF", animation, file_name=f"{_slug(title)}.gif", mime="image/gif", key=f"gif-{key}",
+                       on_click="ignore")
+    return animation

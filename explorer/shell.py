@@ -42,15 +42,25 @@ def load_dataset(name: str) -> datasets.ImageData:
 
 
 def dataset(ctrl: Controls, allowed: Sequence[str] = ("mnist", "fashion_mnist", "digits"),
-            default: str = "mnist", label: str = "Dataset") -> datasets.ImageData:
-    """A dataset selector. When the choice cannot be had, say so and use the bundled 8x8 digits."""
-    name = ctrl.select(label, "data", list(allowed), default, labels=datasets.DATASETS)
+            default: str = "mnist", label: str = "Dataset", fallback: Sequence[str] = ("digits",),
+            mark_missing: bool = False, instead: str = "", help: str | None = None) -> datasets.ImageData:
+    """A dataset selector. When the choice cannot be had (absent, or present but unreadable), say so and use
+    the first of `fallback` that is on this machine (the bundled 8x8 digits always are); the settings caption
+    then says which data was used instead. mark_missing labels the choices whose files are not here (a file
+    check: only the chosen dataset is loaded); `instead` is added to the fallback's name (e.g. " padded to 32x32")."""
+    labels = dict(datasets.DATASETS)
+    if mark_missing:
+        labels.update({n: labels[n] + " (not on this machine)" for n in allowed if not datasets.on_disk(n)})
+    name = ctrl.select(label, "data", list(allowed), default, labels=labels, help=help)
     try:
         data = load_dataset(name)
-    except datasets.DatasetUnavailable as exc:
-        st.warning(f"**{datasets.DATASETS[name]} is not available.** {exc} "
-                   f"This page now uses **{datasets.DATASETS['digits']}** instead.", icon=":material/cloud_off:")
-        data = load_dataset("digits")
+    except (datasets.DatasetUnavailable, ValueError, OSError) as exc:
+        use = next(n for n in (*fallback, "digits") if n == "digits" or datasets.on_disk(n))
+        extra = instead if use != "digits" else ""
+        st.warning(f"**{datasets.DATASETS[name]} is not available.** {exc} This page now uses "
+                   f"**{datasets.DATASETS[use]}**{extra} instead.", icon=":material/cloud_off:")
+        data = load_dataset(use)
+        ctrl.note("data", label, f"{data.title} (instead of {datasets.DATASETS[name]})")
     if data.note:
         st.caption(f"Data: {data.title} — {data.note}")
     return data
@@ -61,5 +71,11 @@ def what_to_look_for(text: str) -> None:
 
 
 def tabs(labels: list[str], key: str = "view"):
-    """Tabs whose choice is in the URL; only the open one needs computing (check ``tab.open``)."""
+    """Tabs whose choice is in the URL (?view=...). Only the open one is computed: every page writes
+
+        with tab:
+            if tab.open:
+                ...
+
+    so that a hidden tab costs nothing on a rerun."""
     return st.tabs(labels, key=key, bind="query-params")

@@ -42,7 +42,7 @@ DEFAULT_B = plans.Mixture1D((0.65, 0.85), (0.08, 0.03), (0.7, 0.3))
 def two_measures(ctrl: Controls, n: int, allow_values: bool = True):
     """The two 1-D measures a and b on one grid, from mixture sliders, a drawn table or pasted values.
     Returns (x, a, b, notes)."""
-    out, notes, specs = {}, [], {}
+    specs = {}
     for name, key, default in (("a", "a", DEFAULT_A), ("b", "b", DEFAULT_B)):
         kind = ctrl.select(f"Measure {name}", f"{key}kind", ["mixture", "drawn", "values"], "mixture",
                            horizontal=True, caption=False,
@@ -57,8 +57,7 @@ def two_measures(ctrl: Controls, n: int, allow_values: bool = True):
             pos = pd.to_numeric(table["position"], errors="coerce").to_numpy(float)
             hts = pd.to_numeric(table["height"], errors="coerce").to_numpy(float)
             try:
-                plans.piecewise_linear(np.linspace(pos.min(initial=0), pos.max(initial=1), 50), pos, hts)
-                specs[name] = ("drawn", (pos, hts))
+                specs[name] = plans.Drawn(tuple(pos), tuple(hts))
             except ValueError as exc:
                 st.error(f"Measure {name}: {exc}. Using the default mixture instead.", icon=":material/warning:")
                 specs[name] = default
@@ -80,22 +79,7 @@ def two_measures(ctrl: Controls, n: int, allow_values: bool = True):
                 specs[name] = default
         else:
             specs[name] = mixture_controls(ctrl, name, key, default)
-    vals = [v for v in specs.values() if isinstance(v, np.ndarray)]
-    vals += [v[1][0] for v in specs.values() if isinstance(v, tuple)]
-    lo, hi = 0.0, 1.0
-    if vals:
-        allv = np.concatenate(vals)
-        lo, hi = min(lo, float(allv.min())), max(hi, float(allv.max()))
-        pad = 0.05 * (hi - lo)
-        lo, hi = lo - pad, hi + pad
-    x = plans.grid(n, lo, hi)
-    for name, spec in specs.items():
-        if isinstance(spec, tuple):
-            out[name] = plans.piecewise_linear(x, *spec[1])
-            continue
-        out[name] = plans.histogram(spec, x) if isinstance(spec, np.ndarray) else plans.mixture(x, spec)
-        if isinstance(spec, np.ndarray):
-            notes.append(f"{name}: {len(spec)} values, smoothed by a Gaussian kernel (Scott's rule)")
+    x, out, notes = plans.measures_on_grid(specs, n)
     return x, out["a"], out["b"], notes
 
 

@@ -84,6 +84,10 @@ class Controls:
         v = self.where.number_input(label, lo, hi, default, step=step, key=key, help=help, bind="query-params")
         return self._record(key, label, v, caption)
 
+    def note(self, key: str, label: str, value: Any) -> None:
+        """State a setting in the captions that no widget shows as such (e.g. the data used instead of the choice)."""
+        self.values[key] = (label, value)
+
     def caption(self, keys: Sequence[str] | None = None, extra: dict | None = None) -> str:
         """'hidden units 100 · epochs 10 · ...' for the given keys (all recorded ones by default)."""
         items = [(self.values[k][0], self.values[k][1]) for k in (keys or self.values) if k in self.values]

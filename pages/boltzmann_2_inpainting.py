@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.boltzmann import rbm_lab
-from core.inpainting.ebm import apply_mask
+from core.inpainting.masks import apply_mask, masked_mse
 from explorer import boltzmann_ui, plots, shell
 
 pg = shell.page("RBM: inpainting", exercise=(
@@ -36,8 +36,8 @@ settings = ctrl.caption()
 X = data.X_test[:n_show]
 out = boltzmann_ui.inpainted(res, rbm, X, mask, k)
 masked = apply_mask(X, mask)  # the hole shown gray (0.5), as in the inpainting lab
-err = rbm_lab.masked_mse(X, out, mask)
-base = rbm_lab.masked_mse(X, rbm_lab.mean_fill(X, mask, boltzmann_ui.mean_image(data)), mask)
+err = masked_mse(out, X, mask)
+base = masked_mse(rbm_lab.mean_fill(X, mask, boltzmann_ui.mean_image(data)), X, mask)
 
 c1, c2, c3 = st.columns(3)
 c1.metric("Error on the missing rows (RBM)", f"{err:.4f}", help="Mean squared error over the missing pixels only, pixels in [0, 1].")
@@ -47,14 +47,15 @@ c3.metric("Missing rows", f"{start}–{start + n_rows - 1}", help=f"{n_rows} of 
 
 tab_img, tab_rows, tab_loc = shell.tabs(["Inpainted digits", "Error against rows removed", "Error against location"])
 with tab_img:
-    plots.show_grids([("Original", X), (f"Masked ({n_rows} rows from row {start})", masked),
-                      (f"Inpainted after {k} Gibbs iterations", out)], data.shape, key="inpaint", ncols=4,
-                     caption=f"Gray band: the missing rows; only they are sampled, every other pixel stays clamped. {settings}")
-    shell.what_to_look_for(
-        "A few missing rows are filled with plausible strokes that join the known ones. Remove more rows and the RBM "
-        "has less to go on: it completes a digit, but not always the right one. The middle of a digit carries the most "
-        "ink and ambiguity; the top and bottom rows are often empty, so errors there are small. Too few Gibbs "
-        "iterations leave noise; more hidden units and epochs give sharper, more faithful completions.")
+    if tab_img.open:
+        plots.show_grids([("Original", X), (f"Masked ({n_rows} rows from row {start})", masked),
+                          (f"Inpainted after {k} Gibbs iterations", out)], data.shape, key="inpaint", ncols=4,
+                         caption=f"Gray band: the missing rows; only they are sampled, every other pixel stays clamped. {settings}")
+        shell.what_to_look_for(
+            "A few missing rows are filled with plausible strokes that join the known ones. Remove more rows and the RBM "
+            "has less to go on: it completes a digit, but not always the right one. The middle of a digit carries the most "
+            "ink and ambiguity; the top and bottom rows are often empty, so errors there are small. Too few Gibbs "
+            "iterations leave noise; more hidden units and epochs give sharper, more faithful completions.")
 
 n_eval = min(200, len(data.X_test))
 Xe = data.X_test[:n_eval]

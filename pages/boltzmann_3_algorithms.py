@@ -5,7 +5,7 @@ Train an RBM with CD-k, persistent CD and fast-weights PCD on the same digits an
 import streamlit as st
 
 from core.boltzmann import algorithms
-from explorer import bm_ui, plots, shell
+from explorer import boltzmann_ui, plots, shell
 
 pg = shell.page("Training algorithms compared: CD, PCD, FPCD", exercise=(
     "Compare contrastive divergence (CD-k), persistent CD (PCD) and fast-weights PCD (FPCD) on MNIST with a small "
@@ -13,12 +13,12 @@ pg = shell.page("Training algorithms compared: CD, PCD, FPCD", exercise=(
     "and how do their negative-phase samples differ?"))
 ctrl = pg.controls
 data = shell.dataset(ctrl, allowed=("mnist", "digits"))
-run = bm_ui.algorithm_controls(ctrl, data)
+run = boltzmann_ui.algorithm_controls(ctrl, data)
 if not run.algorithms:
     st.warning("Switch on at least one algorithm in the sidebar.")
     st.stop()
 
-res = bm_ui.train_algorithms(run, data)
+res = boltzmann_ui.train_algorithms(run, data)
 if res is None:
     st.stop()
 hist = res.history
@@ -26,43 +26,43 @@ settings = ctrl.caption(["data", "hidden", "k", "lr", "updates", "chains", "fast
 how = (f"exact: all 2^{run.n_hidden} hidden states enumerated" if run.exact else
        f"log Z by AIS ({run.ais_runs} runs × {run.ais_betas:,} temperatures), band = ±3 standard errors of the "
        "importance weights")
-status = {"cached": "from the cache", "trained": f"trained in {res.seconds:.1f} s",
-          "stopped": f"stopped after {int(hist['updates'].iloc[-1])} updates"}[res.status]
-st.caption(f"{settings} · {status}")
+st.caption(f"{settings} · {res.status_line()}")
 
-tab_ll, tab_neg = st.tabs(["Held-out log-likelihood", "Negative-phase particles"])
+tab_ll, tab_neg = shell.tabs(["Held-out log-likelihood", "Negative-phase particles"])
 
 with tab_ll:
-    fig = bm_ui.ll_figure(hist, run.algorithms, f"Held-out log-likelihood, {run.n_hidden} hidden units", not run.exact)
-    plots.show_figure(fig, key="ll")
-    cols = ["updates", "seconds"] + [c for c in hist.columns if c.startswith("ll_")]
-    plots.download_csv(hist[cols], f"log-likelihood-{run.n_hidden}-hidden", key="csv-ll", label="CSV of this plot")
-    last = hist.iloc[-1]
-    mcols = st.columns(len(run.algorithms))
-    best = max(run.algorithms, key=lambda a: last[f"ll_{a}"])
-    for col, a in zip(mcols, run.algorithms):
-        col.metric(f"{algorithms.NAMES[a]} after {int(last['updates'])} updates", f"{last[f'll_{a}']:.2f} nats",
-                   help="Mean log p(v) of the held-out digits (binarised once, the same for all).")
-    st.caption(f"{min(run.n_eval, len(data.X_test)):,} held-out images; {how}. Best: {algorithms.NAMES[best]}. {settings}")
-    shell.what_to_look_for(
-        "CD-k's gradient is biased: its negative samples never leave the neighbourhood of the data, so it can keep "
-        "modes the data do not have, and its likelihood may stall or even fall. PCD keeps persistent chains that "
-        "sample the model itself, which follows the true gradient more closely when the learning rate is small. "
-        "FPCD adds fast weights that push the chains out of the modes they have just visited, so they mix faster. "
-        "Try a large learning rate (PCD's chains cannot keep up), k = 10 for CD, few persistent chains, and no "
-        "fast-weight decay (1.0).")
+    if tab_ll.open:
+        fig = boltzmann_ui.ll_figure(hist, run.algorithms, f"Held-out log-likelihood, {run.n_hidden} hidden units", not run.exact)
+        plots.show_figure(fig, key="ll")
+        cols = ["updates", "seconds"] + [c for c in hist.columns if c.startswith("ll_")]
+        plots.download_csv(hist[cols], f"log-likelihood-{run.n_hidden}-hidden", key="csv-ll", label="CSV of this plot")
+        last = hist.iloc[-1]
+        mcols = st.columns(len(run.algorithms))
+        best = max(run.algorithms, key=lambda a: last[f"ll_{a}"])
+        for col, a in zip(mcols, run.algorithms):
+            col.metric(f"{algorithms.NAMES[a]} after {int(last['updates'])} updates", f"{last[f'll_{a}']:.2f} nats",
+                       help="Mean log p(v) of the held-out digits (binarised once, the same for all).")
+        st.caption(f"{min(run.n_eval, len(data.X_test)):,} held-out images; {how}. Best: {algorithms.NAMES[best]}. {settings}")
+        shell.what_to_look_for(
+            "CD-k's gradient is biased: its negative samples never leave the neighbourhood of the data, so it can keep "
+            "modes the data do not have, and its likelihood may stall or even fall. PCD keeps persistent chains that "
+            "sample the model itself, which follows the true gradient more closely when the learning rate is small. "
+            "FPCD adds fast weights that push the chains out of the modes they have just visited, so they mix faster. "
+            "Try a large learning rate (PCD's chains cannot keep up), k = 10 for CD, few persistent chains, and no "
+            "fast-weight decay (1.0).")
 
 with tab_neg:
-    n_meas = len(res.result["particles"][run.algorithms[0]])
-    at = st.slider("Measurement", 1, n_meas, n_meas, key="at", bind="query-params",
-                   help="Which measurement's particles to show (they are kept at every measurement).") if n_meas > 1 else 1
-    upd = int(hist["updates"].iloc[at - 1])
-    panels = [(f"{algorithms.NAMES[a]}", algorithms.particles(res.result, a, at - 1)) for a in run.algorithms]
-    plots.show_grids([("Data (this mini-batch)", algorithms.shown_batch(run, data, upd))] + panels, data.shape, key=f"particles-{upd}", ncols=4,
-                     caption=f"P(v = 1 | h) of the negative phase after {upd} updates: CD's reconstructions of the "
-                             f"mini-batch after k = {run.k} steps, PCD's and FPCD's persistent chains. {settings}")
-    shell.what_to_look_for(
-        "CD's particles are the data, slightly blurred: they say nothing about regions the model likes but the data "
-        "never visit. PCD's particles are the model's own fantasies: they change slowly from one measurement to the "
-        "next. FPCD's particles move faster through different digits, because the fast weights temporarily raise "
-        "the energy of wherever the chains have just been.")
+    if tab_neg.open:
+        n_meas = len(res.result["particles"][run.algorithms[0]])
+        at = st.slider("Measurement", 1, n_meas, n_meas, key="at", bind="query-params",
+                       help="Which measurement's particles to show (they are kept at every measurement).") if n_meas > 1 else 1
+        upd = int(hist["updates"].iloc[at - 1])
+        panels = [(f"{algorithms.NAMES[a]}", algorithms.particles(res.result, a, at - 1)) for a in run.algorithms]
+        plots.show_grids([("Data (this mini-batch)", algorithms.shown_batch(run, data, upd))] + panels, data.shape, key=f"particles-{upd}", ncols=4,
+                         caption=f"P(v = 1 | h) of the negative phase after {upd} updates: CD's reconstructions of the "
+                                 f"mini-batch after k = {run.k} steps, PCD's and FPCD's persistent chains. {settings}")
+        shell.what_to_look_for(
+            "CD's particles are the data, slightly blurred: they say nothing about regions the model likes but the data "
+            "never visit. PCD's particles are the model's own fantasies: they change slowly from one measurement to the "
+            "next. FPCD's particles move faster through different digits, because the fast weights temporarily raise "
+            "the energy of wherever the chains have just been.")

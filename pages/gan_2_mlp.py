@@ -4,6 +4,7 @@ The seed's MLP GAN (G 128-256-512-1024 with BatchNorm, D 1024-512-256 with dropo
 """
 import streamlit as st
 
+from core.gan import train as gt
 from explorer import gan_ui, shell
 
 pg = shell.page("GAN: the fully connected GAN on MNIST", intro=(
@@ -13,8 +14,7 @@ pg = shell.page("GAN: the fully connected GAN on MNIST", intro=(
 ctrl = pg.controls
 data = shell.dataset(ctrl)
 ctrl.where.markdown("**Training**")
-iters = ctrl.log_slider("Generator iterations", "iters", 50, 5000, 500, options=[50, 100, 200, 300, 500, 1000, 2000,
-                                                                              3000, 5000])
+iters = gan_ui.iterations(ctrl, 500, lo=50)
 k = ctrl.slider("k: D steps per G step", "k", 1, 5, 1)
 batch = ctrl.log_slider("Batch size", "batch", 16, 256, 64, options=[16, 32, 64, 128, 256])
 lr = ctrl.log_slider("Learning rate (both)", "lr", 1e-5, 2e-3, 2e-4)
@@ -23,7 +23,7 @@ loss = ctrl.select("Generator loss", "loss", ["nonsat", "minimax"], "nonsat", ho
 width = ctrl.log_slider("Width scale of the hidden layers", "width", 0.25, 1.0, 1.0, options=[0.25, 0.5, 1.0],
                         help="1 = the seed's sizes; 0.5 halves every hidden layer (4x faster).")
 seed = ctrl.number("Seed", "seed", 0, 10_000, 0)
-run = gan_ui.gt.GANRun(data.name, -1, 8000, gan_ui.mlp_config(iters, width, batch, k, loss, lr, seed))
+run = gt.GANRun(data.name, -1, 8000, gt.mlp_config(iters, width, batch, k, loss, lr, seed))
 
 res = gan_ui.train(run, data, label="Training the MLP GAN")
 if res is None:

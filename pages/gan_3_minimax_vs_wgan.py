@@ -2,8 +2,6 @@
 
 A fully connected minimax GAN, a WGAN (weight clipping) and a WGAN-GP trained side by side on MNIST with the same generator; the critic's Wasserstein estimate next to sample quality.
 """
-from dataclasses import replace
-
 import streamlit as st
 
 from core.gan import train as gt
@@ -16,8 +14,7 @@ ctrl = pg.controls
 data = shell.dataset(ctrl)
 w = ctrl.where
 w.markdown("**All three**")
-iters = ctrl.log_slider("Generator iterations", "iters", 50, 5000, 200, options=[50, 100, 200, 300, 500, 1000, 2000,
-                                                                              3000, 5000])
+iters = gan_ui.iterations(ctrl, 200, lo=50)
 width = ctrl.log_slider("Width scale (same G for all)", "width", 0.25, 1.0, 0.5, options=[0.25, 0.5, 1.0],
                         help="Hidden sizes of the seed's G (128-256-512-1024) and D/critic (1024-512-256) times this.")
 batch = ctrl.log_slider("Batch size", "batch", 16, 256, 64, options=[16, 32, 64, 128, 256])
@@ -39,14 +36,7 @@ n_critic = ctrl.slider("Critic steps per G step (both WGANs)", "ncritic", 1, 10,
 if not which:
     st.warning("Choose at least one model in the sidebar.")
     st.stop()
-base = gan_ui.mlp_config(iters, width, batch, 1, "minimax", lr_gan, seed)
-configs = {
-    "minimax": replace(gt.wgan_defaults(base, gan_loss), lr_g=float(lr_gan), lr_d=float(lr_gan)),
-    "wgan": replace(gt.wgan_defaults(base, "wgan"), clip=float(clip), lr_g=float(lr_wgan), lr_d=float(lr_wgan),
-                    d_steps=int(n_critic)),
-    "wgan-gp": replace(gt.wgan_defaults(base, "wgan-gp"), gp_weight=float(gp), lr_g=float(lr_gp), lr_d=float(lr_gp),
-                       d_steps=int(n_critic)),
-}
+configs = gt.comparison_configs(iters, width, batch, seed, gan_loss, lr_gan, clip, lr_wgan, gp, lr_gp, n_critic)
 results = {}
 for m in which:
     run = gt.GANRun(data.name, -1, 8000, configs[m])
@@ -55,49 +45,52 @@ for m in which:
         st.stop()
     results[m] = (run, res)
 settings = ctrl.caption()
-st.caption(settings + " · " + " · ".join(f"{m}: {gan_ui.status(r)}" for m, (_, r) in results.items()))
+st.caption(settings + " · " + " · ".join(f"{m}: {r.status_line()}" for m, (_, r) in results.items()))
 
-tab_s, tab_c, tab_q = st.tabs(["Samples side by side", "Wasserstein estimate and quality", "Flags and losses"])
+tab_s, tab_c, tab_q = shell.tabs(["Samples side by side", "Wasserstein estimate and quality", "Flags and losses"])
 with tab_s:
-    steps = sorted(set.intersection(*[{int(g["step"]) for g in r.result["grids"]} for _, r in results.values()]))
-    step = st.select_slider("Generator iteration", steps, value=steps[-1], key="cmp-step") if len(steps) > 1 else steps[0]
-    shape = gan_ui.grid_shape(next(iter(results.values()))[1].result)
-    plots.show_grids([(gt.LOSS_NAMES[m], gan_ui.images(r.result, step)) for m, (_, r) in results.items()], shape,
-                     key="cmp-grids", ncols=8, caption=f"Same fixed noise for all, iteration {step}. {settings}")
-    shell.what_to_look_for(
-        "At equal generator iterations, compare sharpness and variety. The minimax GAN may give crisp digits early "
-        "but can collapse to a few digits or stall when D wins; the WGANs improve more steadily. WGAN with "
-        "clipping learns slowly with a small c and becomes unstable with a large one; WGAN-GP avoids clipping.")
+    if tab_s.open:
+        steps = sorted(set.intersection(*[{int(g["step"]) for g in r.result["grids"]} for _, r in results.values()]))
+        step = st.select_slider("Generator iteration", steps, value=steps[-1], key="cmp-step") if len(steps) > 1 else steps[0]
+        shape = gan_ui.grid_shape(next(iter(results.values()))[1].result)
+        plots.show_grids([(gt.LOSS_NAMES[m], gan_ui.images(r.result, step)) for m, (_, r) in results.items()], shape,
+                         key="cmp-grids", ncols=8, caption=f"Same fixed noise for all, iteration {step}. {settings}")
+        shell.what_to_look_for(
+            "At equal generator iterations, compare sharpness and variety. The minimax GAN may give crisp digits early "
+            "but can collapse to a few digits or stall when D wins; the WGANs improve more steadily. WGAN with "
+            "clipping learns slowly with a small c and becomes unstable with a large one; WGAN-GP avoids clipping.")
 with tab_c:
-    c1, c2 = st.columns(2)
-    with c1:
-        df = gan_ui.compare_frame(results, "history", "w_estimate", ("wgan", "wgan-gp"))
-        if not df.empty:
-            gan_ui.show_curves(df, "step", [m for m in ("wgan", "wgan-gp") if m in df], "Critic's Wasserstein estimate",
-                              key="cmp-w", xlabel="generator iteration", ylabel="E f(x) − E f(G(z))",
-                              labels=dict(gt.LOSS_NAMES))
-            st.caption("The clipped critic's estimate is scaled by the clipping (it is K·W for some Lipschitz K): "
-                       "compare its shape over iterations, not its size with WGAN-GP's.")
-        else:
-            st.info("Select a WGAN to see the critic's estimate.")
-    with c2:
-        dfq = gan_ui.compare_frame(results, "quality", "fid")
-        qm = gan_ui.quality(data.name)
-        ref = qm.reference()
-        dfq["floor: real held-out"] = ref["floor"]
-        gan_ui.show_curves(dfq, "step", list(results) + ["floor: real held-out"], "Frechet distance (lower is better)",
-                          key="cmp-fid", xlabel="generator iteration", labels=dict(gt.LOSS_NAMES), markers=True)
-    cov = gan_ui.compare_frame(results, "quality", "classes_covered")
-    gan_ui.show_curves(cov, "step", list(results), "Classes covered (of 10)", key="cmp-cov", xlabel="generator iteration",
-                      labels=dict(gt.LOSS_NAMES), markers=True)
-    st.caption(settings)
-    shell.what_to_look_for(
-        "A WGAN critic's estimate should fall as the samples improve, so it tracks the Frechet distance: a loss "
-        "that means something. The minimax GAN's losses (next tab) do not: they hover or swing while quality "
-        "changes.")
+    if tab_c.open:
+        c1, c2 = st.columns(2)
+        with c1:
+            df = gan_ui.compare_frame(results, "history", "w_estimate", ("wgan", "wgan-gp"))
+            if not df.empty:
+                gan_ui.show_curves(df, "step", [m for m in ("wgan", "wgan-gp") if m in df], "Critic's Wasserstein estimate",
+                                  key="cmp-w", xlabel="generator iteration", ylabel="E f(x) − E f(G(z))",
+                                  labels=dict(gt.LOSS_NAMES))
+                st.caption("The clipped critic's estimate is scaled by the clipping (it is K·W for some Lipschitz K): "
+                           "compare its shape over iterations, not its size with WGAN-GP's.")
+            else:
+                st.info("Select a WGAN to see the critic's estimate.")
+        with c2:
+            dfq = gan_ui.compare_frame(results, "quality", "fid")
+            qm = gan_ui.quality(data.name)
+            ref = qm.reference()
+            dfq["floor: real held-out"] = ref["floor"]
+            gan_ui.show_curves(dfq, "step", list(results) + ["floor: real held-out"], "Frechet distance (lower is better)",
+                              key="cmp-fid", xlabel="generator iteration", labels=dict(gt.LOSS_NAMES), markers=True)
+        cov = gan_ui.compare_frame(results, "quality", "classes_covered")
+        gan_ui.show_curves(cov, "step", list(results), "Classes covered (of 10)", key="cmp-cov", xlabel="generator iteration",
+                          labels=dict(gt.LOSS_NAMES), markers=True)
+        st.caption(settings)
+        shell.what_to_look_for(
+            "A WGAN critic's estimate should fall as the samples improve, so it tracks the Frechet distance: a loss "
+            "that means something. The minimax GAN's losses (next tab) do not: they hover or swing while quality "
+            "changes.")
 with tab_q:
-    for m, (run, res) in results.items():
-        st.markdown(f"**{gt.LOSS_NAMES[m]}**")
-        gan_ui.flags(res.result, run, len(data.classes))
-    if "minimax" in results:
-        gan_ui.curves(results["minimax"][1].history, "minimax", "cmp-gan", settings)
+    if tab_q.open:
+        for m, (run, res) in results.items():
+            st.markdown(f"**{gt.LOSS_NAMES[m]}**")
+            gan_ui.flags(res.result, run, len(data.classes))
+        if "minimax" in results:
+            gan_ui.curves(results["minimax"][1].history, "minimax", "cmp-gan", settings)

@@ -25,9 +25,7 @@ if problem == "1d":
 else:
     n = ctrl.slider("Points per side", "n", 10, 200, 60, step=10)
     seed = ctrl.number("Seed", "seed", 0, 10_000, 0)
-    rng = np.random.default_rng(seed)
-    P1, P2 = rng.random((n, 2)), rng.random((n, 2)) * 0.8 + 0.2
-    P1, P2 = P1[np.argsort(P1[:, 0])], P2[np.argsort(P2[:, 0])]  # sorted by x: the heatmap shows some order
+    P1, P2 = plans.random_clouds(n, seed)
     a = b = np.full(n, 1.0 / n)
     xs = xt = None
     M = plans.cost_matrix(P1, P2)  # squared distances scaled to a maximum of 1

@@ -35,17 +35,24 @@ def transfers(src: np.ndarray, tgt: np.ndarray, n: int, lam: float, seed: int) -
     return color.all_transfers(src, tgt, n_samples=n, lam=lam, random_state=seed)
 
 
-progress = st.progress(0.0, text="Transporting A's colours onto B's…")
-ab = transfers(img_a, img_b, int(n_samples), float(lam), int(seed))
-progress.progress(0.5, text="Transporting B's colours onto A's…")
-ba = transfers(img_b, img_a, int(n_samples), float(lam), int(seed))
-progress.empty()
-settings = ctrl.caption()
+def a_to_b() -> color.TransferSet:
+    with st.spinner("Transporting A's colours onto B's…"):
+        return transfers(img_a, img_b, int(n_samples), float(lam), int(seed))
 
-tabs = st.tabs(["A with B's colours", "B with A's colours", "Colour clouds (3-D)", "Histograms and distances"])
-for tab, (src, tgt, ns, nt, ts, tag) in zip(tabs[:2], [(img_a, img_b, name_a, name_b, ab, "ab"),
-                                                        (img_b, img_a, name_b, name_a, ba, "ba")]):
+
+def b_to_a() -> color.TransferSet:
+    with st.spinner("Transporting B's colours onto A's…"):
+        return transfers(img_b, img_a, int(n_samples), float(lam), int(seed))
+
+
+settings = ctrl.caption()
+tabs = shell.tabs(["A with B's colours", "B with A's colours", "Colour clouds (3-D)", "Histograms and distances"])
+for tab, (src, tgt, ns, nt, get, tag) in zip(tabs[:2], [(img_a, img_b, name_a, name_b, a_to_b, "ab"),
+                                                         (img_b, img_a, name_b, name_a, b_to_a, "ba")]):
     with tab:
+        if not tab.open:
+            continue
+        ts = get()
         d = ts.distances
         row = st.columns(4)
         panels = [(f"Source: {ns} (W₂ {d['source']:.1f})", src), (f"Target colours: {nt}", tgt),
@@ -73,32 +80,36 @@ for tab, (src, tgt, ns, nt, ts, tag) in zip(tabs[:2], [(img_a, img_b, name_a, na
                    f"weights). {settings}")
 
 with tabs[2]:
-    which = st.radio("Result shown", ["emd", "sinkhorn", "swap_random", "hist"], horizontal=True, key="cloud_res",
-                     format_func=color.METHODS.get)
-    row = st.columns(3)
-    for col, (title, img) in zip(row, [(f"Source A: {name_a}", img_a), (f"Target B: {name_b}", img_b),
-                                       (f"A recoloured: {color.METHODS[which]}", ab.images[which])]):
-        with col:
-            plots.show_figure(transport_ui.rgb_cloud(img, title), key=f"cloud-{title}")
-    st.caption("2,500 random pixels of each image, drawn at their (R, G, B) position in their own colour. Drag to rotate.")
+    if tabs[2].open:
+        ab = a_to_b()
+        which = st.radio("Result shown", ["emd", "sinkhorn", "swap_random", "hist"], horizontal=True, key="cloud_res",
+                         format_func=color.METHODS.get)
+        row = st.columns(3)
+        for col, (title, img) in zip(row, [(f"Source A: {name_a}", img_a), (f"Target B: {name_b}", img_b),
+                                           (f"A recoloured: {color.METHODS[which]}", ab.images[which])]):
+            with col:
+                plots.show_figure(transport_ui.rgb_cloud(img, title), key=f"cloud-{title}")
+        st.caption("2,500 random pixels of each image, drawn at their (R, G, B) position in their own colour. Drag to rotate.")
 
 with tabs[3]:
-    plots.show_figure(transport_ui.channel_histograms_figure({"source A": img_a, "target B": img_b,
-                                                       "exact OT": ab.images["emd"],
-                                                       "histogram match": ab.images["hist"]},
-                                                      "Per-channel histograms: A recoloured with B's colours"),
-                      key="hists")
-    rows = []
-    for direction, ts in (("A → B's colours", ab), ("B → A's colours", ba)):
-        rows.append({"direction": direction, "before (source)": ts.distances["source"],
-                     **{color.METHODS[k]: ts.distances[k] for k in color.METHODS}})
-    table = pd.DataFrame(rows)
-    st.markdown("**2-Wasserstein distance between colour distributions (grey levels, 0-255)**")
-    st.dataframe(table.style.format({c: "{:.1f}" for c in table.columns if c != "direction"}), hide_index=True,
-                 width="stretch")
-    plots.download_csv(table, "colour-distances", key="csv-dist", label="CSV of the distances")
-    st.caption("Computed with `ot.emd2` between the two images' colour histograms (RGB cube in 12³ cells, each cell "
-               "at the mean colour of its pixels), using every pixel.")
+    if tabs[3].open:
+        ab, ba = a_to_b(), b_to_a()
+        plots.show_figure(transport_ui.channel_histograms_figure({"source A": img_a, "target B": img_b,
+                                                           "exact OT": ab.images["emd"],
+                                                           "histogram match": ab.images["hist"]},
+                                                          "Per-channel histograms: A recoloured with B's colours"),
+                          key="hists")
+        rows = []
+        for direction, ts in (("A → B's colours", ab), ("B → A's colours", ba)):
+            rows.append({"direction": direction, "before (source)": ts.distances["source"],
+                         **{color.METHODS[k]: ts.distances[k] for k in color.METHODS}})
+        table = pd.DataFrame(rows)
+        st.markdown("**2-Wasserstein distance between colour distributions (grey levels, 0-255)**")
+        st.dataframe(table.style.format({c: "{:.1f}" for c in table.columns if c != "direction"}), hide_index=True,
+                     width="stretch")
+        plots.download_csv(table, "colour-distances", key="csv-dist", label="CSV of the distances")
+        st.caption("Computed with `ot.emd2` between the two images' colour histograms (RGB cube in 12³ cells, each cell "
+                   "at the mean colour of its pixels), using every pixel.")
 
 shell.what_to_look_for(
     "Optimal transport moves the whole cloud of source colours onto the target's cloud at least total colour change: "

@@ -11,10 +11,26 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "shared_cache: the page tests' one cache for the whole session (see below)")
+
+
+@pytest.fixture(scope="session")
+def page_cache(tmp_path_factory):
+    """One cache folder for every test that opens pages at their defaults (AppTest and the browser's app):
+    each page's default run is trained once per test session, not once per test file."""
+    return tmp_path_factory.mktemp("page-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Every test writes its cache entries to a fresh folder, never to the user's cache."""
-    monkeypatch.setenv("GME_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+def _isolated_cache(request, tmp_path_factory, monkeypatch):
+    """Every test writes its cache entries to a fresh folder, never to the user's cache; tests marked
+    shared_cache (page tests) share the session's page cache."""
+    if request.node.get_closest_marker("shared_cache"):
+        folder = request.getfixturevalue("page_cache")
+    else:
+        folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("GME_CACHE_DIR", str(folder))
 
 
 @pytest.fixture(scope="session")

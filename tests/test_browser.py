@@ -22,7 +22,7 @@ SHOTS = ROOT / "artifacts" / "screenshots"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.shared_cache]
 
 
 def _free_port() -> int:
@@ -32,13 +32,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
+def app(page_cache):
     if not Path(CHROMIUM).exists():
         if os.environ.get("GME_REQUIRE_BROWSER"):
             pytest.fail(f"Chromium not found at {CHROMIUM}")
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     port = _free_port()
-    env = dict(os.environ, GME_CACHE_DIR=str(tmp_path_factory.mktemp("browser-cache")))
+    env = dict(os.environ, GME_CACHE_DIR=str(page_cache))  # the runs the AppTest page tests trained (or will reuse)
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "explorer/app.py", "--server.port", str(port),
                              "--server.headless", "true", "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
@@ -104,3 +104,21 @@ def test_every_page_opens_without_exception(app, browser, page):
     title, exceptions, errors = open_page(browser, f"{url}/{page.url_path}", page.path.stem)
     assert title.strip() == page.title
     assert not exceptions, exceptions
+
+
+def test_old_page_addresses_open_the_same_pages(app, browser):
+    """Links made before the pages were named by topic (e.g. /rbm_1_learn?...) open the same page, settings kept."""
+    from explorer.registry import OLD_URLS
+
+    url, _ = app
+    by_stem = {p.url_path: p for p in discover()}
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        for old, stem in list(OLD_URLS.items())[:2]:
+            page.goto(f"{url}/{old}?n_show=8" if old.startswith("inpaint") else f"{url}/{old}?gibbs=10")
+            page.wait_for_function(f"window.location.pathname.endsWith('/{stem}')", timeout=60_000)
+            page.wait_for_selector("h1", timeout=60_000)
+            assert page.locator("h1").first.inner_text().strip() == by_stem[stem].title
+            assert "gibbs=10" in page.url or "n_show=8" in page.url  # the settings in the link were kept
+    finally:
+        page.close()

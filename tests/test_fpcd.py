@@ -89,16 +89,16 @@ def test_cd_and_pcd_have_no_fast_weights():
 @pytest.fixture(scope="module")
 def comparison(mnist):
     run = algorithms.BMRun(n_train=2000, n_hidden=8, updates=300, eval_every=100, n_eval=500)
-    recs = list(algorithms.train(run, mnist))
+    recs = [(r, r.extra["snapshot"]() if "snapshot" in r.extra else None) for r in algorithms.train(run, mnist)]
     return run, recs
 
 
 def test_comparison_measures_exact_log_likelihood_of_every_algorithm(comparison, mnist):
     run, recs = comparison
-    measured = [r for r in recs if r.metrics]
-    assert [r.step for r in measured] == [0, 100, 200, 300] and measured[-1].done
-    snap = measured[-1].extra["snapshot"]()
-    V = torch.as_tensor(algorithms.held_out(run, mnist), dtype=torch.float64)
+    measured = [(r, s) for r, s in recs if s is not None]
+    assert [r.step for r, _ in measured] == [0, 100, 200, 300] and measured[-1][0].done
+    snap = measured[-1][1]
+    V = torch.as_tensor(algorithms.held_out_binary(run, mnist), dtype=torch.float64)
     for a in algorithms.ALGORITHMS:
         m = RBM.from_state_dict(snap["models"][a], device="cpu")
         W, b, c = (t.double() for t in (m.W, m.b, m.c))
@@ -108,17 +108,6 @@ def test_comparison_measures_exact_log_likelihood_of_every_algorithm(comparison,
         assert len(snap["particles"][a]) == 4 and snap["particles"][a][-1].shape == (algorithms.N_PARTICLES, 784)
     first = snap["history"][0]
     assert first["ll_cd"] == first["ll_pcd"] == first["ll_fpcd"]  # same initial weights
-
-
-def test_comparison_resumes_to_the_same_result(comparison, mnist):
-    run, recs = comparison
-    measured = [r for r in recs if r.metrics]
-    partial = measured[1].extra["snapshot"]()
-    rest = [r for r in algorithms.train(run, mnist, partial) if r.metrics]
-    final = rest[-1].extra["snapshot"]()
-    want = measured[-1].extra["snapshot"]()
-    for a in algorithms.ALGORITHMS:
-        assert final["history"][-1][f"ll_{a}"] == pytest.approx(want["history"][-1][f"ll_{a}"], abs=1e-9)
 
 
 def test_large_models_are_measured_by_ais_with_a_band(mnist):

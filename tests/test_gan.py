@@ -185,7 +185,7 @@ def test_generate_leaves_batchnorm_statistics_alone():
 
 # ----------------------------------------------------------------------------- the loop, snapshots, resumption
 
-def test_training_iterator_records_and_resumes_exactly():
+def test_training_iterator_records_grids_and_losses():
     data = _tiny_data()
     run = gt.GANRun("mnist", -1, 256, gt.GANConfig(arch="mlp", width=0.25, batch_size=32, n_iters=12, log_every=4,
                                                    grid_every=6, n_grid=9, seed=1, noise="uniform"))
@@ -194,21 +194,18 @@ def test_training_iterator_records_and_resumes_exactly():
     full = recs[-1].extra["snapshot"]()
     assert [g["step"] for g in full["grids"]] == [0, 6, 12] and full["grids"][0]["images"].dtype == torch.uint8
     assert {"d_loss", "g_loss", "d_real", "d_fake", "acc_real", "acc_fake"} <= set(full["history"][0])
-    # stop after 8 iterations, store through the disk cache (weights_only), resume
-    cache = DiskCache()
-    first = list(gt.train(replace(run, gan=replace(run.gan, n_iters=8)), data, device="cpu"))
-    cache.put("partial", first[-1].extra["snapshot"]())
-    partial = cache.get("partial")
-    rest = list(gt.train(run, data, partial, device="cpu"))
-    assert [r.step for r in rest] == [12]
-    resumed = rest[-1].extra["snapshot"]()
-    for k in full["state"]["G"]:
-        assert torch.equal(full["state"]["G"][k], resumed["state"]["G"][k]), k
-    assert [r["d_loss"] for r in resumed["history"]] == pytest.approx([r["d_loss"] for r in full["history"]])
-    # the stored partial was not modified by resuming from it
-    again = cache.get("partial")
-    for k in partial["state"]["G"]:
-        assert torch.equal(partial["state"]["G"][k], again["state"]["G"][k])
+    assert torch.equal(recs[-1].extra["images"], full["grids"][-1]["images"])
+
+
+def test_schedule_follows_the_length_and_the_same_run_continues_from_a_shorter_one():
+    auto = gt.GANConfig(n_iters=400)
+    assert gt.schedule(auto) == {"log_every": 10, "grid_every": 25, "quality_every": 50}
+    assert gt.schedule(replace(auto, n_iters=5000)) == {"log_every": 25, "grid_every": 100, "quality_every": 500}
+    assert gt.schedule(replace(auto, log_every=3))["log_every"] == 3
+    steps = gt.GANSteps(gt.GANRun(gan=replace(auto, n_iters=1000)), _tiny_data())
+    shorter = [c.gan.n_iters for c in steps.continues()]
+    assert shorter == [500, 400, 300, 200, 100, 50, 20]
+    assert all(replace(c, gan=replace(c.gan, n_iters=1000)) == steps.config for c in steps.continues())
 
 
 def test_trainer_from_result_does_not_touch_the_result():
@@ -315,11 +312,11 @@ def test_rgb_one_class_run_with_live_quality():
     qm = quality_model(data, ClassifierConfig(epochs=1), cache=DiskCache())
     run = gt.GANRun("cifar10", 2, 256, gt.GANConfig(arch="dcgan", width=8, batch_size=16, n_iters=4, log_every=2,
                                                     grid_every=2, quality_every=2, n_grid=4))
-    recs = list(gt.train(run, data, quality=qm, device="cpu"))
-    res = recs[-1].extra["snapshot"]()
+    recs = [(r, r.extra["snapshot"]()) for r in gt.train(run, data, quality=qm, device="cpu")]
+    res = recs[-1][1]
     assert [q["step"] for q in res["quality"]] == [0, 2, 4]
     assert all(np.isfinite(q["fid"]) and len(q["class_hist"]) == 4 for q in res["quality"])
-    assert "fid" in recs[-1].metrics and res["grids"][-1]["images"].shape == (4, 3, 32, 32)
+    assert "fid" in recs[-1][0].metrics and res["grids"][-1]["images"].shape == (4, 3, 32, 32)
     assert res["quality"][-1]["fid_floor"] == pytest.approx(qm.reference(2)["floor"])
 
 

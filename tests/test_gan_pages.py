@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import data as datasets
 
-pytestmark = pytest.mark.usefixtures("mnist")
+pytestmark = [pytest.mark.usefixtures("mnist"), pytest.mark.shared_cache]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -16,17 +16,6 @@ def _app(page, timeout=600, **params):
     for k, v in params.items():
         at.query_params[k] = v
     return at
-
-
-@pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory):
-    """One cache for this module, so the quality classifier is trained once (and runs can be revisited)."""
-    return tmp_path_factory.mktemp("gan-pages-cache")
-
-
-@pytest.fixture(autouse=True)
-def _module_cache(shared_cache, monkeypatch):
-    monkeypatch.setenv("GME_CACHE_DIR", str(shared_cache))
 
 
 def _texts(at):
@@ -45,12 +34,16 @@ def test_dcgan_page_small_run_says_cifar_is_missing():
     assert "fixed noise" in text  # the timeline grid was drawn
     assert len(at.get("imgs")) >= 1 or len(at.get("image")) >= 1
     assert at.select_slider(key="tl-dcgan").options  # the timeline slider lists the stored iterations
-    # single steps: a D step then a G step on a copy
-    at.button(key="dcgan-step-d").click().run()
-    assert not at.exception, at.exception
-    at.button(key="dcgan-step-g").click().run()
-    assert not at.exception, at.exception
-    df = at.dataframe[-1].value
+    assert not at.get("dataframe")  # the hidden tabs computed nothing (no step table)
+    # single steps (their own tab, computed only when open): a D step then a G step on a copy
+    steps_tab = _app("gan_1_dcgan.py", iters="20", width="8", batch="16", cls="3", view="Step by step")
+    steps_tab.run()
+    assert "from the cache" in _texts(steps_tab)  # the same run, not trained again
+    steps_tab.button(key="dcgan-step-d").click().run()
+    assert not steps_tab.exception, steps_tab.exception
+    steps_tab.button(key="dcgan-step-g").click().run()
+    assert not steps_tab.exception, steps_tab.exception
+    df = steps_tab.dataframe[-1].value
     assert list(df["action"])[-2:] == ["D step", "G step"]
     # more iterations: the cached 20-iteration run is continued, not restarted
     at.select_slider(key="iters").set_value(200).run()
@@ -86,6 +79,9 @@ def test_mlp_page_extremes():
     at.run()
     assert not at.exception, at.exception
     assert "fixed noise" in _texts(at)
+    at = _app("gan_2_mlp.py", iters="50", width="0.25", batch="256", k="5", loss="minimax", lr="0.002", view="Quality")
+    at.run()
+    assert not at.exception, at.exception
     assert at.metric and at.metric[1].value.endswith("/ 10")
 
 
@@ -96,7 +92,12 @@ def test_comparison_page_small():
     assert not at.exception, at.exception
     text = _texts(at)
     assert all(name in text for name in ("minimax GAN", "WGAN (weight clipping)", "WGAN-GP"))
-    assert len(at.get("plotly_chart")) >= 3
+    assert not at.get("plotly_chart")  # the curves' tab is closed: nothing computed for it
+    curves = _app("gan_3_minimax_vs_wgan.py", iters="50", width="0.25", batch="16", ncritic="1", clip="0.1",
+                  view="Wasserstein estimate and quality", **{"lambda": "100"})
+    curves.run()
+    assert not curves.exception, curves.exception
+    assert len(curves.get("plotly_chart")) >= 3
     at.multiselect(key="models").set_value([]).run()
     assert not at.exception and "at least one model" in _texts(at)
 
@@ -109,5 +110,7 @@ def test_dcgan_page_at_defaults_gives_recognisable_digits():
     at.run()
     assert not at.exception, at.exception
     assert "fixed noise" in _texts(at)
+    at = _app("gan_1_dcgan.py", timeout=900, view="Quality")
+    at.run()
     share = next(m for m in at.metric if m.label.startswith("Classified as"))
     assert float(share.value.rstrip("%")) >= 50

@@ -6,10 +6,12 @@ import pytest
 import torch
 from sklearn.decomposition import PCA
 
-from core.inpainting import ebm as ip
-from core.cache import DiskCache
+from core import assets, training
 from core.data import ImageData
-from core.progress import exhaust
+from core.gan.losses import gradient_penalty
+from core.inpainting import ebm as ip
+from core.inpainting import masks as M
+from core.inpainting.pca import D_GRID, PCAInpainter
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -27,7 +29,7 @@ def _mask_by_hand(dy, dx):
 
 
 def test_offsets_cover_minus4_to_4_uniformly():
-    off = ip.patch_offsets(20000, random_state=1)
+    off = M.patch_offsets(20000, random_state=1)
     assert off.shape == (20000, 2) and off.dtype.kind == "i"
     for axis in range(2):
         values, counts = np.unique(off[:, axis], return_counts=True)
@@ -37,47 +39,47 @@ def test_offsets_cover_minus4_to_4_uniformly():
 
 
 def test_masks_match_the_description():
-    off = ip.patch_offsets(300, random_state=2)
-    masks = ip.patch_masks(off)
+    off = M.patch_offsets(300, random_state=2)
+    masks = M.patch_masks(off)
     assert masks.shape == (300, 784) and masks.dtype == bool
     assert (masks.sum(1) == 36).all()
     for (dy, dx), m in zip(off, masks):
         np.testing.assert_array_equal(m, _mask_by_hand(dy, dx))
     # extreme offsets: the patch spans rows 7..12 or 15..20
-    np.testing.assert_array_equal(ip.patch_masks([[-4, 4]])[0], _mask_by_hand(-4, 4))
+    np.testing.assert_array_equal(M.patch_masks([[-4, 4]])[0], _mask_by_hand(-4, 4))
     with pytest.raises(ValueError):
-        ip.patch_masks([[0, 12]])  # would leave the image
+        M.patch_masks([[0, 12]])  # would leave the image
 
 
 def test_make_masked_fills_gray_and_touches_nothing_else(rng):
     X = rng.random((50, 784)).astype(np.float32)
     X0 = X.copy()
-    ms = ip.make_masked(X, random_state=3)
+    ms = M.make_masked(X, random_state=3)
     np.testing.assert_array_equal(X, X0)  # input not mutated
-    assert (ms.X_in[ms.mask] == np.float32(ip.FILL)).all() and ip.FILL == 0.5
+    assert (ms.X_in[ms.mask] == np.float32(M.FILL)).all() and M.FILL == 0.5
     np.testing.assert_array_equal(ms.X_in[~ms.mask], X[~ms.mask])
-    np.testing.assert_array_equal(ms.mask, ip.patch_masks(ms.offsets))
-    again = ip.make_masked(X, random_state=3)
+    np.testing.assert_array_equal(ms.mask, M.patch_masks(ms.offsets))
+    again = M.make_masked(X, random_state=3)
     np.testing.assert_array_equal(again.mask, ms.mask)  # a seed fixes the holes
-    assert not np.array_equal(ip.make_masked(X, random_state=4).mask, ms.mask)
+    assert not np.array_equal(M.make_masked(X, random_state=4).mask, ms.mask)
     with pytest.raises(ValueError):
-        ip.make_masked(np.zeros((3, 64)))
+        M.make_masked(np.zeros((3, 64)))
 
 
 def test_masked_mse_counts_hole_pixels_only(rng):
     X = rng.random((10, 784))
-    ms = ip.make_masked(X, 0)
+    ms = M.make_masked(X, 0)
     Y = X.copy()
     Y[~ms.mask] += 5.0  # errors outside the hole do not count
     Y[ms.mask] += 0.1
-    assert ip.masked_mse(Y, X, ms.mask) == pytest.approx(0.01)
+    assert M.masked_mse(Y, X, ms.mask) == pytest.approx(0.01)
 
 
 # ----------------------------------------------------------------------------- PCA
 
 @pytest.fixture(scope="module")
 def pca_all(mnist):
-    return ip.PCAInpainter(784).fit(mnist.X_train[:2000])
+    return PCAInpainter(784).fit(mnist.X_train[:2000])
 
 
 def test_pca_with_all_components_is_exact_on_unmasked_images(mnist, pca_all):
@@ -90,7 +92,7 @@ def test_pca_with_all_components_is_exact_on_unmasked_images(mnist, pca_all):
 
 def test_pca_projection_matches_scikit_learn(rng):
     X = rng.random((300, 120)).astype(np.float32)
-    p = ip.PCAInpainter(30).fit(X)
+    p = PCAInpainter(30).fit(X)
     sk = PCA(10, svd_solver="full").fit(X)
     Y = rng.random((20, 120)).astype(np.float32)
     np.testing.assert_allclose(p.project(Y, 10), sk.inverse_transform(sk.transform(Y)), atol=1e-4)
@@ -98,7 +100,7 @@ def test_pca_projection_matches_scikit_learn(rng):
 
 def test_pca_fills_keep_known_pixels_and_lstsq_fits_observed_pixels(mnist, pca_all):
     p = pca_all
-    ms = ip.make_masked(mnist.X_test[:40], 5)
+    ms = M.make_masked(mnist.X_test[:40], 5)
     X_in0 = ms.X_in.copy()
     for d in (5, 60):
         proj = p.inpaint(ms.X_in, ms.mask, d, "project", clip=False)
@@ -121,10 +123,10 @@ def test_pca_fills_keep_known_pixels_and_lstsq_fits_observed_pixels(mnist, pca_a
 
 def test_lstsq_underdetermined_fit_uses_minimum_norm_solution(rng):
     X = rng.normal(size=(300, 784)).astype(np.float32)
-    p = ip.PCAInpainter(300).fit(X)
+    p = PCAInpainter(300).fit(X)
     mask = np.zeros((2, 784), bool)
     mask[:, 100:600] = True  # 284 observed pixels < d = 290: the fit is not unique
-    X_in = ip.apply_mask(rng.normal(size=(2, 784)), mask)
+    X_in = M.apply_mask(rng.normal(size=(2, 784)), mask)
     out = p.inpaint(X_in, mask, 290, "lstsq", clip=False)
     V, mu = p.components_[:290], p.mean_
     for i in range(2):
@@ -136,7 +138,7 @@ def test_lstsq_underdetermined_fit_uses_minimum_norm_solution(rng):
 
 def test_pca_rejects_bad_d(rng, pca_all):
     p = pca_all
-    ms = ip.make_masked(rng.random((2, 784)), 0)
+    ms = M.make_masked(rng.random((2, 784)), 0)
     for d in (0, 785):
         with pytest.raises(ValueError):
             p.inpaint(ms.X_in, ms.mask, d)
@@ -163,8 +165,8 @@ def test_grad_reverse_is_identity_forward_and_negates_backward():
 def _batch(n=16, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n, 784, generator=g)
-    m = torch.from_numpy(ip.patch_masks(ip.patch_offsets(n, seed)))
-    return x, torch.where(m, torch.full_like(x, ip.FILL), x), m
+    m = torch.from_numpy(M.patch_masks(M.patch_offsets(n, seed)))
+    return x, torch.where(m, torch.full_like(x, M.FILL), x), m
 
 
 def test_generator_gets_gradient_through_the_hole_only():
@@ -173,7 +175,7 @@ def test_generator_gets_gradient_through_the_hole_only():
     x, x_in, m = _batch()
     out = G(x_in, m)
     out.retain_grad()
-    fake = ip.compose(x_in, out, m)
+    fake = M.compose(x_in, out, m)
     np.testing.assert_array_equal(fake[~m].detach().numpy(), x_in[~m].numpy())  # known pixels exactly
     E(ip.grad_reverse(fake), m).sum().backward()
     assert (out.grad[~m] == 0).all()
@@ -187,7 +189,7 @@ def test_one_loss_one_optimizer_flips_the_generator_only():
     x, x_in, m = _batch(seed=1)
     loss, _ = ip.ebm_loss(E, G, x, x_in, m, alpha=0.0, rec_weight=0.0)
     got = torch.autograd.grad(loss, list(E.parameters()) + list(G.parameters()))
-    fake = ip.compose(x_in, G(x_in, m), m)
+    fake = M.compose(x_in, G(x_in, m), m)
     e_fake = E(fake, m).mean()
     want_E = torch.autograd.grad(E(x, m).mean() - e_fake, list(E.parameters()), retain_graph=True)
     want_G = torch.autograd.grad(e_fake, list(G.parameters()))
@@ -242,7 +244,7 @@ def test_gradient_penalty_matches_closed_form_and_autograd():
     m = torch.zeros(6, 784, dtype=torch.bool)
     t = torch.rand(6, 1, dtype=torch.float64)
     E = _Quadratic(torch.randn(784, dtype=torch.float64) * 0.05, 0.3)
-    pen = ip.gradient_penalty(E, x, fake, m, t)
+    pen = gradient_penalty(lambda z: E(z, m), x, fake, t)
     xt = t * x + (1 - t) * fake
     want = ((E.w + E.c * xt).norm(dim=1) - 1).pow(2).mean()
     torch.testing.assert_close(pen, want)
@@ -252,14 +254,15 @@ def test_gradient_penalty_matches_closed_form_and_autograd():
     torch.testing.assert_close(g, g_ref)
     # a 1-Lipschitz linear energy with unit slope costs nothing
     u = torch.randn(784, dtype=torch.float64)
-    assert ip.gradient_penalty(_Quadratic(u / u.norm(), 0.0), x, fake, m, t).item() == pytest.approx(0.0, abs=1e-20)
+    unit = _Quadratic(u / u.norm(), 0.0)
+    assert gradient_penalty(lambda z: unit(z, m), x, fake, t).item() == pytest.approx(0.0, abs=1e-20)
 
 
 # ----------------------------------------------------------------------------- networks
 
 def test_hole_window_is_the_hole_with_4_pixels_of_context():
     off = np.array([[dy, dx] for dy in range(-4, 5) for dx in range(-4, 5)])
-    m = torch.from_numpy(ip.patch_masks(off))
+    m = torch.from_numpy(M.patch_masks(off))
     img = torch.arange(len(off) * 2 * 784, dtype=torch.float32).reshape(len(off), 2, 28, 28)
     win = ip.hole_window(img, m)
     assert win.shape == (len(off), 2, 14, 14)
@@ -304,61 +307,49 @@ def small_data(mnist):
 SMALL = ip.EBMRun(n_train=512, epochs=2, batch_size=64, width=8, n_eval=200, n_show=4, seed=3)
 
 
-def test_training_records_snapshots_and_resumes_exactly(small_data, tmp_path):
-    recs = list(ip.train_ebm(SMALL, small_data, device="cpu"))
-    with_metrics = [r for r in recs if r.metrics]
-    assert [r.epoch for r in with_metrics] == [0, 1, 2] and recs[-1].done
-    assert all("snapshot" in r.extra for r in with_metrics)
-    final = with_metrics[-1].extra["snapshot"]()
+def test_training_records_completions_and_ships_them(small_data, tmp_path):
+    recs = [(r, r.extra["snapshot"]() if "snapshot" in r.extra else None) for r in ip.train(SMALL, small_data, device="cpu")]
+    with_metrics = [(r, snap) for r, snap in recs if r.metrics]
+    assert [r.epoch for r, _ in with_metrics] == [0, 1, 2] and recs[-1][0].done
+    final = with_metrics[-1][1]
     assert [h["epoch"] for h in final["history"]] == [0, 1, 2]
     assert all(np.isfinite(v) for h in final["history"] for v in h.values())
     assert sorted(final["samples"]) == ["0", "1", "2"] and final["samples"]["2"].shape == (4, 784)
-    # storable: survives the cache's weights_only loading
-    cache = DiskCache(tmp_path)
-    cache.put("k", with_metrics[1].extra["snapshot"]())
-    partial = cache.get("k")
-    assert partial is not None and partial["epochs"] == 1
-    resumed = exhaust(ip.train_ebm(SMALL, small_data, partial=partial, device="cpu")).extra["snapshot"]()
-    assert [h["epoch"] for h in resumed["history"]] == [0, 1, 2]
-    a, b = final["history"][-1], resumed["history"][-1]
-    for k in ("masked_mse", "energy_real", "energy_fake", "loss"):
-        assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6)
-    for k in final["G"]:
-        torch.testing.assert_close(final["G"][k], resumed["G"][k], rtol=1e-4, atol=1e-5)
-    # the completions kept known pixels, and the trained generator reproduces its recorded samples
-    ev = ip.held_out(SMALL, small_data)
+    # the completions kept known pixels, and the trained generator reproduces its recorded samples and score
+    ev = M.masked_held_out(small_data, SMALL.n_eval, SMALL.mask_seed)
     G = ip.generator(final, device="cpu")
     filled = ip.complete_array(G, ev.X_in, ev.mask)
     np.testing.assert_array_equal(filled[~ev.mask], ev.X_in[~ev.mask])
     np.testing.assert_allclose(filled[:4], final["samples"]["2"].numpy(), atol=1e-6)
-    assert ip.masked_mse(filled, ev.X, ev.mask) == pytest.approx(a["masked_mse"], rel=1e-5)
+    assert M.masked_mse(filled, ev.X, ev.mask) == pytest.approx(final["history"][-1]["masked_mse"], rel=1e-5)
     # the evaluated generator is the running average of the weights, not the last step's
     assert any(not torch.equal(final["G"][k], final["G_avg"][k]) for k in final["G"])
     # as a shipped asset (float16, no optimizer state) it gives the same completions, for the same digits only
-    ip.save_asset(final, {"data_sha256": ip.data_fingerprint(SMALL, small_data)}, tmp_path / "asset")
+    steps = ip.EBMSteps(SMALL, small_data)
+    assets.save(tmp_path / "asset", steps.shippable(final), {"data_sha256": assets.fingerprint(*steps.data_arrays())})
     ship = ip.shipped(SMALL, small_data, folder=tmp_path / "asset")
-    assert ship is not None and "opt" not in ship and ship["history"] == final["history"]
+    assert ship is not None and "opt" not in ship and "G" not in ship and ship["history"] == final["history"]
     np.testing.assert_allclose(ip.complete_array(ip.generator(ship, device="cpu"), ev.X_in, ev.mask), filled, atol=2e-2)
     assert ip.shipped(replace(SMALL, epochs=3), small_data, folder=tmp_path / "asset") is None
     other = ImageData("mnist", small_data.X_train[::-1].copy(), small_data.y_train, small_data.X_test,
                       small_data.y_test, (1, 28, 28))
     assert ip.shipped(SMALL, other, folder=tmp_path / "asset") is None
-    (tmp_path / "asset" / "ebm.pt").write_bytes(b"not a torch file")
+    (tmp_path / "asset" / assets.FILENAME).write_bytes(b"not a torch file")
     assert ip.shipped(SMALL, small_data, folder=tmp_path / "asset") is None
 
 
 def test_finished_run_yields_nothing_and_rejects_other_shapes(small_data):
     state = torch.random.get_rng_state()
     one = replace(SMALL, epochs=1, ema=0.0)
-    snap = exhaust(ip.train_ebm(one, small_data, device="cpu")).extra["snapshot"]()
+    snap = training.run_to_end(ip.EBMSteps(one, small_data, device="cpu"))
     assert torch.equal(torch.random.get_rng_state(), state)  # the global generator is left alone
-    assert list(ip.train_ebm(one, small_data, partial=snap, device="cpu")) == []
+    assert list(ip.train(one, small_data, partial=snap, device="cpu")) == []
     G = ip.generator(snap, device="cpu")  # ema = 0: the raw weights are the evaluated ones
     assert all(torch.equal(v, snap["G"][k]) for k, v in G.state_dict().items())
     digits = ImageData("digits", np.zeros((10, 64), np.float32), np.zeros(10, int), np.zeros((5, 64), np.float32),
                        np.zeros(5, int), (1, 8, 8))
-    with pytest.raises(ValueError):
-        next(ip.train_ebm(SMALL, digits))
+    with pytest.raises(ValueError, match="28x28"):
+        ip.EBMSteps(SMALL, digits)
 
 
 # ----------------------------------------------------------------------------- the shipped default run
@@ -367,17 +358,16 @@ def test_shipped_default_run_is_what_it_claims_and_beats_every_pca_variant(mnist
     """assets/inpainting: trained with energies only, it reproduces its recorded score and is below 0.10."""
     run = ip.EBMRun()
     res = ip.shipped(run, mnist)
-    assert res is not None, "assets/inpainting/ebm.pt is missing, or was not trained with the default run on these digits"
-    prov = res["provenance"]
-    assert prov["run"] == asdict(run) and run.rec_weight == 0.0  # no squared error on the hole
+    assert res is not None, "assets/inpainting/run.pt is missing, or was not trained with the default run on these digits"
+    assert res["config"] == asdict(run) and run.rec_weight == 0.0  # no squared error on the hole
     last = res["history"][-1]
-    assert last["epoch"] == run.epochs == res["epochs"]
-    ev = ip.held_out(run, mnist)
+    assert last["epoch"] == run.epochs == res["done"]
+    ev = M.masked_held_out(mnist, run.n_eval, run.mask_seed)
     filled = ip.complete_array(ip.generator(res, device="cpu"), ev.X_in, ev.mask)
     np.testing.assert_array_equal(filled[~ev.mask], ev.X_in[~ev.mask])
-    mse = ip.masked_mse(filled, ev.X, ev.mask)
+    mse = M.masked_mse(filled, ev.X, ev.mask)
     assert mse == pytest.approx(last["masked_mse"], abs=2e-3)  # float16 weights
-    assert mse < 0.10 < ip.masked_mse(ev.X_in, ev.X, ev.mask)
-    pca = ip.PCAInpainter(400).fit(mnist.X_train[: run.n_train])
+    assert mse < 0.10 < M.masked_mse(ev.X_in, ev.X, ev.mask)
+    pca = PCAInpainter(400).fit(mnist.X_train[: run.n_train])
     for method in ("project", "lstsq"):
-        assert min(pca.mse_curve(ev, ip.D_GRID, method)) > mse + 0.005, method
+        assert min(pca.mse_curve(ev, D_GRID, method)) > mse + 0.005, method

@@ -8,6 +8,7 @@ from core.data import DATASETS
 from explorer.live import PARTIAL, STOPPED
 from explorer.registry import discover
 
+pytestmark = pytest.mark.shared_cache
 PAGES = discover()
 TIMEOUT = 600
 DIGITS, MNIST, FASHION = DATASETS["digits"], DATASETS["mnist"], DATASETS["fashion_mnist"]  # URLs carry labels
@@ -29,8 +30,15 @@ def text_of(at) -> str:
 
 
 def test_every_lab_has_pages():
-    assert {p.section for p in PAGES} >= {"Boltzmann machines"}
+    """Every topic has pages, every file in pages/ is one of them, and every page has a title and a summary."""
+    from explorer.registry import PAGES_DIR, SECTIONS
+
+    assert {p.section for p in PAGES} == {title for title, _ in SECTIONS.values()}
+    assert sorted(p.path.name for p in PAGES) == sorted(f.name for f in PAGES_DIR.glob("*.py"))
     assert all(p.title and p.summary for p in PAGES), [p.path.name for p in PAGES if not p.summary]
+    for p in PAGES:  # the topic's three layers: pages/<topic>_*.py, explorer/<topic>_ui.py, core/<topic>/
+        topic = p.path.stem.split("_")[0]
+        assert (ROOT / "explorer" / f"{topic}_ui.py").is_file() and (ROOT / "core" / topic).is_dir(), topic
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.path.stem for p in PAGES])
@@ -46,6 +54,8 @@ def test_home_lists_every_page():
     at.run()
     assert not at.exception
     assert "Generative Models Explorer" in text_of(at)
+    links = {e.proto.page: e.proto.label for e in at.get("page_link")}
+    assert links == {p.url_path: p.title for p in PAGES}  # one link per page, to its own URL, with its title
 
 
 def set_widget(at, kind, key, value):
@@ -124,12 +134,12 @@ def test_stopped_run_shows_resume_and_resume_finishes_it():
     at.run()
     assert not at.exception, at.exception
     assert any("stopped at epoch 1" in w.value for w in at.warning), [w.value for w in at.warning]
-    assert "stopped after 1 epochs" in text_of(at)  # the partial model is shown, nothing is lost
+    assert "stopped after 1 epoch" in text_of(at)  # the partial model is shown, nothing is lost
     assert DiskCache().get(key) is None
     at.button(key=f"resume-{key}").click().run()
     assert not at.exception, at.exception
     assert key not in at.session_state[PARTIAL]
-    assert DiskCache().get(key)["epochs"] == 3
+    assert DiskCache().get(key)["done"] == 3
 
 
 def test_hidden_units_sweep_trains_each_model_and_plots_the_metric():

@@ -8,21 +8,18 @@ measured: exactly by enumerating the hidden layer when it has at most `exact_lim
 slides' "modeling MNIST with 25 hidden units, exact log-likelihood"), otherwise with log Z by AIS
 (base-rate start model, `ais_runs` x `ais_betas`), with the AIS band.
 
-    python -m core.bm_lab --hidden 16 --updates 3000
+    python -m core.boltzmann.algorithms --n-hidden 16 --updates 3000
 """
 from __future__ import annotations
 
-import argparse
-from dataclasses import asdict, dataclass
-from typing import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from core import data as datasets
+from core import training
 from core.boltzmann.ais import base_rate_biases, rbm_log_likelihood
-from core.device import threaded
-from core.progress import Clock, Progress
 from core.boltzmann.rbm import RBM
 
 ALGORITHMS = ("cd", "pcd", "fpcd")
@@ -64,9 +61,9 @@ def _rbm(run: BMRun, method: str) -> RBM:
                fast_learning_rate=float(run.fast_learning_rate), fast_decay=float(run.fast_decay), device="cpu")
 
 
-def held_out(run: BMRun, data: datasets.ImageData) -> np.ndarray:
-    """The fixed binarisation (pixel ~ Bernoulli(gray), seed 0) of the held-out digits measured."""
-    return datasets.binarize(data.X_test[: int(run.n_eval)], 0)
+def held_out_binary(run: BMRun, data: datasets.ImageData) -> np.ndarray:
+    """The first n_eval held-out digits in the one binarisation every lab's log-likelihood uses."""
+    return datasets.held_out_binary(data.X_test)[: int(run.n_eval)]
 
 
 def batch(Xtr: torch.Tensor, run: BMRun, u: int) -> torch.Tensor:
@@ -92,85 +89,91 @@ def log_likelihood(rbm: RBM, V: torch.Tensor, run: BMRun, X_base: np.ndarray) ->
     return {k: r[k] for k in ("ll", "ll_low", "ll_high")}
 
 
-@torch.no_grad()
 def negative_particles(rbm: RBM, Vdata: torch.Tensor, n: int = N_PARTICLES) -> np.ndarray:
     """What the negative phase currently averages over, as P(v=1 | h) images (n, n_v): the persistent
     chains' states for PCD/FPCD (FPCD's chains run on regular + fast weights), CD-k's reconstructions of
     the mini-batch for CD."""
     if rbm.method == "cd":
         return rbm.reconstruct(Vdata[:n].numpy(), k=int(rbm.k), random_state=0)
-    P = rbm._P + (rbm._fast if rbm._fast is not None else 0.0)
-    H = rbm._chains[:n]  # (n, n_h + 1) = [h, 1]
-    return torch.sigmoid(H @ P[:, :-1]).cpu().numpy()
+    return rbm.negative_particles(n)
 
 
 def _u8(X: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(np.clip(np.asarray(X) * 255 + 0.5, 0, 255).astype(np.uint8))
 
 
-def train(run: BMRun, data: datasets.ImageData, partial: dict | None = None) -> Iterator[Progress]:
-    """Train every chosen algorithm side by side; a record with metrics every `eval_every` updates.
+class AlgorithmSteps(training.Steps):
+    """One parameter update of every chosen algorithm per unit (same mini-batch); every `eval_every`
+    updates each model's held-out log-likelihood and its negative particles. One thread (the products are
+    small; see core.device.default_threads). Snapshot: "models" (RBM states) and "particles" (uint8)."""
 
-    Resumable: `partial` is a snapshot (extra["snapshot"]()) of an earlier call. One thread (see
-    core.ais.torch_threads): the products are small.
-    """
-    return threaded(_train(run, data, partial))
+    kind = "bm-algorithms"
+    x = "updates"
+    unit = "update"
+    tick = 100
+    threads = 0
 
+    def __init__(self, run: BMRun, data: datasets.ImageData):
+        algs = [a for a in ALGORITHMS if a in tuple(run.algorithms)]
+        if not algs:
+            raise ValueError(f"choose at least one of {ALGORITHMS}")
+        self.config, self.data, self.algs = run, data, algs
 
-@torch.no_grad()
-def _train(run: BMRun, data: datasets.ImageData, partial: dict | None):
-    algs = [a for a in ALGORITHMS if a in tuple(run.algorithms)]
-    if not algs:
-        raise ValueError(f"choose at least one of {ALGORITHMS}")
-    Xtr = torch.as_tensor(np.ascontiguousarray(data.X_train[: int(run.n_train)], dtype=np.float32))
-    V = torch.as_tensor(held_out(run, data), dtype=torch.float64)
-    Xbase = data.X_train[: int(run.n_train)]
-    clock = Clock()
-    if partial is not None:
-        models = {a: RBM.from_state_dict(partial["models"][a], device="cpu") for a in algs}
-        history, particles, u = list(partial["history"]), {a: list(partial["particles"][a]) for a in algs}, int(partial["updates"])
-        t_before = float(partial.get("seconds", 0.0))
-    else:
-        models = {a: _rbm(run, a) for a in algs}
-        b0 = base_rate_biases(Xbase)  # visible biases start at the data's base rates (Hinton's practical guide):
-        for m in models.values():  # without it PCD tends to park every hidden unit "on"; same seed, same weights
-            m._init_state(Xtr.shape[1])
-            m.intercept_visible_ = b0
-        history, particles, u, t_before = [], {a: [] for a in algs}, 0, 0.0
-    total, every = int(run.updates), max(1, int(run.eval_every))
-    bufs: dict = {}
+    def total(self) -> int:
+        return int(self.config.updates)
 
-    def measure():
-        row = {"updates": u, "seconds": t_before + clock()}
-        Vb = batch(Xtr, run, u)
-        for a, m in models.items():
-            ll = log_likelihood(m, V, run, Xbase)
+    def due(self, done: int) -> bool:
+        return done % max(1, int(self.config.eval_every)) == 0
+
+    def message(self, done: int) -> str:
+        return f"{done}/{self.total()} updates"
+
+    def _prepare(self) -> None:
+        run, data = self.config, self.data
+        self.Xtr = torch.as_tensor(np.ascontiguousarray(data.X_train[: int(run.n_train)], dtype=np.float32))
+        self.V = torch.as_tensor(held_out_binary(run, data), dtype=torch.float64)
+        self.Xbase = data.X_train[: int(run.n_train)]
+
+    @torch.no_grad()
+    def start(self) -> None:
+        self._prepare()
+        b0 = base_rate_biases(self.Xbase)  # visible biases start at the data's base rates (Hinton's practical guide):
+        self.models = {}  # without it PCD tends to park every hidden unit "on"; same seed, same weights
+        for a in self.algs:
+            self.models[a] = _rbm(self.config, a).initialize(self.Xtr.shape[1])
+            self.models[a].intercept_visible_ = b0
+        self.particles = {a: [] for a in self.algs}
+
+    def restore(self, snapshot: dict) -> None:
+        self._prepare()
+        self.models = {a: RBM.from_state_dict(snapshot["models"][a], device="cpu") for a in self.algs}
+        self.particles = {a: list(snapshot["particles"][a]) for a in self.algs}
+
+    def advance(self, done: int) -> None:
+        Vb = batch(self.Xtr, self.config, done)
+        for m in self.models.values():
+            m.update(Vb)
+
+    @torch.no_grad()
+    def measure(self, done: int) -> dict[str, float]:
+        run, row = self.config, {}
+        Vb = batch(self.Xtr, run, done)
+        for a, m in self.models.items():
+            ll = log_likelihood(m, self.V, run, self.Xbase)
             row[f"ll_{a}"] = ll["ll"]
             if not run.exact:
                 row[f"ll_{a}_low"], row[f"ll_{a}_high"] = ll["ll_low"], ll["ll_high"]
-            particles[a].append(_u8(negative_particles(m, Vb)))
-        history.append(row)
-        snap = {"run": asdict(run), "models": {a: m.state_dict() for a, m in models.items()}, "history": list(history),
-                "particles": {a: list(p) for a, p in particles.items()}, "updates": u, "seconds": row["seconds"]}
-        metrics = {f"ll_{a}": row[f"ll_{a}"] for a in algs}
-        return Progress(u, total, 0.0, metrics, f"{u}/{total} updates", done=u >= total, elapsed=row["seconds"],
-                        extra={"snapshot": lambda: snap})
+            self.particles[a].append(_u8(negative_particles(m, Vb)))
+        return row
 
-    if partial is None:
-        yield measure()
-    while u < total:
-        stop = min(total, (u // every + 1) * every)
-        while u < stop:
-            Xa = batch(Xtr, run, u)
-            Xa = torch.cat([Xa, torch.ones(len(Xa), 1)], 1)
-            for a, m in models.items():
-                if a not in bufs:
-                    bufs[a] = m._buffers(len(Xa))  # every batch has batch_size rows (see `batch`)
-                m._update(Xa, bufs[a])
-            u += 1
-            if u % 100 == 0 and u < stop:
-                yield Progress(u, total, 0.0, {}, f"{u}/{total} updates", elapsed=t_before + clock())
-        yield measure()
+    def state(self) -> dict:
+        return {"models": {a: m.state_dict() for a, m in self.models.items()},
+                "particles": {a: list(p) for a, p in self.particles.items()}}
+
+
+def train(run: BMRun, data: datasets.ImageData, partial: dict | None = None):
+    """The comparison's training iterator (core.training.train of AlgorithmSteps)."""
+    return training.train(AlgorithmSteps(run, data), partial)
 
 
 def curves(result: dict) -> list[str]:
@@ -183,22 +186,7 @@ def particles(result: dict, alg: str, index: int = -1) -> np.ndarray:
 
 
 def main(argv=None):
-    d = BMRun()
-    ap = argparse.ArgumentParser(description="Compare CD, PCD and FPCD by held-out log-likelihood.")
-    ap.add_argument("--dataset", default=d.dataset, choices=sorted(datasets.DATASETS))
-    ap.add_argument("--hidden", type=int, default=d.n_hidden)
-    ap.add_argument("--updates", type=int, default=d.updates)
-    ap.add_argument("--eval-every", type=int, default=d.eval_every)
-    ap.add_argument("--lr", type=float, default=d.learning_rate)
-    ap.add_argument("--k", type=int, default=d.k)
-    ap.add_argument("--fast-lr", type=float, default=d.fast_learning_rate)
-    ap.add_argument("--fast-decay", type=float, default=d.fast_decay)
-    a = ap.parse_args(argv)
-    run = BMRun(a.dataset, n_hidden=a.hidden, updates=a.updates, eval_every=a.eval_every, learning_rate=a.lr, k=a.k,
-                fast_learning_rate=a.fast_lr, fast_decay=a.fast_decay)
-    for rec in train(run, datasets.load(a.dataset)):
-        if rec.metrics:
-            print(rec.line(".2f"), flush=True)
+    return training.main(AlgorithmSteps, BMRun(), argv, "Compare CD, PCD and FPCD by held-out log-likelihood.")
 
 
 if __name__ == "__main__":

@@ -16,38 +16,30 @@ Training, as in the paper:
    pass), the model statistics from persistent Gibbs chains (fantasy particles) that alternate
    between the odd layer (h1) and the even layers (v, h2), which are conditionally independent.
 
-Sampling alternates odd and even layers the same way. Training is an iterator of
-`core.progress.Progress`, resumable from any epoch boundary (`train`); the command line trains the
-model shipped in assets/dbm together with an RBM given the same training time, and writes the
-provenance:
+Sampling alternates odd and even layers the same way. Training is a run of core.training (`DBMSteps`),
+resumable from any epoch boundary; the command line trains the model shipped in assets/dbm together
+with an RBM given the same training time and, with --out, scores both by AIS and writes the provenance:
 
-    python -m core.dbm --pretrain-epochs 10 --epochs 25 --lr 0.001 --out assets/dbm   # the shipped model
-    python -m core.dbm --hidden1 500 --hidden2 1000 --pretrain-epochs 100 --epochs 300 --out runs/full
+    python -m core.boltzmann.dbm --out assets/dbm                     # the shipped model (the defaults)
+    python -m core.boltzmann.dbm --n-train 0 --n-hidden2 1000 --pretrain-epochs 100 --epochs 300 --out runs/full
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import platform
-import sys
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Iterator
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core import assets, training
 from core.boltzmann.ais import AISResult, ais_dbm, base_rate_biases, rbm_log_likelihood
-from core.device import threaded
-from core.data import binarize
-from core.device import describe, pick_device
-from core.progress import Progress
+from core.boltzmann.rbm import RBM
+from core.data import binarize, held_out_binary
+from core.device import pick_device
 
-REPO = Path(__file__).resolve().parents[2]
-ASSET_DIR = REPO / "assets" / "dbm"
+ASSET_DIR = assets.folder("dbm")
 PHASES = ("pretrain1", "pretrain2", "joint")
 
 
@@ -203,13 +195,11 @@ class _Trainer:
         self.c1_top = None  # top RBM's bias of h1
         self.vel = {k: torch.zeros_like(v) for k, v in self.model.params.items()}
         self.chains = None  # (V, H1, H2) fantasy particles of joint training
-        self.seconds = 0.0
 
     # snapshots are storable dicts (tensors, numbers, strings)
     def state(self) -> dict:
         s = {"model": self.model.state_dict(), "phase": self.phase, "epoch": self.epoch,
-             "vel": {k: v.cpu().clone() for k, v in self.vel.items()}, "rng": self.gen.get_state().clone(),
-             "seconds": self.seconds}
+             "vel": {k: v.cpu().clone() for k, v in self.vel.items()}, "rng": self.gen.get_state().clone()}
         if self.c1_top is not None:
             s["c1_top"] = self.c1_top.cpu().clone()
         if self.chains is not None:
@@ -220,7 +210,7 @@ class _Trainer:
     def restore(cls, cfg: DBMConfig, n_visible: int, device, s: dict) -> "_Trainer":
         t = cls(cfg, n_visible, device)
         t.model = DBM.from_state_dict(s["model"], device)
-        t.phase, t.epoch, t.seconds = s["phase"], int(s["epoch"]), float(s.get("seconds", 0.0))
+        t.phase, t.epoch = s["phase"], int(s["epoch"])
         t.vel = {k: v.to(device) for k, v in s["vel"].items()}
         if t.gen.device.type == "cpu":
             t.gen.set_state(s["rng"])
@@ -304,242 +294,212 @@ def _metrics(m: DBM, ev: dict) -> dict[str, float]:
             "weight_norm": float(m.W1.norm() / math.sqrt(m.W1.numel()))}
 
 
-def train(cfg: DBMConfig, X_train: np.ndarray, X_val: np.ndarray | None = None, partial: dict | None = None,
-          device=None, n_eval: int = 500) -> Iterator[Progress]:
-    """Pre-train both RBMs, then train jointly; one Progress record per epoch (of any phase).
+@dataclass
+class DBMRun:
+    """A DBM run of the lab: which data, the DBM's settings, and the comparison RBM trained after it."""
 
-    Every record's extra["snapshot"]() is the run so far (storable; "history" rows carry "epoch", the
-    epochs done over all phases); `partial` is such a snapshot to resume from. Runs with `GME_THREADS`
-    threads (see core.ais.torch_threads).
-    """
-    return threaded(_train(cfg, X_train, X_val, partial, device, n_eval))
+    dataset: str = "mnist"  # see core.data.DATASETS
+    n_train: int = 8000  # the first n training images (0: all of them)
+    dbm: DBMConfig = field(default_factory=DBMConfig)
+    baseline: bool = True  # then train an RBM of the first layer's size for the DBM's training time
+    rbm_lr: float = 0.02  # learning rate of that RBM (PCD-1, momentum 0.5, weight decay 2e-4)
+    n_eval: int = 500  # held-out images of the live reconstruction error
 
 
-@torch.no_grad()
-def _train(cfg, X_train, X_val, partial, device, n_eval):
-    dev = pick_device(device)
-    Xtr = np.asarray(X_train, dtype=np.float32)
-    n_v = Xtr.shape[1]
-    Xva = np.asarray(X_val if X_val is not None else X_train, dtype=np.float32)[:n_eval]
-    ev = {"val": torch.as_tensor(Xva, device=dev)}
-    if partial is not None:
-        t = _Trainer.restore(cfg, n_v, dev, partial["trainer"])
-        history = list(partial["history"])
-    else:
-        t, history = _Trainer(cfg, n_v, dev), []
-        t.model.b.copy_(torch.as_tensor(base_rate_biases(Xtr), dtype=torch.float32))  # visible biases at base rates
-    pe, je = int(cfg.pretrain_epochs), int(cfg.epochs)
-    total_epochs = 2 * pe + je
-    n_batches = math.ceil(len(Xtr) / int(cfg.batch_size))
-    t_start = time.perf_counter() - t.seconds
+def _baseline_rbm(n_hidden, lr, batch_size, random_state, device, X_train) -> RBM:
+    """PCD-1 RBM with visible biases started at the data's base rates (as the DBM's): without that, PCD
+    tends to park every hidden unit in the 'on' state and stall near the independent-pixel model."""
+    rbm = RBM(n_hidden, learning_rate=lr, batch_size=batch_size, n_iter=1, random_state=random_state,
+              method="pcd", k=1, momentum=0.5, weight_decay=0.0002, shuffle=True, device=device)
+    rbm.initialize(np.asarray(X_train).shape[1])
+    rbm.intercept_visible_ = base_rate_biases(X_train)
+    return rbm
 
-    def done_epochs():
-        return {"pretrain1": 0, "pretrain2": pe, "joint": 2 * pe}[t.phase] + t.epoch
 
-    def record(msg, final=False):
-        t.seconds = time.perf_counter() - t_start
-        e = done_epochs()
-        row = {"epoch": e, "seconds": t.seconds, "phase": PHASES.index(t.phase), **_metrics(t.model, ev)}
-        history.append(row)
-        snap = t.state()
-        hist = list(history)
-        return Progress(e * n_batches, total_epochs * n_batches, e, {k: row[k] for k in ("recon_error", "weight_norm")},
-                        msg, done=final, elapsed=t.seconds,
-                        extra={"snapshot": lambda: {"config": asdict(cfg), "trainer": snap, "history": hist,
-                                                    "epochs": e, "seconds": snap["seconds"]}})
+class DBMSteps(training.Steps):
+    """One epoch per unit, over all phases: pre-training of the bottom RBM, of the top RBM, then joint
+    training; then (baseline) epochs of an RBM of the first layer's size until it has trained as long as the
+    DBM did (training time only, not the measurements). A history row per DBM epoch (mean-field
+    reconstruction error, weight norm, phase); the RBM epochs add no row. Snapshot: "trainer" (the DBM
+    run), "dbm_seconds", and once the RBM phase has started "rbm", "rbm_epochs", "rbm_seconds"."""
 
-    def batches_of(epoch_seed):  # a fresh binarisation of the training digits for every epoch
-        return torch.as_tensor(binarize(Xtr, int(cfg.random_state) * 100_003 + epoch_seed), device=dev)
+    kind = "dbm"
+    threads = 0
 
-    if partial is None:
-        yield record("initial weights")
-    while True:
-        if t.phase == "pretrain1" and t.epoch < pe:
-            t.pretrain_epoch(batches_of(t.epoch), top=False)
-            t.epoch += 1
-            yield record(f"pre-training layer 1: epoch {t.epoch}/{pe}")
-            continue
-        if t.phase == "pretrain1":
+    def __init__(self, run: DBMRun, data, device=None):
+        self.config, self.data, self.device = run, data, device
+        cfg = run.dbm
+        self.n_dbm = 2 * int(cfg.pretrain_epochs) + int(cfg.epochs)
+        self.rbm = None
+
+    def _prepare(self) -> None:
+        run = self.config
+        self.dev = pick_device(self.device)
+        self.Xtr = self.data.X_train[: run.n_train] if run.n_train else self.data.X_train
+        self.ev = {"val": torch.as_tensor(np.asarray(self.data.X_test[: run.n_eval], dtype=np.float32), device=self.dev)}
+        self.n_batches = math.ceil(len(self.Xtr) / int(run.dbm.batch_size))
+
+    def total(self) -> int:
+        if not self.config.baseline or self.rbm is None or not self.rbm_seconds:
+            return self.n_dbm + (1 if self.config.baseline else 0)
+        left = max(0.0, self.dbm_seconds - self.rbm_seconds) / (self.rbm_seconds / self.rbm_epochs)
+        return self.n_dbm + self.rbm_epochs + max(1, math.ceil(left))  # an estimate, for the progress bar
+
+    def finished(self, done: int) -> bool:
+        if done < self.n_dbm:
+            return False
+        return not self.config.baseline or (self.rbm is not None and self.rbm_seconds >= self.dbm_seconds)
+
+    @torch.no_grad()
+    def start(self) -> None:
+        self._prepare()
+        self.t = _Trainer(self.config.dbm, self.Xtr.shape[1], self.dev)
+        self.t.model.b.copy_(torch.as_tensor(base_rate_biases(self.Xtr), dtype=torch.float32))  # base rates
+        self.dbm_seconds, self.rbm, self.rbm_epochs, self.rbm_seconds = 0.0, None, 0, 0.0
+
+    def restore(self, snapshot: dict) -> None:
+        self._prepare()
+        self.t = _Trainer.restore(self.config.dbm, self.Xtr.shape[1], self.dev, snapshot["trainer"])
+        self.dbm_seconds = float(snapshot["dbm_seconds"])
+        self.rbm = RBM.from_state_dict(snapshot["rbm"], device=self.dev) if "rbm" in snapshot else None
+        self.rbm_epochs, self.rbm_seconds = int(snapshot.get("rbm_epochs", 0)), float(snapshot.get("rbm_seconds", 0.0))
+
+    def _binarised(self, epoch_seed: int) -> torch.Tensor:  # a fresh binarisation of the training digits every epoch
+        return torch.as_tensor(binarize(self.Xtr, int(self.config.dbm.random_state) * 100_003 + epoch_seed),
+                               device=self.dev)
+
+    @torch.no_grad()
+    def advance(self, done: int) -> None:
+        t0 = time.perf_counter()
+        if done < self.n_dbm:
+            self._dbm_epoch()
+            self.dbm_seconds += time.perf_counter() - t0
+            return
+        if self.rbm is None:
+            run = self.config
+            self.rbm = _baseline_rbm(run.dbm.n_hidden1, run.rbm_lr, run.dbm.batch_size, run.dbm.random_state, self.dev,
+                                     self.Xtr)
+            t0 = time.perf_counter()
+        self.rbm.fit_epoch(self.Xtr)
+        self.rbm_epochs += 1
+        self.rbm_seconds += time.perf_counter() - t0
+
+    def _dbm_epoch(self) -> None:
+        """The next epoch of whichever phase is on, after any phase change due before it."""
+        t, cfg = self.t, self.config.dbm
+        pe, je = int(cfg.pretrain_epochs), int(cfg.epochs)
+        if t.phase == "pretrain1" and t.epoch >= pe:
             t.phase, t.epoch = "pretrain2", 0
             t.c1_top = torch.zeros_like(t.model.c1)
             t.vel = {k: torch.zeros_like(v) for k, v in t.model.params.items()}
-        if t.phase == "pretrain2" and t.epoch < pe:
-            t.rbm1_c = t.model.c1.clone()  # between epochs (and in a snapshot) c1 is the bottom RBM's bias
-            t.model.c1.copy_(t.c1_top)  # the top RBM trains its own bias of h1
-            t.pretrain_epoch(batches_of(pe + t.epoch), top=True)
-            t.c1_top = t.model.c1.clone()
-            t.model.c1.copy_(t.rbm1_c)
-            t.epoch += 1
-            yield record(f"pre-training layer 2: epoch {t.epoch}/{pe}")
-            continue
-        if t.phase == "pretrain2":
+        if t.phase == "pretrain2" and t.epoch >= pe:
             # compose: h1 hears W1 v + W2^T h2 (each half of what the doubled RBMs used); average h1's biases
             t.model.c1.copy_(0.5 * (t.model.c1 + t.c1_top))
             t.phase, t.epoch = "joint", 0
             t.vel = {k: torch.zeros_like(v) for k, v in t.model.params.items()}
-        if t.phase == "joint" and t.epoch < je:
-            t.joint_epoch(batches_of(2 * pe + t.epoch), je * n_batches, t.epoch * n_batches)
-            t.epoch += 1
-            yield record(f"joint training: epoch {t.epoch}/{je}", final=t.epoch == je)
-            continue
-        return
+        if t.phase == "pretrain1":
+            t.pretrain_epoch(self._binarised(t.epoch), top=False)
+        elif t.phase == "pretrain2":
+            t.rbm1_c = t.model.c1.clone()  # between epochs (and in a snapshot) c1 is the bottom RBM's bias
+            t.model.c1.copy_(t.c1_top)  # the top RBM trains its own bias of h1
+            t.pretrain_epoch(self._binarised(pe + t.epoch), top=True)
+            t.c1_top = t.model.c1.clone()
+            t.model.c1.copy_(t.rbm1_c)
+        else:
+            t.joint_epoch(self._binarised(2 * pe + t.epoch), je * self.n_batches, t.epoch * self.n_batches)
+        t.epoch += 1
+
+    @torch.no_grad()
+    def measure(self, done: int) -> dict[str, float]:
+        if done > self.n_dbm:
+            return {}
+        return {"phase": PHASES.index(self.t.phase), **_metrics(self.t.model, self.ev)}
+
+    def message(self, done: int) -> str:
+        if done == 0:
+            return "initial weights"
+        if done > self.n_dbm:
+            return f"comparison RBM: epoch {self.rbm_epochs}, {self.rbm_seconds:.0f} of {self.dbm_seconds:.0f} s"
+        t, pe = self.t, int(self.config.dbm.pretrain_epochs)
+        if t.phase == "joint":
+            return f"joint training: epoch {t.epoch}/{self.config.dbm.epochs}"
+        return f"pre-training layer {1 if t.phase == 'pretrain1' else 2}: epoch {t.epoch}/{pe}"
+
+    def state(self) -> dict:
+        out = {"trainer": self.t.state(), "dbm_seconds": self.dbm_seconds}
+        if self.rbm is not None:
+            out.update(rbm=self.rbm.state_dict(), rbm_epochs=self.rbm_epochs, rbm_seconds=self.rbm_seconds)
+        return out
+
+    def data_arrays(self) -> tuple:
+        return self.Xtr, self.data.X_test
+
+    def shippable(self, snapshot: dict) -> dict:
+        """The DBM's and the RBM's weights (no velocities, chains or generator states): enough to sample and score."""
+        out = {k: v for k, v in snapshot.items() if k not in ("trainer", "rbm")}
+        out["trainer"] = {"model": snapshot["trainer"]["model"]}
+        if "rbm" in snapshot:
+            out["rbm"] = {k: snapshot["rbm"][k] for k in ("config", "P", "n_updates")}
+        return out
+
+
+def train(run: DBMRun, data, partial: dict | None = None, device=None):
+    """The run's training iterator (core.training.train of DBMSteps)."""
+    return training.train(DBMSteps(run, data, device), partial)
 
 
 def model(result: dict, device=None) -> DBM:
-    """The DBM of a (partial) training snapshot or of the shipped asset."""
-    state = result["trainer"]["model"] if "trainer" in result else result["dbm"]
-    return DBM.from_state_dict(state, device)
+    """The DBM of a (partial) training snapshot or of the shipped run."""
+    return DBM.from_state_dict(result["trainer"]["model"], device)
 
 
-# ----------------------------------------------------------------------------- evaluation, baseline RBM, assets
+def baseline_rbm(result: dict, device=None) -> RBM:
+    """The comparison RBM of a finished run (shipped or trained)."""
+    return RBM.from_state_dict(result["rbm"], device=device)
 
-def held_out_binary(X: np.ndarray, seed: int = 0) -> np.ndarray:
-    """The fixed binarisation of held-out digits on which log-likelihoods are reported."""
-    return binarize(np.asarray(X, dtype=np.float32), 10_000 + seed)
 
+# ----------------------------------------------------------------------------- evaluation, sampling both, the shipped run
 
 def dbm_log_likelihood(m: DBM, V_bin, X_base, betas=14_500, n_runs=100, random_state=0) -> dict:
-    """Mean held-out variational lower bound of log p(v) of a DBM with log Z by AIS (same keys as above)."""
+    """Mean held-out variational lower bound of log p(v) of a DBM with log Z by AIS: {"ll", "ll_low", "ll_high", "ais"}."""
     r = m.log_partition_ais(X_base, betas, n_runs, random_state)
     ll, lo, hi = r.log_likelihood(m.unnormalized_log_prob_bound(V_bin))
     return {"ll": ll, "ll_low": lo, "ll_high": hi, "ais": r.as_dict()}
 
 
-def _baseline_rbm(n_hidden, lr, batch_size, random_state, device, X_train):
-    """PCD-1 RBM with visible biases started at the data's base rates (as the DBM's): without that, PCD
-    tends to park every hidden unit in the 'on' state and stall near the independent-pixel model."""
-    from core.boltzmann.rbm import RBM
-
-    rbm = RBM(n_hidden, learning_rate=lr, batch_size=batch_size, n_iter=1, random_state=random_state,
-              method="pcd", k=1, momentum=0.5, weight_decay=0.0002, shuffle=True, device=device)
-    rbm._init_state(np.asarray(X_train).shape[1])
-    rbm.intercept_visible_ = base_rate_biases(X_train)
-    return rbm
+def both_log_likelihoods(result: dict, X_base, X_test, betas=14_500, n_runs=100) -> dict:
+    """Held-out log-likelihoods of the run's DBM (lower bound) and RBM, log Z by AIS, on the one binarisation of
+    the held-out digits (core.data.held_out_binary): {"dbm": {...}, "rbm": {...}}."""
+    V = held_out_binary(X_test)
+    rbm = baseline_rbm(result)
+    return {"dbm": dbm_log_likelihood(model(result), V, X_base, betas, n_runs),
+            "rbm": rbm_log_likelihood(rbm.W, rbm.b, rbm.c, V, X_base, betas, n_runs)}
 
 
-def train_with_baseline(cfg: DBMConfig, X_train: np.ndarray, X_val: np.ndarray | None = None,
-                        partial: dict | None = None, device=None, rbm_lr: float = 0.02) -> Iterator[Progress]:
-    """Train the DBM (`train`), then an RBM of the same first-layer size for the same wall-clock time (PCD-1,
-    whole epochs). One resumable iterator for the app: snapshots carry "trainer" (the DBM run), and once
-    the RBM phase has started "rbm" (its state), "rbm_epochs" and "rbm_seconds"."""
-    return threaded(_train_with_baseline(cfg, X_train, X_val, partial, device, rbm_lr))
+def chains(dbm: DBM, rbm: RBM, n: int, steps: int, seed: int) -> dict:
+    """Gibbs chains of both models from the same random images, recorded at about geometric steps:
+    {"steps": [...], "dbm": {step: P(v=1|h1)}, "rbm": {step: P(v=1|h)}} (step 0: the start images)."""
+    record = sorted({0, *np.unique(np.geomspace(1, steps, 24).astype(int)).tolist(), int(steps)})
+    start = (np.random.default_rng(int(seed)).random((int(n), dbm.shape[0])) < 0.5).astype(np.float32)
+    dbm_frames = dbm.sample(n, steps, random_state=seed, record=record, init=start)
+    rbm_frames = {0: start, **rbm.reconstruct_many(start, [s for s in record if s > 0], random_state=seed)}
+    dbm_frames[0] = start
+    return {"steps": record, "dbm": dbm_frames, "rbm": rbm_frames}
 
 
-def _train_with_baseline(cfg, X_train, X_val, partial, device, rbm_lr):
-    from core.boltzmann.rbm import RBM
-
-    dev = pick_device(device)
-    snap = partial
-    if partial is None or "rbm" not in partial and partial["epochs"] < 2 * cfg.pretrain_epochs + cfg.epochs:
-        for rec in _train(cfg, X_train, X_val, partial, dev, 500):
-            snap = rec.extra["snapshot"]()
-            rec.extra["snapshot"] = (lambda s=snap: s)
-            rec.done = False
-            yield rec
-    budget = float(snap["seconds"])
-    n_total = 2 * cfg.pretrain_epochs + cfg.epochs
-    if "rbm" in snap:
-        rbm = RBM.from_state_dict(snap["rbm"], device=dev)
-        epochs, spent = int(snap["rbm_epochs"]), float(snap["rbm_seconds"])
-    else:
-        rbm = _baseline_rbm(cfg.n_hidden1, rbm_lr, cfg.batch_size, cfg.random_state, dev, X_train)
-        epochs, spent = 0, 0.0
-    base = dict(snap)
-    rbm.n_iter = 1_000_000  # epochs: the budget stops the loop first
-    fit = rbm.fit_iter(X_train, n_eval=50, warm_start=True)  # one record per epoch
-    next(fit)  # the initial metrics are not training time
-    while spent < budget:
-        t0 = time.perf_counter()
-        next(fit)
-        spent += time.perf_counter() - t0
-        epochs += 1
-        state = {**base, "rbm": rbm.state_dict(), "rbm_epochs": epochs, "rbm_seconds": spent}
-        yield Progress(n_total + 1, n_total + 1, n_total, {"rbm_seconds": spent},
-                       f"comparison RBM: epoch {epochs}, {spent:.0f} of {budget:.0f} s", done=spent >= budget,
-                       elapsed=budget + spent, extra={"snapshot": (lambda s=state: s)})
+def finish(result: dict, data, betas: int = 14_500, runs: int = 100) -> dict:
+    """Scores of a finished run for its provenance: both held-out log-likelihoods by AIS."""
+    Xtr = data.X_train[: result["config"]["n_train"]] if result["config"]["n_train"] else data.X_train
+    return {"log_likelihood": {**both_log_likelihoods(result, Xtr, data.X_test, betas, runs),
+                               "note": "held-out nats per image; log Z by AIS; the DBM's value is a variational "
+                                       "lower bound"}}
 
 
-def save_asset(out: Path, dbm_state: dict, rbm_state: dict, provenance: dict) -> Path:
-    """assets/dbm: model.pt (float16 weights, loadable with weights_only=True) + provenance.json."""
-    out.mkdir(parents=True, exist_ok=True)
-    half = lambda d: {k: (v.half() if isinstance(v, torch.Tensor) else v) for k, v in d.items()}  # noqa: E731
-    torch.save({"dbm": half(dbm_state), "rbm": half(rbm_state), "provenance": json.dumps(provenance)}, out / "model.pt")
-    (out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
-    return out / "model.pt"
-
-
-def load_asset(folder: Path = ASSET_DIR) -> dict | None:
-    """The shipped model: {"dbm": DBM state, "rbm": {"W", "b", "c"}, "provenance": dict}, or None if absent."""
-    p = Path(folder) / "model.pt"
-    if not p.is_file():
-        return None
-    obj = torch.load(p, map_location="cpu", weights_only=True)
-    f32 = lambda d: {k: (v.float() if isinstance(v, torch.Tensor) else v) for k, v in d.items()}  # noqa: E731
-    return {"dbm": f32(obj["dbm"]), "rbm": f32(obj["rbm"]), "provenance": json.loads(obj["provenance"])}
-
-
-def main(argv=None) -> dict:
-    from core import data as datasets
-    from core.boltzmann.rbm import RBM
-
-    d = DBMConfig()
-    ap = argparse.ArgumentParser(description="Train a two-layer DBM (and an RBM given the same time), estimate both "
-                                             "held-out log-likelihoods by AIS, write the model and its provenance.")
-    ap.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist", "digits"])
-    ap.add_argument("--n-train", type=int, default=0, help="first n training images (0: all)")
-    ap.add_argument("--hidden1", type=int, default=d.n_hidden1)
-    ap.add_argument("--hidden2", type=int, default=d.n_hidden2)
-    ap.add_argument("--pretrain-epochs", type=int, default=d.pretrain_epochs)
-    ap.add_argument("--pretrain-lr", type=float, default=d.pretrain_lr)
-    ap.add_argument("--epochs", type=int, default=d.epochs)
-    ap.add_argument("--lr", type=float, default=d.learning_rate)
-    ap.add_argument("--batch", type=int, default=d.batch_size)
-    ap.add_argument("--chains", type=int, default=d.n_chains)
-    ap.add_argument("--k", type=int, default=d.k)
-    ap.add_argument("--mf-steps", type=int, default=d.mean_field_steps)
-    ap.add_argument("--seed", type=int, default=d.random_state)
-    ap.add_argument("--rbm-lr", type=float, default=0.02, help="learning rate of the comparison RBM (PCD-1)")
-    ap.add_argument("--ais-betas", type=int, default=14_500)
-    ap.add_argument("--ais-runs", type=int, default=100)
-    ap.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
-    ap.add_argument("--out", default=str(ASSET_DIR), help="folder for model.pt and provenance.json")
-    a = ap.parse_args(argv)
-    cfg = DBMConfig(a.hidden1, a.hidden2, a.pretrain_epochs, a.pretrain_lr, a.epochs, a.lr, a.batch, a.chains, a.k,
-                    a.mf_steps, d.momentum, d.weight_decay, a.seed)
-    dev = pick_device(a.device)
-    data = datasets.load(a.dataset)
-    Xtr = data.X_train[: a.n_train] if a.n_train else data.X_train
-    V_test = held_out_binary(data.X_test)
-    print(f"device: {describe(dev)}; data: {data.title}, {len(Xtr):,} train / {len(data.X_test):,} held out", flush=True)
-    last = None
-    for rec in train_with_baseline(cfg, Xtr, data.X_test, device=dev, rbm_lr=a.rbm_lr):  # the DBM, then the RBM
-        last = rec
-        print(rec.line(), flush=True)
-    snap = last.extra["snapshot"]()
-    dbm_seconds, m = snap["seconds"], model(snap, dev)
-    rbm, rbm_epochs, rbm_seconds = RBM.from_state_dict(snap["rbm"], device=dev), snap["rbm_epochs"], snap["rbm_seconds"]
-    print(f"RBM: {rbm_epochs} epochs in {rbm_seconds:.0f} s; AIS ({a.ais_runs} runs x {a.ais_betas} betas)…", flush=True)
-    ll_dbm = dbm_log_likelihood(m, V_test, Xtr, a.ais_betas, a.ais_runs)
-    ll_rbm = rbm_log_likelihood(rbm.W, rbm.b, rbm.c, V_test, Xtr, a.ais_betas, a.ais_runs, device=dev)
-    print(f"held-out log-likelihood (nats): DBM >= {ll_dbm['ll']:.2f} [{ll_dbm['ll_low']:.2f}, {ll_dbm['ll_high']:.2f}]"
-          f"  RBM {ll_rbm['ll']:.2f} [{ll_rbm['ll_low']:.2f}, {ll_rbm['ll_high']:.2f}]", flush=True)
-    prov = {
-        "command": "python -m core.dbm " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "data": {"dataset": data.title, "n_train": len(Xtr), "n_held_out": len(data.X_test), "source_note": data.note,
-                 "training input": "a fresh stochastic binarisation of the gray digits every epoch",
-                 "held-out input": "one fixed stochastic binarisation (seed 10000)"},
-        "dbm": asdict(cfg), "dbm_seconds": dbm_seconds,
-        "rbm": {"n_hidden": cfg.n_hidden1, "method": "pcd", "k": 1, "learning_rate": a.rbm_lr, "batch_size": cfg.batch_size,
-                "momentum": 0.5, "weight_decay": 0.0002, "epochs": rbm_epochs, "seconds": rbm_seconds},
-        "log_likelihood": {"dbm_lower_bound": ll_dbm, "rbm": ll_rbm,
-                           "note": "held-out nats per image; log Z by AIS; the DBM's value is a variational lower bound"},
-        "device": describe(dev), "torch": torch.__version__, "python": platform.python_version(),
-        "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
-    path = save_asset(Path(a.out), m.state_dict(), {"W": rbm.W.cpu().clone(), "b": rbm.b.cpu().clone(),
-                                                     "c": rbm.c.cpu().clone()}, prov)
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) and provenance.json", flush=True)
-    return prov
+def main(argv=None):
+    return training.main(DBMSteps, DBMRun(), argv, "Train a two-layer DBM and an RBM given the same time; with --out "
+                         "estimate both held-out log-likelihoods by AIS and write the run and its provenance.",
+                         finish=finish, finish_args={"betas": (int, 14_500, "AIS temperatures (with --out)"),
+                                                     "runs": (int, 100, "AIS runs (with --out)")})
 
 
 if __name__ == "__main__":

@@ -1,20 +1,19 @@
-"""The RBM lab's runs: data + RBM config in, a live training iterator out, results as plain dicts.
+"""The RBM lab's runs: data + RBM config in, a training run (`RBMSteps`, see core.training) out.
 
-One function serves the app (live and cached), the tests and the command line:
+One run serves the app (live and cached), the tests and the command line:
 
-    python -m core.rbm_lab --dataset mnist --hidden 100 --epochs 10
+    python -m core.boltzmann.rbm_lab --dataset mnist --n-components 100 --n-iter 10
 """
 from __future__ import annotations
 
-import argparse
-from dataclasses import asdict, dataclass, field
-from typing import Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from core import data as datasets
-from core.progress import Progress
+from core import training
 from core.boltzmann.rbm import RBM, RBMConfig
+from core.inpainting.masks import masked_mse
 
 
 @dataclass
@@ -36,33 +35,44 @@ def arrays(run: RBMRun, data: datasets.ImageData) -> tuple[np.ndarray, np.ndarra
     return Xtr, Xte
 
 
-def train(run: RBMRun, data: datasets.ImageData, partial: dict | None = None) -> Iterator[Progress]:
-    """Train (or continue `partial`) epoch by epoch; every record's extra["snapshot"]() is the run so far."""
-    Xtr, Xte = arrays(run, data)
-    if partial is not None:
-        rbm = RBM.from_state_dict(partial["model"])
-        history, done = list(partial["history"]), int(partial["epochs"])
-    else:
-        rbm, history, done = RBM.from_config(run.rbm), [], 0
-    rbm.n_iter = run.rbm.n_iter - done
-    if rbm.n_iter <= 0:
-        return
-    t_before = history[-1]["seconds"] if history else 0.0
-    for rec in rbm.fit_iter(Xtr, Xte, warm_start=partial is not None):
-        if partial is not None and rec.step == 0:
-            continue  # the resumed model's initial metrics are already in the history
-        per_epoch = rec.total // rbm.n_iter  # batches per epoch (n_iter > 0 here)
-        epochs = done + round(rec.epoch)
-        rec.epoch, rec.step, rec.total = epochs, rec.step + done * per_epoch, run.rbm.n_iter * per_epoch
-        rec.message = f"epoch {epochs}/{run.rbm.n_iter}"
-        if rec.metrics:
-            history.append({"epoch": epochs, "seconds": t_before + rec.elapsed, **rec.metrics})
-        rec.extra["snapshot"] = _snapshotter(run, rbm, history, epochs)
-        yield rec
+class RBMSteps(training.Steps):
+    """One epoch of the RBM per unit; held-out metrics (RBM.metrics) after each. Snapshot: {"model": RBM state}."""
+
+    kind = "rbm"
+
+    def __init__(self, run: RBMRun, data: datasets.ImageData):
+        self.config, self.data = run, data
+
+    def total(self) -> int:
+        return int(self.config.rbm.n_iter)
+
+    def _prepare(self, rbm: RBM) -> None:
+        self.rbm = rbm
+        self.Xtr, Xte = arrays(self.config, self.data)
+        self.ev = rbm.monitor_set(self.Xtr, Xte)
+
+    def start(self) -> None:
+        self._prepare(RBM.from_config(self.config.rbm).initialize(self.data.X_train.shape[1]))
+
+    def restore(self, snapshot: dict) -> None:
+        self._prepare(RBM.from_state_dict(snapshot["model"]))
+
+    def advance(self, done: int) -> None:
+        self.rbm.fit_epoch(self.Xtr)
+
+    def measure(self, done: int) -> dict[str, float]:
+        return self.rbm.metrics(self.ev)
+
+    def state(self) -> dict:
+        return {"model": self.rbm.state_dict()}
+
+    def data_arrays(self) -> tuple:
+        return arrays(self.config, self.data)
 
 
-def _snapshotter(run, rbm, history, epochs):
-    return lambda: {"run": asdict(run), "model": rbm.state_dict(), "history": list(history), "epochs": epochs}
+def train(run: RBMRun, data: datasets.ImageData, partial: dict | None = None):
+    """The run's training iterator (core.training.train of RBMSteps)."""
+    return training.train(RBMSteps(run, data), partial)
 
 
 def model(result: dict) -> RBM:
@@ -102,13 +112,6 @@ def recon_error(X: np.ndarray, Y: np.ndarray) -> float:
     return float(((np.asarray(X) - np.asarray(Y)) ** 2).sum(1).mean())
 
 
-def masked_mse(X: np.ndarray, Y: np.ndarray, mask: np.ndarray) -> float:
-    """Mean squared error over the missing pixels only (pixels in [0, 1])."""
-    if not mask.any():
-        return 0.0
-    return float(((X[:, mask] - Y[:, mask]) ** 2).mean())
-
-
 def mean_fill(X: np.ndarray, mask: np.ndarray, mean_image: np.ndarray) -> np.ndarray:
     """Baseline: missing pixels replaced by the training set's mean image."""
     out = X.copy()
@@ -136,21 +139,7 @@ def inpainting_sweep(rbm: RBM, X: np.ndarray, shape, mean_image: np.ndarray, *, 
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Train an RBM of the lab and print its progress.")
-    ap.add_argument("--dataset", default="mnist", choices=sorted(datasets.DATASETS))
-    ap.add_argument("--hidden", type=int, default=100)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--lr", type=float, default=0.05)
-    ap.add_argument("--batch", type=int, default=20)
-    ap.add_argument("--method", default="pcd", choices=["cd", "pcd"])
-    ap.add_argument("--k", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
-    a = ap.parse_args(argv)
-    run = RBMRun(a.dataset, rbm=RBMConfig(a.hidden, a.lr, a.batch, a.epochs, a.seed, a.method, a.k))
-    data = datasets.load(a.dataset)
-    for rec in train(run, data):
-        if rec.metrics:
-            print(rec.line())
+    return training.main(RBMSteps, RBMRun(), argv, "Train an RBM of the lab and print its held-out metrics.")
 
 
 if __name__ == "__main__":

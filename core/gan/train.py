@@ -1,15 +1,15 @@
-"""GAN training for the lab: minimax, non-saturating, WGAN (weight clipping) and WGAN-GP, as an
-iterator of `core.progress.Progress` records, resumable from a snapshot, with fixed-noise sample
-grids over training and failure flags in plain words.
+"""GAN training for the lab: minimax, non-saturating, WGAN (weight clipping) and WGAN-GP, as a run of
+core.training (`GANSteps`), resumable from a snapshot, with fixed-noise sample grids over training,
+quality rows and failure flags in plain words.
 
-    python -m core.gan_train --arch dcgan --loss nonsat --iters 300
+    python -m core.gan.train --arch dcgan --loss nonsat --n-iters 300
 
 `GANTrainer` holds one run's networks, optimisers and random state; it can do one discriminator
 (critic) step, one generator step or one full iteration (`d_steps` D steps then one G step), which
-is what the page's single-step controls use. `train(run, data, partial)` is the loop the app
-caches through `explorer.live.train_cached`: every record with metrics carries
-``extra["snapshot"]``, and a run resumed from a snapshot continues exactly as an uninterrupted one
-(same weights, same random draws), also when only the number of iterations was raised.
+is what the page's single-step controls use. `GANSteps` is the run the app caches: a run resumed from
+a snapshot continues exactly as an uninterrupted one (same weights, same random draws), also when only
+the number of iterations was raised (`GANSteps.continues`). How often a run logs, keeps a grid and
+scores quality follows from its length (`schedule`), so the page and the command line train the same run.
 
 Images are scaled to [-1, 1] for the networks. DCGAN works at 32x32 (MNIST and Fashion-MNIST are
 padded from 28x28 by 2 pixels, the 8x8 digits upsampled x4) or 64x64 (the 32x32 image upsampled
@@ -18,11 +18,9 @@ quality metrics.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import copy
 from dataclasses import asdict, dataclass, field, replace
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -30,10 +28,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from core import data as datasets
+from core import training
 from core.device import pick_device
 from core.gan.diffaug import diff_augment, parse as parse_policy
+from core.gan.losses import gradient_penalty
 from core.gan.models import build
-from core.progress import Clock, Progress
 
 LOSSES = ("minimax", "nonsat", "wgan", "wgan-gp")
 LOSS_NAMES = {"minimax": "minimax GAN (saturating G loss)", "nonsat": "GAN, non-saturating G loss",
@@ -61,9 +60,9 @@ class GANConfig:
     gp_weight: float = 10.0  # WGAN-GP: lambda of the gradient penalty
     diffaug: str = ""  # DiffAugment policy, e.g. "color,translation,cutout" ("" = off)
     n_iters: int = 400  # generator iterations
-    log_every: int = 10  # iterations per metrics row
-    grid_every: int = 25  # iterations per fixed-noise sample grid (the timeline)
-    quality_every: int = 0  # iterations per quality evaluation (0: at the end only); needs a QualityModel
+    log_every: int = 0  # iterations per metrics row (0: from n_iters, see `schedule`)
+    grid_every: int = 0  # iterations per fixed-noise sample grid, the timeline (0: from n_iters)
+    quality_every: int = 0  # iterations per quality evaluation, also at 0 and at the end (0: from n_iters)
     n_grid: int = 64  # images in each fixed-noise grid
     seed: int = 0  # initial weights, noise, batch order, dropout, augmentation
     channels_last: bool = True  # NHWC memory layout for the DCGAN convolutions (faster on CPU)
@@ -77,6 +76,44 @@ class GANRun:
     label: int = -1  # train on this class only (-1: all classes)
     n_train: int = 8000  # at most this many training images (the first ones of the class)
     gan: GANConfig = field(default_factory=GANConfig)
+
+
+ITERATIONS = (20, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 5000, 10000)  # the pages' lengths (continuable)
+
+
+def schedule(cfg: GANConfig) -> dict[str, int]:
+    """How often a run logs a metrics row, keeps a fixed-noise grid and scores quality: the config's own
+    values, or (0) from its length: short runs often, long runs less (a few dozen rows and grids)."""
+    n = int(cfg.n_iters)
+    auto = {"log_every": 5 if n <= 100 else 10 if n <= 1000 else 25,
+            "grid_every": 5 if n <= 100 else 25 if n <= 1000 else 100,
+            "quality_every": 50 if n <= 500 else 100 if n <= 2000 else 500}
+    return {k: int(getattr(cfg, k)) or v for k, v in auto.items()}
+
+
+def mlp_config(n_iters: int = 500, width: float = 1.0, batch_size: int = 64, d_steps: int = 1, loss: str = "nonsat",
+               lr: float = 2e-4, seed: int = 0) -> GANConfig:
+    """The seed's fully connected GAN: noise U(-1, 1) of size 100, Adam 2e-4 / beta1 0.5, k D steps per G step."""
+    return GANConfig(arch="mlp", loss=loss, noise="uniform", width=float(width), batch_size=int(batch_size),
+                     lr_g=float(lr), lr_d=float(lr), d_steps=int(d_steps), n_iters=int(n_iters), seed=int(seed),
+                     channels_last=False)
+
+
+def dcgan_config(**changes) -> GANConfig:
+    """The DCGAN page's run: width 32, batch 32, Adam 2e-4 (0.5, 0.999), one D step per G step, 400 iterations."""
+    return replace(GANConfig(arch="dcgan", width=32, batch_size=32, n_iters=400), **changes)
+
+
+def comparison_configs(n_iters: int = 200, width: float = 0.5, batch_size: int = 64, seed: int = 0,
+                       gan_loss: str = "minimax", lr_gan: float = 2e-4, clip: float = 0.01, lr_wgan: float = 5e-5,
+                       gp_weight: float = 10.0, lr_gp: float = 1e-4, n_critic: int = 5) -> dict[str, GANConfig]:
+    """The minimax-vs-WGAN page's three runs: the same fully connected G, each loss with its published optimiser."""
+    base = mlp_config(n_iters, width, batch_size, 1, "minimax", lr_gan, seed)
+    return {"minimax": replace(wgan_defaults(base, gan_loss), lr_g=float(lr_gan), lr_d=float(lr_gan)),
+            "wgan": replace(wgan_defaults(base, "wgan"), clip=float(clip), lr_g=float(lr_wgan), lr_d=float(lr_wgan),
+                            d_steps=int(n_critic)),
+            "wgan-gp": replace(wgan_defaults(base, "wgan-gp"), gp_weight=float(gp_weight), lr_g=float(lr_gp),
+                               lr_d=float(lr_gp), d_steps=int(n_critic))}
 
 
 def wgan_defaults(cfg: GANConfig, loss: str) -> GANConfig:
@@ -152,14 +189,6 @@ def to_unit(images: torch.Tensor) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- losses
-
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
-    """E[(||grad_x f(x_hat)||_2 - 1)^2] at x_hat = eps * real + (1 - eps) * fake, eps of shape (B, 1, 1, 1)."""
-    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    out = critic(x_hat)
-    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-    return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
-
 
 @contextlib.contextmanager
 def _eval_batch_stats(module: nn.Module):
@@ -452,59 +481,81 @@ def _grid(trainer: GANTrainer) -> dict:
     return {"step": trainer.iters, "images": imgs}
 
 
-def train(run: GANRun, data: datasets.ImageData, partial: dict | None = None, quality=None,
-          device=None) -> Iterator[Progress]:
-    """Train (or continue `partial`) for run.gan.n_iters generator iterations.
+class GANSteps(training.Steps):
+    """One generator iteration (d_steps D steps, then one G step) per unit. A metrics row every log_every
+    iterations; a fixed-noise grid every grid_every ("grids", uint8); with a quality model
+    (core.quality.QualityModel), a quality row at 0, every quality_every iterations and at the end
+    ("quality"). Snapshot: the trainer's "state", "grids" and "quality"."""
 
-    A record with metrics every `log_every` iterations; its extra["snapshot"]() is the run so far
-    (`history` of metric rows, `quality` rows, fixed-noise `grids`, trainer `state`); its
-    extra["images"] is the latest grid (uint8, (n, C, S, S)). `quality`: a core.quality.QualityModel
-    for live FID / classes / diversity (every `quality_every` iterations and at the end)."""
-    cfg = run.gan
-    trainer = GANTrainer(run, data, device=device)
-    history: list[dict] = []
-    qrows: list[dict] = []
-    grids: list[dict] = []
-    t_before = 0.0
-    if partial is not None:
-        trainer.load_state_dict(partial["state"])
-        history, qrows, grids = list(partial["history"]), list(partial.get("quality", [])), list(partial["grids"])
-        t_before = history[-1]["seconds"] if history else 0.0
-    total = cfg.n_iters
-    clock = Clock()
+    kind = "gan"
+    x = "step"
+    unit = "iteration"
+    measure_initial = False
 
-    def snapshot():
-        return {"run": asdict(run), "state": trainer.state_dict(), "history": list(history), "quality": list(qrows),
-                "grids": list(grids), "iters": trainer.iters}
+    def __init__(self, run: GANRun, data: datasets.ImageData, quality=None, device=None):
+        self.config, self.data, self.quality, self.device = run, data, quality, device
+        self.every = schedule(run.gan)
 
-    if trainer.iters >= total:
-        return
-    if not grids:
-        grids.append(_grid(trainer))
-        if quality is not None and cfg.quality_every:
-            qrows.append(_quality_row(trainer, quality, 0))
-    while trainer.iters < total:
-        trainer.iteration()
-        it = trainer.iters
-        if it % cfg.grid_every == 0 or it == total:
-            grids.append(_grid(trainer))
-        q_now = quality is not None and ((cfg.quality_every and it % cfg.quality_every == 0) or it == total)
-        if q_now:
-            qrows.append(_quality_row(trainer, quality, it))
-        if it % cfg.log_every == 0 or it == total:
-            m = trainer.pop_metrics()
-            if q_now:
-                m.update({k: qrows[-1][k] for k in ("fid", "classes_covered", "diversity")})
-            secs = t_before + clock()
-            history.append({"step": it, "epoch": round(trainer.epoch, 4), "seconds": secs, **m})
-            yield Progress(step=it, total=total, epoch=trainer.epoch, metrics=m, elapsed=clock(),
-                           message=f"iteration {it}/{total} · epoch {trainer.epoch:.1f}", done=it == total,
-                           extra={"snapshot": snapshot, "images": grids[-1]["images"]})
+    def total(self) -> int:
+        return int(self.config.gan.n_iters)
+
+    def start(self) -> None:
+        self.trainer = GANTrainer(self.config, self.data, device=self.device)
+        self.grids, self.qrows = [_grid(self.trainer)], []
+        if self.quality is not None:
+            self.qrows.append(_quality_row(self.trainer, self.quality, 0))
+
+    def restore(self, snapshot: dict) -> None:
+        self.trainer = GANTrainer(self.config, self.data, device=self.device).load_state_dict(snapshot["state"])
+        self.grids, self.qrows = list(snapshot["grids"]), list(snapshot.get("quality", []))
+
+    def advance(self, done: int) -> None:
+        self.trainer.iteration()
+        it = done + 1
+        if it % self.every["grid_every"] == 0 or it == self.total():
+            self.grids.append(_grid(self.trainer))
+        if self.quality is not None and (it % self.every["quality_every"] == 0 or it == self.total()):
+            self.qrows.append(_quality_row(self.trainer, self.quality, it))
+
+    def due(self, done: int) -> bool:
+        return done % self.every["log_every"] == 0
+
+    def measure(self, done: int) -> dict[str, float]:
+        m = {"epoch": round(self.trainer.epoch, 4), **self.trainer.pop_metrics()}
+        if self.qrows and self.qrows[-1]["step"] == done:
+            m.update({k: self.qrows[-1][k] for k in ("fid", "classes_covered", "diversity")})
+        return m
+
+    def epoch(self, done: float) -> float:
+        return self.trainer.epoch
+
+    def message(self, done: int) -> str:
+        return f"iteration {done}/{self.total()} · epoch {self.trainer.epoch:.1f}"
+
+    def show(self) -> dict:
+        return {"images": self.grids[-1]["images"]}
+
+    def state(self) -> dict:
+        return {"state": self.trainer.state_dict(), "grids": list(self.grids), "quality": list(self.qrows)}
+
+    def continues(self) -> list:
+        """The same run with fewer iterations (the pages' lengths), longest first."""
+        n = self.config.gan.n_iters
+        return [replace(self.config, gan=replace(self.config.gan, n_iters=m)) for m in sorted(ITERATIONS, reverse=True)
+                if m < n]
+
+    def data_arrays(self) -> tuple:
+        return (self.trainer.X.cpu().numpy() if hasattr(self, "trainer") else prepare(self.config, self.data).numpy(),)
+
+
+def train(run: GANRun, data: datasets.ImageData, partial: dict | None = None, quality=None, device=None):
+    """The run's training iterator (core.training.train of GANSteps)."""
+    return training.train(GANSteps(run, data, quality, device), partial)
 
 
 def trainer_from(result: dict, data: datasets.ImageData, device=None) -> GANTrainer:
     """A fresh trainer holding the state of a (partial or finished) run: free to step further."""
-    run = run_from_dict(result["run"])
+    run = run_from_dict(result["config"])
     return GANTrainer(run, data, device=device).load_state_dict(result["state"])
 
 
@@ -520,30 +571,18 @@ def grid_at(result: dict, step: int) -> torch.Tensor:
     return best["images"].float() / 127.5 - 1
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description="Train a GAN of the lab and print its progress.")
-    ap.add_argument("--dataset", default="mnist", choices=sorted(datasets.DATASETS))
-    ap.add_argument("--label", type=int, default=-1)
-    ap.add_argument("--arch", default="dcgan", choices=["dcgan", "mlp"])
-    ap.add_argument("--loss", default="nonsat", choices=LOSSES)
-    ap.add_argument("--iters", type=int, default=400)
-    ap.add_argument("--width", type=float, default=None)
-    ap.add_argument("--size", type=int, default=32)
-    ap.add_argument("--quality", action="store_true", help="report FID / classes / diversity")
-    a = ap.parse_args(argv)
-    cfg = wgan_defaults(GANConfig(arch=a.arch, image_size=a.size, n_iters=a.iters), a.loss)
-    if a.width is not None:
-        cfg = replace(cfg, width=a.width)
-    elif a.arch == "mlp":
-        cfg = replace(cfg, width=1.0, noise="uniform")
-    data = datasets.load(a.dataset)
-    q = None
-    if a.quality:
-        from core.quality import quality_model
+def presets() -> dict[str, GANRun]:
+    """Each GAN page's default run, by name (for `--preset` on the command line)."""
+    cmp = comparison_configs()
+    return {"dcgan": GANRun("mnist", 3, 8000, dcgan_config()), "mlp": GANRun("mnist", -1, 8000, mlp_config()),
+            **{f"compare-{k}": GANRun("mnist", -1, 8000, c) for k, c in cmp.items()}}
 
-        q = quality_model(data)
-    for rec in train(GANRun(a.dataset, a.label, gan=cfg), data, quality=q):
-        print(rec.line(".3g"))
+
+def main(argv=None):
+    from core.quality import quality_model
+
+    return training.main(lambda run, data: GANSteps(run, data, quality_model(data)), GANRun(), argv,
+                         "Train a GAN of the lab (with its quality scores) and print its progress.", presets=presets())
 
 
 if __name__ == "__main__":

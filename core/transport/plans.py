@@ -112,6 +112,50 @@ def histogram(values, x: np.ndarray, bandwidth: float | None = None) -> np.ndarr
     return normalize(kern @ counts.astype(np.float64))
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """A hand-drawn density: heights at positions, joined by straight lines (see `piecewise_linear`)."""
+    positions: tuple[float, ...]
+    heights: tuple[float, ...]
+
+    def __post_init__(self):  # fail early, with the reason, on a table that cannot make a density
+        piecewise_linear(np.linspace(min(self.positions, default=0.0), max(self.positions, default=1.0), 50),
+                         self.positions, self.heights)
+
+
+def measures_on_grid(specs: dict, n: int = 200) -> tuple[np.ndarray, dict[str, np.ndarray], list[str]]:
+    """Several 1-D measures on one grid of n points: each spec is a Mixture1D, a Drawn density or an array of
+    values (smoothed by `histogram`). The grid covers [0, 1] and every drawn position or value, with 5% margins.
+    Returns (x, {name: weights}, notes)."""
+    ends = [np.asarray(v, float) for v in specs.values() if isinstance(v, np.ndarray)]
+    ends += [np.asarray(v.positions, float) for v in specs.values() if isinstance(v, Drawn)]
+    lo, hi = 0.0, 1.0
+    if ends:
+        allv = np.concatenate(ends)
+        lo, hi = min(lo, float(allv.min())), max(hi, float(allv.max()))
+        pad = 0.05 * (hi - lo)
+        lo, hi = lo - pad, hi + pad
+    x = grid(n, lo, hi)
+    out, notes = {}, []
+    for name, spec in specs.items():
+        if isinstance(spec, Drawn):
+            out[name] = piecewise_linear(x, spec.positions, spec.heights)
+        elif isinstance(spec, np.ndarray):
+            out[name] = histogram(spec, x)
+            notes.append(f"{name}: {len(spec)} values, smoothed by a Gaussian kernel (Scott's rule)")
+        else:
+            out[name] = mixture(x, spec)
+    return x, out, notes
+
+
+def random_clouds(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two clouds of n points in the plane: uniform on [0, 1]^2 and on [0.2, 1]^2, each sorted by x (so that a
+    plan's heatmap shows some order)."""
+    rng = np.random.default_rng(seed)
+    P1, P2 = rng.random((n, 2)), rng.random((n, 2)) * 0.8 + 0.2
+    return P1[np.argsort(P1[:, 0])], P2[np.argsort(P2[:, 0])]
+
+
 def cost_matrix(xs: np.ndarray, xt: np.ndarray | None = None, metric: str = "sqeuclidean",
                 scale: bool = True) -> np.ndarray:
     """Pairwise costs between support points (rows: source, columns: target), by POT's ot.dist.

@@ -18,10 +18,12 @@ import core  # noqa: E402,F401  (first: it tunes OpenMP's spinning before torch 
 import torch  # noqa: E402
 
 from core import data as datasets  # noqa: E402
-from core.inpainting import ebm as ip  # noqa: E402
+from core import training  # noqa: E402
 from core.boltzmann import rbm_lab  # noqa: E402
 from core.device import describe, pick_device  # noqa: E402
-from core.progress import exhaust  # noqa: E402
+from core.inpainting import ebm as ip  # noqa: E402
+from core.inpainting.masks import masked_held_out, masked_mse  # noqa: E402
+from core.inpainting.pca import D_GRID, PCAInpainter  # noqa: E402
 
 
 def main(argv=None):
@@ -34,31 +36,30 @@ def main(argv=None):
         torch.set_num_threads(a.threads)
     dev = pick_device()
     data = datasets.load("mnist")
-    ms = ip.held_out(data, n=2000, mask_seed=0)
+    ms = masked_held_out(data, n=2000, mask_seed=0)
     print(f"data: {data.title}, {len(data.X_train):,} train / {len(ms.X):,} held out. {data.note}")
-    print(f"gray fill: masked MSE {ip.masked_mse(ms.X_in, ms.X, ms.mask):.4f}")
+    print(f"gray fill: masked MSE {masked_mse(ms.X_in, ms.X, ms.mask):.4f}")
 
     t = time.perf_counter()
-    pca = ip.PCAInpainter(400).fit(data.X_train)
+    pca = PCAInpainter(400).fit(data.X_train)
     pca_fit = time.perf_counter() - t
     best = {}
     for method in ("project", "lstsq"):
         t = time.perf_counter()
-        curve = pca.mse_curve(ms, ip.D_GRID, method)
+        curve = pca.mse_curve(ms, D_GRID, method)
         secs = time.perf_counter() - t
         i = min(range(len(curve)), key=curve.__getitem__)
         best[method] = curve[i]
-        print(f"PCA {method:7s}: best d = {ip.D_GRID[i]}, masked MSE {curve[i]:.4f} "
-              f"(fit {pca_fit:.1f} s, {len(ip.D_GRID)} values of d in {secs:.1f} s); "
-              + " ".join(f"d={d}:{v:.3f}" for d, v in zip(ip.D_GRID, curve)))
+        print(f"PCA {method:7s}: best d = {D_GRID[i]}, masked MSE {curve[i]:.4f} "
+              f"(fit {pca_fit:.1f} s, {len(D_GRID)} values of d in {secs:.1f} s); "
+              + " ".join(f"d={d}:{v:.3f}" for d, v in zip(D_GRID, curve)))
 
     run = rbm_lab.RBMRun("mnist")
-    last = exhaust(rbm_lab.train(run, data))
-    res = last.extra["snapshot"]()
+    res = training.run_to_end(rbm_lab.RBMSteps(run, data))
     rbm = rbm_lab.model(res)
     t = time.perf_counter()
     filled = rbm.inpaint(ms.X_in, ms.mask, k=a.rbm_k, random_state=0)
-    rbm_mse = ip.masked_mse(filled, ms.X, ms.mask)
+    rbm_mse = masked_mse(filled, ms.X, ms.mask)
     print(f"RBM: {run.rbm.n_components} hidden, {run.rbm.n_iter} epochs PCD-1 in {res['history'][-1]['seconds']:.1f} s; "
           f"k = {a.rbm_k} clamped Gibbs steps in {time.perf_counter() - t:.1f} s: masked MSE {rbm_mse:.4f}")
 
@@ -67,7 +68,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     train_s = 0.0
     hist = []
-    for rec in ip.train_ebm(ebm_run, data, device=dev):
+    for rec in ip.train(ebm_run, data, device=dev):
         if rec.metrics:
             snap = rec.extra["snapshot"]()
             hist = snap["history"]

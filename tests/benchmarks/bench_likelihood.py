@@ -15,13 +15,15 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from core import data  # noqa: E402
+import core  # noqa: E402,F401  (first, before torch: the app's OpenMP setting, see core/__init__.py)
+import torch  # noqa: E402
+
+from core import assets, data  # noqa: E402
+from core.boltzmann import dbm  # noqa: E402
 from core.boltzmann.ais import ais_rbm, base_rate_biases  # noqa: E402
 from core.device import default_threads, torch_threads  # noqa: E402
-from core.boltzmann.dbm import held_out_binary, load_asset  # noqa: E402
+from core.data import held_out_binary  # noqa: E402
 from core.device import describe, pick_device  # noqa: E402
 from core.boltzmann.likelihood import exact_log_likelihood, free_energy, log_partition_exact  # noqa: E402
 from core.boltzmann.rbm import RBM  # noqa: E402
@@ -42,7 +44,7 @@ def main():
     with torch_threads():
         rbm = RBM(20, learning_rate=0.05, batch_size=100, n_iter=a.epochs, random_state=0, method="pcd",
                   n_chains=100, device="cpu")
-        rbm._init_state(784)
+        rbm.initialize(784)
         rbm.intercept_visible_ = base_rate_biases(d.X_train)
         t = time.perf_counter()
         for _ in rbm.fit_iter(d.X_train, warm_start=True):
@@ -60,9 +62,10 @@ def main():
           f"[{r.log_z_low:.3f}, {r.log_z_high:.3f}] ({r.seconds:.1f} s, ESS {r.ess:.0f}/{r.n_runs})")
     print(f"held-out log-likelihood: exact {exact_ll:.3f}, AIS {ais_ll:.3f} [{lo:.3f}, {hi:.3f}] nats per image")
 
-    asset = load_asset()
-    if asset is not None and asset["rbm"]["W"].shape[0] == 500:
-        W5, b5, c5 = asset["rbm"]["W"], asset["rbm"]["b"], asset["rbm"]["c"]
+    asset = assets.load(dbm.ASSET_DIR)
+    if asset is not None and dbm.baseline_rbm(asset).n_components == 500:
+        shipped_rbm = dbm.baseline_rbm(asset)
+        W5, b5, c5 = shipped_rbm.W, shipped_rbm.b, shipped_rbm.c
         what = "the shipped comparison RBM (500 hidden)"
     else:
         g = torch.Generator().manual_seed(0)

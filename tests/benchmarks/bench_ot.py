@@ -20,9 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+import core  # noqa: E402,F401  (first: the app's settings, see core/__init__.py)
 import numpy as np  # noqa: E402
 
-from core.transport import color, plans as transport  # noqa: E402
+from core.transport import color, plans  # noqa: E402
 
 
 def median_time(fn, repeats: int = 3) -> float:

@@ -14,11 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-import core  # noqa: E402,F401  (first: OpenMP wait policy)
+import core  # noqa: E402,F401  (first, before torch: the app's OpenMP setting, see core/__init__.py)
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from sklearn.neural_network import BernoulliRBM  # noqa: E402
 
 from core import data  # noqa: E402

@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.boltzmann import dbm as dbm_core
 from core.data import DATASETS
 
+pytestmark = pytest.mark.shared_cache
 ROOT = Path(__file__).resolve().parent.parent
 ALGS = ROOT / "pages" / "boltzmann_3_algorithms.py"
 DEEP = ROOT / "pages" / "boltzmann_4_deep.py"
@@ -37,12 +37,17 @@ def test_algorithms_page_defaults_draw_exact_curves_and_particles():
     assert len(charts(at)) == 1
     assert len(at.metric) == 3 and all("nats" in m.value for m in at.metric)
     assert "exact: all 2^16 hidden states enumerated" in text(at)
+    assert not at.get("image")  # the particles' tab is closed: nothing drawn for it
+    at = app(ALGS, view="Negative-phase particles")
+    assert "from the cache" in text(at)  # the same run
     assert len(at.get("image")) >= 4  # data + three algorithms' particles
 
 
 def test_algorithms_page_extremes():
-    at = app(ALGS, hidden=4, updates=100, k=25, lr=0.5, chains=1, fast_decay=0.0, fast_lr=1.0, seed=10000)
+    settings = dict(hidden=4, updates=100, k=25, lr=0.5, chains=1, fast_decay=0.0, fast_lr=1.0, seed=10000)
+    at = app(ALGS, **settings)
     assert len(charts(at)) == 1 and len(at.metric) == 3
+    at = app(ALGS, view="Negative-phase particles", **settings)
     at.slider(key="at").set_value(1).run()
     assert not at.exception
     assert "after 0 updates" in text(at)
@@ -60,28 +65,27 @@ def test_algorithms_page_without_algorithms_warns():
     assert not charts(at)
 
 
-def shipped_or_skip():
-    if dbm_core.load_asset() is None:
-        pytest.skip("no shipped DBM in assets/dbm")
-
-
 def test_dbm_page_defaults_show_filters_samples_and_numbers():
-    shipped_or_skip()
     at = app(DEEP)
     t = text(at)
-    assert "Shipped model" in t and "RBM filters" in t and "DBM first layer" in t
-    assert "W2 · W1" in t and "RBM after 1000 steps" in t
+    assert "Shipped model" in t and "RBM filters" in t and "DBM first layer" in t and "W2 · W1" in t
+    assert len(at.get("image")) >= 3 and not at.metric  # the filters; the other tabs computed nothing
+    at = app(DEEP, view="Samples")
+    assert "RBM after 1000 steps" in text(at) and len(at.get("image")) >= 3  # the animation and both grids
+    at = app(DEEP, view="Log-likelihood")
     assert len(at.metric) == 2 and "nats" in at.metric[0].value  # the shipped AIS numbers
-    assert len(at.get("image")) >= 5
+    assert float(at.metric[0].value.split()[0]) > float(at.metric[1].value.split()[0])  # DBM above the RBM
 
 
 def test_dbm_page_extremes_and_ais_rerun():
-    shipped_or_skip()
-    at = app(DEEP, steps=5000, unit=64, sseed=10000, betas=500, runs=10)
+    at = app(DEEP, steps=5000, unit=64, sseed=10000, view="Samples")
+    assert "RBM after 5000 steps" in text(at)
+    at = app(DEEP, betas=500, runs=10, view="Log-likelihood")
     at.button(key="ais").click().run()
     assert not at.exception, at.exception
     assert len(at.metric) == 4  # shipped numbers + the new estimate
-    assert "RBM after 5000 steps" in text(at)
+    at = app(DEEP, unit=64)
+    assert "The 8 first-layer filters unit" in text(at)
 
 
 def test_dbm_page_retrains_small_model_with_live_progress():
@@ -89,5 +93,6 @@ def test_dbm_page_retrains_small_model_with_live_progress():
     assert "Train with these settings" in [b.label for b in at.button][0]
     at.button(key="train").click().run()
     assert not at.exception, at.exception
-    t = text(at)
-    assert "DBM first layer W1 (20 units)" in t and "RBM after 10 steps" in t
+    assert "DBM first layer W1 (20 units)" in text(at)
+    at = app(DEEP, model="Retrain", data=DATASETS["digits"], h1=20, h2=20, pre=1, epochs=1, steps=10, view="Samples")
+    assert "from the cache" in text(at) and "RBM after 10 steps" in text(at)

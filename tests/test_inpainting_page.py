@@ -37,7 +37,7 @@ def small_mnist(mnist):
     shell._load.clear()
     from explorer import inpainting_ui as ui
 
-    for fn in (ui.held_out, ui.pca, ui.pca_curves, ui.pca_fill, ui.ebm_fill, ui.rbm_fill):
+    for fn in (ui.masked_set, ui.pca, ui.pca_curves, ui.pca_fill, ui.ebm_fill, ui.rbm_fill):
         fn.clear()  # nothing computed on the subset outlives these tests
 
 
@@ -46,7 +46,7 @@ def _clear_ui_caches():
     from explorer import shell
 
     shell._load.clear()
-    for fn in (ui.held_out, ui.pca, ui.pca_curves, ui.pca_fill, ui.ebm_fill, ui.rbm_fill, ui.shipped_run):
+    for fn in (ui.masked_set, ui.pca, ui.pca_curves, ui.pca_fill, ui.ebm_fill, ui.rbm_fill, ui.shipped_run):
         fn.clear()
 
 
@@ -65,12 +65,31 @@ def _table(at):
     return df
 
 
-def _check_drawn(at, n_eval=200):
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
-    assert len(at.get("image")) >= 15  # grids: holes, PCA, energy-model epochs, comparison
-    assert len(at.get("plotly_chart")) >= 4  # PCA curve, two training plots, bar chart
-    df = _table(at)
+VIEWS = ("The holes", "PCA", "Energy model", "Compare all")
+
+
+def _views(params: dict | None = None, timeout: int = 240) -> dict:
+    """The page opened on each of its tabs (a tab is computed only when open): {view: AppTest}. The first view
+    trains what is not cached; the others reuse it."""
+    out = {}
+    for view in VIEWS:
+        at = AppTest.from_file(PAGE, default_timeout=timeout)
+        for k, v in {**(params or {}), "view": view}.items():  # widgets read their first value from the URL
+            at.query_params[k] = v
+        at.run()
+        out[view] = at
+    return out
+
+
+def _check_drawn(views: dict):
+    for at in views.values():
+        assert not at.exception, at.exception
+        assert not at.error, [e.value for e in at.error]
+    assert len(views["The holes"].get("image")) >= 3
+    assert sum(len(at.get("image")) for at in views.values()) >= 15  # holes, PCA, energy-model epochs, comparison
+    assert sum(len(at.get("plotly_chart")) for at in views.values()) >= 4  # PCA curve, two training plots, bars
+    assert not views["The holes"].get("plotly_chart") and not views["The holes"].dataframe  # closed tabs: nothing
+    df = _table(views["Compare all"])
     assert len(df) == 5 and np.isfinite(df["masked_mse"]).all()
     assert (df["masked_mse"] >= 0).all() and (df["masked_mse"] < 0.5).all()
     gray = df["masked_mse"].iloc[0]
@@ -79,45 +98,36 @@ def _check_drawn(at, n_eval=200):
 
 def test_page_trains_live_on_other_settings(small_mnist):
     """Not the shipped run (other digits, 2 epochs): the energy model trains on the page, other widgets at defaults."""
-    at = AppTest.from_file(PAGE, default_timeout=240)
-    at.query_params["epochs"] = "2"
-    at.run()
-    assert "trained now in" in " ".join(c.value for c in at.caption)
-    _check_drawn(at)
-    assert at.slider(key="d").value == 20
-    assert any("Energy model" in t for t in (e.value for e in at.markdown))
+    views = _views({"epochs": "2"})
+    assert "trained now in" in " ".join(c.value for c in views["The holes"].caption)
+    assert "from the cache" in " ".join(c.value for c in views["PCA"].caption)  # the same run, not trained again
+    _check_drawn(views)
+    assert views["PCA"].slider(key="d").value == 20
+    assert any("Energy model" in t for t in (e.value for e in views["Compare all"].markdown))
 
 
 def test_default_page_shows_the_shipped_energy_model(full_mnist):
     """On the real split the default energy model comes from assets/inpainting: no training, and it wins."""
-    at = AppTest.from_file(PAGE, default_timeout=240)
-    at.run()
-    _check_drawn(at, 2000)
-    assert "default run shipped with the app" in " ".join(c.value for c in at.caption)
-    df = _table(at)
+    views = _views()
+    _check_drawn(views)
+    assert "shipped with the app" in " ".join(c.value for c in views["The holes"].caption)
+    df = _table(views["Compare all"])
     ebm = float(df["masked_mse"].iloc[4])
     assert df["method"].iloc[4].startswith("Energy model") and ebm < 0.10
     assert ebm < df["masked_mse"].iloc[1:3].min()  # below both PCA variants at their best d
 
 
 def test_page_with_extreme_values(small_mnist):
-    at = AppTest.from_file(PAGE, default_timeout=240)
     extreme = {"d": "400", "epochs": "1", "rec": "10", "gp": "100", "flip": "1", "lr": "0.002", "hidden": "25",
-               "rbm_epochs": "1",
-               "gibbs": "1", "n_show": "16", "n_eval": "500", "mask_seed": "10000"}
-    for k, v in extreme.items():  # widgets read their first value from the URL
-        at.query_params[k] = v
-    at.run()
-    _check_drawn(at)
+               "rbm_epochs": "1", "gibbs": "1", "n_show": "16", "n_eval": "500", "mask_seed": "10000"}
+    views = _views(extreme)
+    _check_drawn(views)
+    at = views["PCA"]
     assert at.slider(key="d").value == 400 and at.select_slider(key="rec").value == 10
     assert at.select_slider(key="epochs").value == 1
-    at.slider(key="d").set_value(1)
-    at.select_slider(key="gibbs").set_value(1000)
-    at.select_slider(key="flip").set_value(0)
-    at.select_slider(key="gp").set_value(0)
-    at.run()
-    _check_drawn(at)
-    assert at.slider(key="d").value == 1
+    views = _views({**extreme, "d": "1", "gibbs": "1000", "flip": "0", "gp": "0"})
+    _check_drawn(views)
+    assert views["PCA"].slider(key="d").value == 1
 
 
 def test_page_without_28x28_data(small_mnist, monkeypatch):

@@ -13,8 +13,11 @@ from reference import lp_cost
 TIMEOUT = 300
 
 
-def run(page: str, **values) -> AppTest:
+def run(page: str, params: dict | None = None, **values) -> AppTest:
+    """The page opened with URL parameters `params` (e.g. the tab), then widgets set to `values`."""
     at = AppTest.from_file(f"../pages/{page}.py", default_timeout=TIMEOUT)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
     at.run()
     assert not at.exception, at.exception
     pending = dict(values)
@@ -140,8 +143,14 @@ def png(img: Image.Image, fmt="PNG", **kw) -> bytes:
 
 def test_color_transfer_defaults_and_extremes():
     at = run("transport_4_color_transfer")
-    assert not at.error and len(at.get("image")) == 14  # 7 pictures in each direction
-    assert charts(at) == 4  # three RGB clouds + histograms
+    assert not at.error and len(at.get("image")) == 7  # 7 pictures of A with B's colours
+    assert charts(at) == 0 and not at.dataframe  # the closed tabs computed nothing
+    back = run("transport_4_color_transfer", {"view": "B with A's colours"})
+    assert not back.error and len(back.get("image")) == 7 and charts(back) == 0
+    clouds = run("transport_4_color_transfer", {"view": "Colour clouds (3-D)"})
+    assert charts(clouds) == 3 and not clouds.get("image")  # three RGB clouds
+    at = run("transport_4_color_transfer", {"view": "Histograms and distances"})
+    assert charts(at) == 1 and len(at.dataframe) == 1  # histograms; distances of both directions
     at.get_by_key("ns").set_value(250)
     at.get_by_key("lam").set_value(1)
     at.run()
@@ -149,7 +158,7 @@ def test_color_transfer_defaults_and_extremes():
     at.get_by_key("ns").set_value(2000)
     at.get_by_key("lam").set_value(200)
     at.run()
-    assert not at.exception and not at.error and charts(at) == 4
+    assert not at.exception and not at.error and charts(at) == 1 and len(at.dataframe) == 1
 
 
 def test_color_transfer_bad_uploads_through_the_page():
