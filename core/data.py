@@ -2,11 +2,13 @@
 
 Where data comes from, in order:
 1. Files already on disk in a data directory: ``$GME_DATA_DIR`` (the documented setting), then
-   the download cache ``~/.cache/gme-explorer/data``, then ``../shared/data`` beside the checkout.
-   MNIST and Fashion-MNIST are read from the original IDX files (gzipped or not), CIFAR-10 from
-   the original ``cifar-10-batches-py`` folder (with a restricted unpickler that only accepts
-   NumPy arrays, lists, strings and numbers).
-2. A torchvision download into the download cache, when the machine is online.
+   the download cache ``~/.cache/gme-explorer/data``, then the app's own ``assets/`` (MNIST's
+   10,000-image test split ships with the app, so every install has real digits, offline too), then
+   ``../shared/data`` beside the checkout. MNIST and Fashion-MNIST are read from the original IDX
+   files (gzipped or not), CIFAR-10 from the original ``cifar-10-batches-py`` folder (with a
+   restricted unpickler that only accepts NumPy arrays, lists, strings and numbers).
+2. A torchvision download into the download cache, when the machine is online (for MNIST only on
+   request, ``python -m core.data --download mnist``, since the shipped split is always found first).
 3. Otherwise `DatasetUnavailable` is raised with a message in plain words. Nothing is ever
    substituted silently: the app offers scikit-learn's bundled 8x8 digits (``"digits"``) and
    says so.
@@ -68,6 +70,9 @@ class ImageData:
 
 # ----------------------------------------------------------------------------- locations
 
+EMBEDDED = REPO / "assets"  # assets/mnist: MNIST's test split, shipped with the app (CC BY-SA 3.0, see its README)
+
+
 def download_dir() -> Path:
     return Path(os.path.expanduser("~")) / ".cache" / "gme-explorer" / "data"
 
@@ -78,7 +83,7 @@ def data_dirs() -> list[Path]:
     env = os.environ.get("GME_DATA_DIR")
     if env:
         dirs += [Path(p).expanduser() for p in env.split(os.pathsep) if p]
-    dirs += [download_dir(), REPO.parent / "shared" / "data"]
+    dirs += [download_dir(), EMBEDDED, REPO.parent / "shared" / "data"]
     return dirs
 
 
@@ -152,8 +157,10 @@ def _load_idx_dataset(name: str) -> ImageData | None:
         ytr = read_idx(paths["train-labels"]).astype(np.int64)
         return ImageData(name, Xtr, ytr, Xte, yte, (1, 28, 28), classes, src)
     n = min(TEST_SPLIT_TRAIN, len(Xte) - 1)
-    note = (f"Only the {len(Xte):,}-image test split was found; its first {n:,} images train "
-            f"and the last {len(Xte) - n:,} are held out.")
+    shipped = paths["t10k-images"].parent.parent == EMBEDDED
+    note = ((f"MNIST's {len(Xte):,}-image test split, shipped with the app: " if shipped else
+             f"Only the {len(Xte):,}-image test split was found; ") +
+            f"its first {n:,} images train and the last {len(Xte) - n:,} are held out.")
     return ImageData(name, Xte[:n], yte[:n], Xte[n:], yte[n:], (1, 28, 28), classes, src, note)
 
 
@@ -303,3 +310,21 @@ def on_disk(name: str) -> bool:
 
 def clear_memo() -> None:
     _MEMO.clear()
+
+
+def main(argv=None) -> None:
+    """python -m core.data --download mnist [fashion_mnist cifar10]: fetch full datasets into the download cache
+    (torchvision), where the loader finds them before the shipped MNIST test split."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--download", nargs="+", choices=["mnist", "fashion_mnist", "cifar10"], required=True)
+    for name in ap.parse_args(argv).download:
+        _download(name)
+        clear_memo()
+        d = load(name, download=False)
+        print(f"{d.title}: {len(d.X_train):,} training and {len(d.X_test):,} held-out images in {d.source}")
+
+
+if __name__ == "__main__":
+    main()

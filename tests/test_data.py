@@ -160,3 +160,32 @@ def test_gme_data_dir_is_searched_first(monkeypatch, tmp_path):
 def test_real_mnist_split(mnist):
     assert mnist.X_train.shape == (8000, 784) and mnist.X_test.shape == (2000, 784)
     assert np.bincount(mnist.y_test, minlength=10).min() > 150  # every digit is held out
+
+
+def test_the_shipped_mnist_split_is_found_after_the_data_dir_and_the_downloads(monkeypatch, tmp_path):
+    monkeypatch.delenv("GME_DATA_DIR", raising=False)
+    monkeypatch.setattr(data, "download_dir", lambda: tmp_path / "downloads")
+    dirs = data.data_dirs()
+    assert dirs[:2] == [tmp_path / "downloads", data.EMBEDDED]  # then ../shared/data, if any
+
+
+def test_a_fresh_offline_install_has_real_digits(monkeypatch, tmp_path):
+    """No GME_DATA_DIR, an empty download cache, no ../shared: MNIST comes from assets/mnist, the real test split."""
+    monkeypatch.delenv("GME_DATA_DIR", raising=False)
+    monkeypatch.setattr(data, "download_dir", lambda: tmp_path / "empty")
+    monkeypatch.setattr(data, "REPO", tmp_path)  # no ../shared beside a checkout at tmp_path
+    monkeypatch.setattr(data, "_download", lambda name: (_ for _ in ()).throw(AssertionError("no download")))
+    data.clear_memo()
+    try:
+        d = data.load("mnist")
+    finally:
+        data.clear_memo()
+    assert d.source == str(data.EMBEDDED / "mnist")
+    assert d.X_train.shape == (8000, 784) and d.X_test.shape == (2000, 784) and "shipped with the app" in d.note
+    import hashlib
+
+    for name, md5 in (("t10k-images-idx3-ubyte.gz", "2646ac647ad5339dbf082846283269ea"),  # the published files
+                      ("t10k-labels-idx1-ubyte.gz", "27ae3e4e09519cfbb04c329615203637")):
+        assert hashlib.md5(gzip.open(data.EMBEDDED / "mnist" / name).read()).hexdigest() == md5
+    assert np.bincount(d.y_test, minlength=10).min() > 150 and 0.0 <= d.X_train.min() and d.X_train.max() == 1.0
+    assert (data.EMBEDDED / "mnist" / "README.md").read_text().count("Creative Commons Attribution-Share Alike 3.0")
