@@ -1,11 +1,14 @@
-"""Bernoulli-Bernoulli restricted Boltzmann machine in PyTorch, with scikit-learn's interface.
+"""Bernoulli-Bernoulli restricted Boltzmann machine in PyTorch, a scikit-learn estimator.
 
     E(v, h) = -b.v - c.h - h.W.v,   P(h_i=1|v) = sigm(c_i + W_i.v),   P(v_j=1|h) = sigm(b_j + W_:j.h)
 
-Drop-in for `sklearn.neural_network.BernoulliRBM` (fit, partial_fit, transform, gibbs,
-score_samples, components_, intercept_hidden_, intercept_visible_, h_samples_) plus
-free_energy, reconstruct, inpaint, exact log-likelihood for small layers, and `fit_iter`, the
-training loop as an iterator of `core.progress.Progress` records for live pages.
+A drop-in for `sklearn.neural_network.BernoulliRBM`: a `TransformerMixin` + `BaseEstimator` that passes
+`sklearn.utils.estimator_checks.check_estimator` (fit, partial_fit, transform, fit_transform, gibbs,
+score_samples, get_feature_names_out, components_, intercept_hidden_, intercept_visible_, h_samples_;
+dense or sparse input; float32 or float64 outputs as the input; random_state an int, None or a
+numpy RandomState; it goes in a Pipeline and GridSearchCV) plus free_energy, reconstruct, inpaint,
+exact log-likelihood for small layers, and the training steps core's loops use (initialize, update,
+fit_epoch, fit_iter: the training loop as an iterator of `core.progress.Progress` records).
 
 Speed: weights and both biases live in one (n_h+1) x (n_v+1) matrix, so that a mini-batch of
 CD/PCD is four matrix products and two samplers (the ones-column of the data carries the biases).
@@ -13,11 +16,16 @@ CD/PCD is four matrix products and two samplers (the ones-column of the data car
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from core.device import pick_device
 from core.boltzmann.likelihood import can_enumerate, exact_log_likelihood, log_partition_exact
@@ -45,9 +53,18 @@ class RBMConfig:
     fast_decay: float = 0.95  # FPCD: fast weights are multiplied by this every update
 
 
-class RBM:
+def _seed(random_state) -> int:
+    """The integer seed of the torch generator: an int as it is, one draw from a RandomState, fresh entropy for None."""
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy % 2**63)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    return int(random_state)
+
+
+class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Bernoulli RBM; hyper-parameters as scikit-learn's BernoulliRBM plus method, k, momentum,
-    weight_decay, shuffle and device. Learned state (ending in ``_``) is created by fit."""
+    weight_decay, shuffle, device and the FPCD settings. Learned state (ending in ``_``) is created by fit."""
 
     def __init__(self, n_components=256, *, learning_rate=0.1, batch_size=10, n_iter=10, verbose=0,
                  random_state=None, method="pcd", k=1, momentum=0.0, weight_decay=0.0, shuffle=False,
@@ -75,15 +92,41 @@ class RBM:
         return cls(**asdict(cfg), device=device)
 
     def config(self) -> RBMConfig:
-        return RBMConfig(**{k: getattr(self, k) for k in RBMConfig.__dataclass_fields__})
+        """The hyper-parameters as a storable config (a RandomState random_state is stored as None)."""
+        cfg = {k: getattr(self, k) for k in RBMConfig.__dataclass_fields__}
+        if cfg["random_state"] is not None and not isinstance(cfg["random_state"], (int, np.integer)):
+            cfg["random_state"] = None
+        return RBMConfig(**cfg)
 
-    def get_params(self, deep=True):
-        return {**asdict(self.config()), "verbose": self.verbose, "device": self.device}
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
 
-    def set_params(self, **params):
-        for k, v in params.items():
-            setattr(self, k, v)
-        return self
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "_P")
+
+    @property
+    def _n_features_out(self) -> int:  # for get_feature_names_out: rbm0, rbm1, ...
+        return int(self._P.shape[0] - 1)
+
+    def __getstate__(self):
+        """Picklable: the torch generator is kept as its state, work arrays are dropped."""
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ returns the live __dict__
+        for k in ("_buf", "_epoch_data"):
+            state.pop(k, None)
+        if "_gen" in state:
+            state["_gen"] = ("generator", str(self._gen.device), self._gen.get_state())
+        return state
+
+    def __setstate__(self, state):
+        gen = state.get("_gen")
+        if isinstance(gen, tuple):
+            g = torch.Generator(device=gen[1])
+            g.set_state(gen[2])
+            state = dict(state, _gen=g, _buf=None, _epoch_data=None)
+        super().__setstate__(state)
 
     def _validate(self):
         if self.method not in METHODS:
@@ -108,8 +151,7 @@ class RBM:
         dev = self._dev
         self.device_ = dev
         self._gen = torch.Generator(device=dev)
-        seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**63)
-        self._gen.manual_seed(int(seed))
+        self._gen.manual_seed(_seed(self.random_state))
         nh, nv = int(self.n_components), int(n_features)
         self._P = torch.zeros(nh + 1, nv + 1, device=dev)  # [[W, c], [b, 0]]
         self._P[:nh, :nv].normal_(0.0, 0.01, generator=self._gen)
@@ -123,8 +165,7 @@ class RBM:
         self._epoch_data = None  # (X, [X, 1]) of the last fit_epoch
 
     def _check_fitted(self):
-        if not hasattr(self, "_P"):
-            raise RuntimeError("this RBM is not fitted yet: call fit or partial_fit first")
+        check_is_fitted(self, msg="This RBM is not fitted yet: call fit or partial_fit first.")
 
     @property
     def components_(self) -> np.ndarray:
@@ -205,6 +246,12 @@ class RBM:
 
     # ------------------------------------------------------------------ input
 
+    def _checked(self, X, reset: bool) -> np.ndarray:
+        """scikit-learn's input validation (2-D, finite, numeric, n_features, feature names; sparse accepted and
+        densified), as float64 or float32 like the input (other dtypes become float64)."""
+        X = validate_data(self, X, accept_sparse=("csr", "csc", "coo"), dtype=(np.float64, np.float32), reset=reset)
+        return X.toarray() if sp.issparse(X) else X
+
     def _tensor(self, X, name="X") -> torch.Tensor:
         """(n, n_v) float32 tensor on the model's device; a copy, so the caller's array is never touched."""
         if isinstance(X, torch.Tensor):
@@ -247,9 +294,12 @@ class RBM:
 
     @torch.no_grad()
     def transform(self, X) -> np.ndarray:
-        """Hidden-unit probabilities P(h=1|v), (n, n_components)."""
+        """Hidden-unit probabilities P(h=1|v) = sigm(c + W v), (n, n_components), in X's float dtype."""
         self._check_fitted()
-        return self._mean_hiddens(self._tensor(X)).cpu().numpy()
+        X = self._checked(X, reset=False)
+        dt = torch.float64 if X.dtype == np.float64 else torch.float32
+        V = torch.as_tensor(np.require(X, requirements=("W", "C")), dtype=dt, device=self._P.device)
+        return torch.sigmoid(torch.addmm(self.c.to(dt), V, self.W.T.to(dt))).cpu().numpy()
 
     @torch.no_grad()
     def gibbs(self, V, random_state=None) -> np.ndarray:
@@ -267,11 +317,17 @@ class RBM:
 
     @torch.no_grad()
     def score_samples(self, X, random_state=None) -> np.ndarray:
-        """Pseudo-log-likelihood as scikit-learn: n_v * log sigm(F(v~) - F(v)), one random bit flipped."""
+        """Pseudo-log-likelihood as scikit-learn: n_v * log sigm(F(v~) - F(v)), one random bit of each row flipped.
+
+        The bit of a row is drawn from the seed and the row's own values, so a row scores the same alone, in
+        any batch and in any order (scikit-learn's draws depend on the row's position)."""
         self._check_fitted()
-        V = self._tensor(X)
-        rng = np.random.default_rng(self.random_state if random_state is None else random_state)
-        idx = torch.as_tensor(rng.integers(0, V.shape[1], V.shape[0]), device=V.device)
+        X = self._checked(X, reset=False)
+        V = torch.as_tensor(np.require(X, requirements=("W", "C")), dtype=torch.float32, device=self._P.device)
+        seed = _seed(self.random_state if random_state is None else random_state) % 2**32
+        rows32 = np.ascontiguousarray(X, dtype=np.float32)
+        pick = [zlib.crc32(r.tobytes(), seed) for r in rows32]
+        idx = torch.as_tensor(np.asarray(pick, dtype=np.int64) % V.shape[1], device=V.device)
         rows = torch.arange(V.shape[0], device=V.device)
         V_ = V.clone()
         V_[rows, idx] = 1 - V_[rows, idx]
@@ -357,15 +413,18 @@ class RBM:
 
     def fit(self, X, y=None):
         """Train for n_iter epochs from scratch."""
+        X = self._checked(X, reset=True)
         for _ in self.fit_iter(X):
             pass
         return self
 
     @torch.no_grad()
     def partial_fit(self, X, y=None):
-        """One update with X as the mini-batch (scikit-learn semantics)."""
+        """One update with X as the mini-batch (scikit-learn semantics; the first call initialises)."""
+        first = not hasattr(self, "_P")
+        X = self._checked(X, reset=first)
         Xt = self._tensor(X)
-        if not hasattr(self, "_P"):
+        if first:
             self._init_state(Xt.shape[1])
         self.update(Xt)
         return self
