@@ -151,3 +151,25 @@ def test_hidden_units_sweep_trains_each_model_and_plots_the_metric():
     assert not at.exception, at.exception
     charts = at.get("plotly_chart")
     assert charts and "against hidden units" in charts[-1].proto.spec
+
+
+def test_a_fresh_offline_install_opens_on_real_digits(monkeypatch, tmp_path):
+    """No data folder, no download cache, no internet: the pages use the MNIST split shipped in assets/mnist."""
+    from core import data
+
+    monkeypatch.delenv("GME_DATA_DIR", raising=False)
+    monkeypatch.setattr(data, "download_dir", lambda: tmp_path / "empty")
+    monkeypatch.setattr(data, "REPO", tmp_path)  # no ../shared beside the checkout either
+    monkeypatch.setattr(data, "_download", lambda name: (_ for _ in ()).throw(data.DatasetUnavailable("offline")))
+    data.clear_memo()
+    from explorer import shell
+
+    shell._load.clear()
+    try:
+        at = run_page("pages/boltzmann_1_learn.py", {"epochs": "1", "hidden": "16"})
+    finally:
+        data.clear_memo()
+        shell._load.clear()
+    assert not at.exception, at.exception
+    assert "Dataset: MNIST" in text_of(at) and "shipped with the app" in text_of(at)
+    assert not at.warning  # no fallback to the 8x8 digits
