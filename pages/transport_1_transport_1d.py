@@ -48,7 +48,7 @@ except FloatingPointError as exc:
     bary = None
 disp = plans.displacement_interpolation(x, P, t)
 mix = plans.mixture_interpolation(a, b, t)
-curves = {"a": a, "b": b, f"displacement (McCann), t = {t:g}": disp, f"mixture (1−t)a + t b": mix}
+curves = {"a": a, "b": b, f"displacement (McCann), t = {t:g}": disp, "mixture (1−t)a + t b": mix}
 if bary is not None:
     curves[f"entropic barycenter, λ = {lam}"] = bary.weights
 fig = transport_ui.measures_figure(x, curves, f"Interpolation at t = {t:g}", height=340,

@@ -11,7 +11,7 @@ from sklearn.neural_network import BernoulliRBM
 from core.boltzmann import rbm_lab
 from core.boltzmann.likelihood import exact_log_likelihood, log_partition_exact
 from core.progress import exhaust
-from core.boltzmann.rbm import RBM, RBMConfig
+from core.boltzmann.rbm import RBM
 
 
 def tiny(n_v=6, n_h=4, seed=0, scale=1.0, **kw):

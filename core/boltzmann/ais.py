@@ -28,7 +28,6 @@ pre-activations (their rounding enters multiplied by beta_k - beta_{k-1}, so it 
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 
