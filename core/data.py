@@ -61,7 +61,8 @@ class ImageData:
 
     @property
     def title(self) -> str:
-        return DATASETS[self.name]
+        """The dataset's name for people ("MNIST"); for data made elsewhere (an upload, a derived domain): its source."""
+        return DATASETS.get(self.name) or self.source or self.name
 
     @property
     def n_features(self) -> int:

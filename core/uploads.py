@@ -139,3 +139,94 @@ def load_image(data: bytes, name: str = "the file", max_side: int = MAX_SIDE) ->
     elif (W, H) != (w, h) and (W, H) != (h, w):
         notes.append(f"Downscaled from {w:,}x{h:,} to {W}x{H} pixels for speed.")
     return LoadedImage(np.ascontiguousarray(arr), name, fmt, (w, h), notes)
+
+
+# ----------------------------------------------------------------------------- a ZIP of images (a dataset)
+
+ZIP_MAX_BYTES = 200 * 1024 * 1024  # the archive itself
+ZIP_MAX_UNPACKED = 1024 * 1024 * 1024  # all members together, as the archive declares them
+ZIP_MAX_RATIO = 100  # a member that unpacks to more than 100x its compressed size is a bomb
+ZIP_MAX_MEMBER = 30 * 1024 * 1024  # one image file
+ZIP_MIN_IMAGES, ZIP_MAX_IMAGES = 50, 5000
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclass
+class ImageSet:
+    images: np.ndarray  # (n, 3, size, size) float32 in [0, 1]
+    names: list[str]  # the member each image came from
+    skipped: list[str] = field(default_factory=list)  # one line per member not used, and why
+    digest: str = ""  # SHA-256 of the images (what a cache key needs)
+
+
+def _square(arr: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop to a square, resize to size x size (Lanczos), (3, size, size) float32 in [0, 1]."""
+    H, W = arr.shape[:2]
+    s = min(H, W)
+    top, left = (H - s) // 2, (W - s) // 2
+    img = Image.fromarray(arr[top:top + s, left:left + s]).resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0
+
+
+def load_image_zip(data: bytes, size: int = 32, name: str = "the archive", min_images: int = ZIP_MIN_IMAGES,
+                   max_images: int = ZIP_MAX_IMAGES) -> ImageSet:
+    """The images of an uploaded ZIP as a dataset: each decoded by `load_image`, centre-cropped to a square and
+    resized to size x size RGB. Read in memory only (nothing is written anywhere). Raises ImageError, one line, for:
+    not a ZIP, a path that would leave its folder (absolute, '..'), an archive inside it, a decompression bomb
+    (declared sizes too large, or a ratio above 100), more than max_images images, fewer than min_images readable
+    ones. Members that are not images (or cannot be decoded) are skipped and listed."""
+    import hashlib
+    import posixpath
+    import zipfile
+
+    if data is None or len(data) == 0:
+        raise ImageError(f"{name} is empty (0 bytes).")
+    if len(data) > ZIP_MAX_BYTES:
+        raise ImageError(f"{name} is too large ({len(data) / 2**20:.0f} MB; the limit is {ZIP_MAX_BYTES / 2**20:.0f} MB).")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        raise ImageError(f"{name} is not a ZIP archive that can be read.") from None
+    files = [i for i in infos if not i.is_dir()]
+    for info in files:
+        path = info.filename.replace("\\", "/")
+        if path.startswith("/") or ":" in path.split("/")[0] or ".." in posixpath.normpath(path).split("/"):
+            raise ImageError(f"{name} holds a path that leaves its folder ({info.filename[:60]}); it is refused.")
+        if path.lower().endswith(ARCHIVE_SUFFIXES):
+            raise ImageError(f"{name} holds another archive ({posixpath.basename(path)[:60]}); nested archives are "
+                             "refused: put the images themselves in one ZIP.")
+        if info.file_size > ZIP_MAX_MEMBER or info.file_size > ZIP_MAX_RATIO * max(info.compress_size, 1) + 65536:
+            raise ImageError(f"{name} looks like a decompression bomb ({posixpath.basename(path)[:60]} unpacks to "
+                             f"{info.file_size / 2**20:.0f} MB); it is refused.")
+    if sum(i.file_size for i in files) > ZIP_MAX_UNPACKED:
+        raise ImageError(f"{name} looks like a decompression bomb (it unpacks to more than "
+                         f"{ZIP_MAX_UNPACKED / 2**30:.0f} GB); it is refused.")
+    candidates = [i for i in files if i.filename.lower().endswith(IMAGE_SUFFIXES)
+                  and not posixpath.basename(i.filename).startswith(".")]
+    if len(candidates) > max_images:
+        raise ImageError(f"{name} holds {len(candidates):,} images; at most {max_images:,} can be used.")
+    images, names, skipped = [], [], [f"{i.filename[:60]}: not an image file" for i in files if i not in candidates]
+    for info in candidates:
+        try:
+            with zf.open(info) as f:
+                raw = f.read(ZIP_MAX_MEMBER + 1)
+            if len(raw) > ZIP_MAX_MEMBER:  # the header lied about the size
+                raise ImageError(f"{name} looks like a decompression bomb; it is refused.")
+            img = load_image(raw, posixpath.basename(info.filename), max_side=max(4 * size, 256))
+        except ImageError as exc:
+            if "decompression bomb" in str(exc) and name in str(exc):
+                raise
+            skipped.append(str(exc))
+            continue
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:  # bad CRC, encrypted member, ...
+            skipped.append(f"{info.filename[:60]}: cannot be read from the archive ({_short(exc)})")
+            continue
+        images.append(_square(img.image, size))
+        names.append(info.filename)
+    if len(images) < min_images:
+        raise ImageError(f"{name} has {len(images)} readable image{'s' if len(images) != 1 else ''}; at least "
+                         f"{min_images} are needed to train on.")
+    arr = np.stack(images).astype(np.float32)
+    return ImageSet(arr, names, skipped, hashlib.sha256(arr.tobytes()).hexdigest())

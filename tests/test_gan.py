@@ -199,9 +199,15 @@ def test_training_iterator_records_grids_and_losses():
 
 def test_schedule_follows_the_length_and_the_same_run_continues_from_a_shorter_one():
     auto = gt.GANConfig(n_iters=400)
-    assert gt.schedule(auto) == {"log_every": 10, "grid_every": 25, "quality_every": 50}
-    assert gt.schedule(replace(auto, n_iters=5000)) == {"log_every": 25, "grid_every": 100, "quality_every": 500}
-    assert gt.schedule(replace(auto, log_every=3))["log_every"] == 3
+    s = gt.schedule(auto)
+    assert (s.log_every, s.grid_every, s.quality_every) == (10, 25, 50)
+    assert [i for i in range(401) if s.grid_at(i)] == list(range(0, 401, 25))
+    assert gt.schedule(replace(auto, log_every=3)).log_every == 3
+    long = gt.schedule(replace(auto, n_iters=10_000))  # log-spaced grids and quality rows: a few dozen, not hundreds
+    grids = [i for i in range(10_001) if long.grid_at(i)]
+    assert grids[:8] == [0, 1, 2, 5, 10, 20, 50, 100] and grids[-3:] == [8000, 9000, 10_000] and len(grids) <= 25
+    quality = [i for i in range(10_001) if long.quality_at(i)]
+    assert quality[:4] == [0, 10, 20, 50] and quality[-1] == 10_000 and len(quality) <= 25
     steps = gt.GANSteps(gt.GANRun(gan=replace(auto, n_iters=1000)), _tiny_data())
     shorter = [c.gan.n_iters for c in steps.continues()]
     assert shorter == [500, 400, 300, 200, 100, 50, 20]

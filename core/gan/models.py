@@ -41,6 +41,8 @@ def init_dcgan_weights(module: nn.Module, generator: torch.Generator | None = No
             nn.init.normal_(m.weight, 0.0, 0.02, generator=generator)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):  # class embeddings (the conditional GAN's projection)
+            nn.init.normal_(m.weight, 0.0, 0.02, generator=generator)
         elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
             nn.init.normal_(m.weight, 1.0, 0.02, generator=generator)
             nn.init.zeros_(m.bias)

@@ -20,18 +20,19 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from core import assets, training
 from core import data as datasets
-from core import training
 from core.device import pick_device
 from core.gan.diffaug import diff_augment, parse as parse_policy
-from core.gan.losses import gradient_penalty
+from core.gan.losses import discriminator_loss, gradient_penalty
 from core.gan.models import build
 
 LOSSES = ("minimax", "nonsat", "wgan", "wgan-gp")
@@ -78,20 +79,48 @@ class GANRun:
     gan: GANConfig = field(default_factory=GANConfig)
 
 
-ITERATIONS = (20, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 5000, 10000)  # the pages' lengths (continuable)
+ITERATIONS = (20, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 5000, 10000, 20000)  # the pages' lengths
 
 
-def schedule(cfg: GANConfig) -> dict[str, int]:
-    """How often a run logs a metrics row, keeps a fixed-noise grid and scores quality: the config's own
-    values, or (0) from its length: short runs often, long runs less (a few dozen rows and grids)."""
+@dataclass(frozen=True)
+class Schedule:
+    """When a run of n_iters iterations logs a metrics row, keeps a fixed-noise grid and scores quality."""
+
+    n_iters: int
+    log_every: int  # iterations per metrics row
+    grid_every: int  # iterations per grid; 0: log-spaced (1, 2, 5, 10, 20, 50, ... and every tenth of the run)
+    quality_every: int  # iterations per quality evaluation; 0: log-spaced from 10 on (and every tenth of the run)
+
+    def _log_spaced(self, it: int, start: int = 1) -> bool:
+        n = self.n_iters
+        on_ladder = it >= start and any(it == s * 10 ** k for k in range(8) for s in (1, 2, 5))
+        return on_ladder or it % max(1, n // 10) == 0
+
+    def grid_at(self, it: int) -> bool:
+        """A fixed-noise grid after iteration `it` (always at the end)."""
+        if it == self.n_iters:
+            return True
+        return it % self.grid_every == 0 if self.grid_every else self._log_spaced(it)
+
+    def quality_at(self, it: int) -> bool:
+        """A quality evaluation after iteration `it` (always at 0 and at the end)."""
+        if it in (0, self.n_iters):
+            return True
+        return it % self.quality_every == 0 if self.quality_every else self._log_spaced(it, start=10)
+
+
+def schedule(cfg: GANConfig) -> Schedule:
+    """The config's own intervals, or (0) ones from its length: short runs often; runs of more than 1,000
+    iterations keep their grids and quality rows at log-spaced iterations (a few dozen), so the timeline of a
+    10,000-iteration run shows its first iterations as well as its last and stays small."""
     n = int(cfg.n_iters)
-    auto = {"log_every": 5 if n <= 100 else 10 if n <= 1000 else 25,
-            "grid_every": 5 if n <= 100 else 25 if n <= 1000 else 100,
-            "quality_every": 50 if n <= 500 else 100 if n <= 2000 else 500}
-    return {k: int(getattr(cfg, k)) or v for k, v in auto.items()}
+    log = int(cfg.log_every) or (5 if n <= 100 else 10 if n <= 1000 else 25)
+    grid = int(cfg.grid_every) or (5 if n <= 100 else 25 if n <= 1000 else 0)
+    quality = int(cfg.quality_every) or (50 if n <= 500 else 100 if n <= 1000 else 0)
+    return Schedule(n, log, grid, quality)
 
 
-def mlp_config(n_iters: int = 500, width: float = 1.0, batch_size: int = 64, d_steps: int = 1, loss: str = "nonsat",
+def mlp_config(n_iters: int = 10_000, width: float = 1.0, batch_size: int = 64, d_steps: int = 1, loss: str = "nonsat",
                lr: float = 2e-4, seed: int = 0) -> GANConfig:
     """The seed's fully connected GAN: noise U(-1, 1) of size 100, Adam 2e-4 / beta1 0.5, k D steps per G step."""
     return GANConfig(arch="mlp", loss=loss, noise="uniform", width=float(width), batch_size=int(batch_size),
@@ -100,11 +129,11 @@ def mlp_config(n_iters: int = 500, width: float = 1.0, batch_size: int = 64, d_s
 
 
 def dcgan_config(**changes) -> GANConfig:
-    """The DCGAN page's run: width 32, batch 32, Adam 2e-4 (0.5, 0.999), one D step per G step, 400 iterations."""
-    return replace(GANConfig(arch="dcgan", width=32, batch_size=32, n_iters=400), **changes)
+    """The DCGAN page's run: width 32, batch 32, Adam 2e-4 (0.5, 0.999), one D step per G step, 2,000 iterations."""
+    return replace(GANConfig(arch="dcgan", width=32, batch_size=32, n_iters=2000), **changes)
 
 
-def comparison_configs(n_iters: int = 200, width: float = 0.5, batch_size: int = 64, seed: int = 0,
+def comparison_configs(n_iters: int = 10_000, width: float = 0.5, batch_size: int = 64, seed: int = 0,
                        gan_loss: str = "minimax", lr_gan: float = 2e-4, clip: float = 0.01, lr_wgan: float = 5e-5,
                        gp_weight: float = 10.0, lr_gp: float = 1e-4, n_critic: int = 5) -> dict[str, GANConfig]:
     """The minimax-vs-WGAN page's three runs: the same fully connected G, each loss with its published optimiser."""
@@ -157,14 +186,20 @@ def _from_32(X: torch.Tensor, H: int) -> torch.Tensor:
     raise ValueError(f"cannot bring 32x32 images to {H}x{H}")
 
 
-def prepare(run: GANRun, data: datasets.ImageData) -> torch.Tensor:
-    """Training images of the run as a (n, C, S, S) float tensor in [-1, 1]."""
-    X, y = data.X_train, data.y_train
+def training_images(run: GANRun, data: datasets.ImageData, split: str = "train") -> np.ndarray:
+    """The images a run learns from (its class only, the first n_train), flat in [0, 1], the dataset's own shape;
+    split="test": the held-out images of the same class."""
+    X, y = (data.X_train, data.y_train) if split == "train" else (data.X_test, data.y_test)
     if run.label >= 0:
         X = X[y == run.label]
         if len(X) == 0:
-            raise ValueError(f"class {run.label} has no training images in {data.title}")
-    X = torch.as_tensor(X[: run.n_train]).reshape(-1, *data.shape)
+            raise ValueError(f"class {run.label} has no {split} images in {data.title}")
+    return X[: run.n_train]
+
+
+def prepare(run: GANRun, data: datasets.ImageData) -> torch.Tensor:
+    """Training images of the run as a (n, C, S, S) float tensor in [-1, 1]."""
+    X = torch.as_tensor(training_images(run, data)).reshape(-1, *data.shape)
     if run.gan.arch == "dcgan":
         X = _to_32(X)
         if run.gan.image_size == 64:
@@ -320,10 +355,8 @@ class GANTrainer:
                 self._log(gp=gp)
             self._log(d_loss=loss, w_estimate=w, critic_real=out_r.mean(), critic_fake=out_f.mean())
         else:
-            loss = (F.binary_cross_entropy_with_logits(out_r, torch.ones_like(out_r))
-                    + F.binary_cross_entropy_with_logits(out_f, torch.zeros_like(out_f)))
-            self._log(d_loss=loss, d_real=torch.sigmoid(out_r).mean(), d_fake=torch.sigmoid(out_f).mean(),
-                      acc_real=(out_r > 0).float().mean(), acc_fake=(out_f < 0).float().mean())
+            loss, logged = discriminator_loss(out_r, out_f)
+            self._log(**logged)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
@@ -491,34 +524,48 @@ class GANSteps(training.Steps):
     x = "step"
     unit = "iteration"
     measure_initial = False
+    trainer_class = GANTrainer  # a subclass (e.g. the conditional GAN's) steps its own trainer through the same loop
 
     def __init__(self, run: GANRun, data: datasets.ImageData, quality=None, device=None):
-        self.config, self.data, self.quality, self.device = run, data, quality, device
+        """quality: a core.quality.QualityModel, or a function returning one (asked only when training starts)."""
+        self.config, self.data, self._quality, self.device = run, data, quality, device
         self.every = schedule(run.gan)
+
+    @property
+    def quality(self):
+        if callable(self._quality) and not hasattr(self._quality, "report"):
+            self._quality = self._quality()
+        return self._quality
 
     def total(self) -> int:
         return int(self.config.gan.n_iters)
 
     def start(self) -> None:
-        self.trainer = GANTrainer(self.config, self.data, device=self.device)
-        self.grids, self.qrows = [_grid(self.trainer)], []
+        self.trainer = self.trainer_class(self.config, self.data, device=self.device)
+        self.grids, self.qrows = [self.grid()], []
         if self.quality is not None:
-            self.qrows.append(_quality_row(self.trainer, self.quality, 0))
+            self.qrows.append(self.quality_row(0))
 
     def restore(self, snapshot: dict) -> None:
-        self.trainer = GANTrainer(self.config, self.data, device=self.device).load_state_dict(snapshot["state"])
+        self.trainer = self.trainer_class(self.config, self.data, device=self.device).load_state_dict(snapshot["state"])
         self.grids, self.qrows = list(snapshot["grids"]), list(snapshot.get("quality", []))
 
     def advance(self, done: int) -> None:
         self.trainer.iteration()
         it = done + 1
-        if it % self.every["grid_every"] == 0 or it == self.total():
-            self.grids.append(_grid(self.trainer))
-        if self.quality is not None and (it % self.every["quality_every"] == 0 or it == self.total()):
-            self.qrows.append(_quality_row(self.trainer, self.quality, it))
+        if self.every.grid_at(it):
+            self.grids.append(self.grid())
+        if self.quality is not None and self.every.quality_at(it):
+            self.qrows.append(self.quality_row(it))
+
+    def grid(self) -> dict:
+        return _grid(self.trainer)
+
+    def quality_row(self, step: int) -> dict:
+        return _quality_row(self.trainer, self.quality, step)
 
     def due(self, done: int) -> bool:
-        return done % self.every["log_every"] == 0
+        return done % self.every.log_every == 0
 
     def measure(self, done: int) -> dict[str, float]:
         m = {"epoch": round(self.trainer.epoch, 4), **self.trainer.pop_metrics()}
@@ -547,10 +594,29 @@ class GANSteps(training.Steps):
     def data_arrays(self) -> tuple:
         return (self.trainer.X.cpu().numpy() if hasattr(self, "trainer") else prepare(self.config, self.data).numpy(),)
 
+    def shippable(self, snapshot: dict) -> dict:
+        """G (and D when both fit in the 5 MB of an asset), grids, history and quality; no optimiser or generator
+        states (so a shipped run cannot be continued: a longer run trains from the start)."""
+        st = snapshot["state"]
+        keep = {"G": st["G"], "iters": st["iters"], "d_updates": st["d_updates"], "seen": st["seen"]}
+        n = sum(v.numel() for part in ("G", "D") for v in st[part].values() if isinstance(v, torch.Tensor))
+        if n * 2 < 3.5e6:  # float16 bytes of G and D together
+            keep["D"] = st["D"]
+        return {**{k: v for k, v in snapshot.items() if k != "state"}, "state": keep}
+
 
 def train(run: GANRun, data: datasets.ImageData, partial: dict | None = None, quality=None, device=None):
     """The run's training iterator (core.training.train of GANSteps)."""
     return training.train(GANSteps(run, data, quality, device), partial)
+
+
+def generator(result: dict) -> nn.Module:
+    """The generator of a (partial, finished or shipped) run, on the CPU, in eval mode (a fresh module)."""
+    cfg = run_from_dict(result["config"]).gan
+    shape = tuple(int(s) for s in result["grids"][0]["images"].shape[1:])
+    G, _ = build(cfg.arch, nz=cfg.nz, shape=shape, width=cfg.width, critic="gan", generator=torch.Generator())
+    G.load_state_dict(result["state"]["G"])
+    return G.eval()
 
 
 def trainer_from(result: dict, data: datasets.ImageData, device=None) -> GANTrainer:
@@ -572,10 +638,26 @@ def grid_at(result: dict, step: int) -> torch.Tensor:
 
 
 def presets() -> dict[str, GANRun]:
-    """Each GAN page's default run, by name (for `--preset` on the command line)."""
+    """Each GAN page's default run, by name (for `--preset` on the command line, and the shipped runs' folders)."""
     cmp = comparison_configs()
     return {"dcgan": GANRun("mnist", 3, 8000, dcgan_config()), "mlp": GANRun("mnist", -1, 8000, mlp_config()),
             **{f"compare-{k}": GANRun("mnist", -1, 8000, c) for k, c in cmp.items()}}
+
+
+ASSET_DIR = assets.folder("gan")  # assets/gan/<preset>/run.pt: each page's default run, trained with --preset
+
+
+def shipped(run: GANRun, data: datasets.ImageData, folder=ASSET_DIR) -> dict | None:
+    """The shipped run of a page's default (float32 again) if `run` is exactly that default on the same images."""
+    name = next((k for k, v in presets().items() if v == run), None)
+    if name is None:
+        return None
+    return assets.shipped(Path(folder) / name, run, assets.fingerprint(prepare(run, data).numpy()))
+
+
+def can_continue(result: dict) -> bool:
+    """True when the run carries what training further needs (a shipped run does not: no optimiser state)."""
+    return "opt_g" in result["state"]
 
 
 def main(argv=None):

@@ -1,0 +1,359 @@
+"""CycleGAN (Zhu et al., 2017): unpaired translation between two domains of digits.
+
+Domain A: MNIST digits (28x28). Domain B: scikit-learn's bundled 8x8 digits, another set of writers scanned
+another way, upscaled (bilinear) to 20x20 and centred in 28x28 as MNIST's digits are. No image of one domain
+is paired with any image of the other. Two generators G: A -> B and F: B -> A, two discriminators D_A, D_B:
+
+    L_GAN(G, D_B) = E_b (D_B(b) - 1)^2 + E_a D_B(G(a))^2          (least squares, as in the paper; the same for F, D_A)
+    L_cyc(G, F)  = E_a |F(G(a)) - a|_1 + E_b |G(F(b)) - b|_1      (cycle consistency)
+    L_id(G, F)   = E_b |G(b) - b|_1 + E_a |F(a) - a|_1             (identity, optional)
+    generators minimise  E_a (D_B(G(a)) - 1)^2 + E_b (D_A(F(b)) - 1)^2 + lambda_cyc L_cyc + lambda_id L_id
+
+Without the cycle term (lambda_cyc = 0) nothing ties G(a) to a: any image that looks like B fools D_B, so a 3
+may come out as any digit. Label preservation measures it: the share of translated digits that a classifier of
+the target domain puts in the class of the source digit (core.quality's classifiers, trained once per domain).
+
+    python -m core.gan.cycle                     # the page's default run
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from core import data as datasets
+from core import training
+from core.gan import train as gt
+from core.device import pick_device
+from core.gan.models import init_dcgan_weights
+
+SIDE = 28
+INNER = 20  # the 8x8 digits are upscaled to INNER x INNER and padded to SIDE x SIDE (MNIST's layout)
+
+
+def upscaled_digits() -> datasets.ImageData:
+    """scikit-learn's 8x8 digits, upscaled to 20x20 (bilinear) and centred in 28x28: domain B, with its own split."""
+    d = datasets.load("digits")
+    pad = (SIDE - INNER) // 2
+
+    def up(X):
+        T = torch.as_tensor(X).reshape(-1, 1, 8, 8)
+        T = F.interpolate(T, size=(INNER, INNER), mode="bilinear", align_corners=False).clamp(0, 1)
+        return F.pad(T, (pad, pad, pad, pad)).reshape(len(X), -1).numpy()  # (n, 784)
+
+    return datasets.ImageData("digits28", up(d.X_train), d.y_train, up(d.X_test), d.y_test, (1, SIDE, SIDE),
+                              list(d.classes), "scikit-learn's 8x8 digits, upscaled to 20x20 in a 28x28 frame",
+                              "8x8 digits upscaled to 28x28 (domain B)")
+
+
+# ----------------------------------------------------------------------------- networks
+
+class ResBlock(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(c, c, 3, 1, 1), nn.InstanceNorm2d(c, affine=True), nn.ReLU(True),
+                                  nn.Conv2d(c, c, 3, 1, 1), nn.InstanceNorm2d(c, affine=True))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class Translator(nn.Module):
+    """(B, 1, 28, 28) -> (B, 1, 28, 28) in [-1, 1]: y = tanh(2 x + r(x)), r two stride-2 convolutions, residual
+    blocks at 7x7 and two transposed convolutions (the CycleGAN generator, scaled down to 28x28 digits). The two
+    domains' digits share their geometry, so each generator predicts a change of its input: it starts near the
+    identity (tanh(2x) keeps black and white nearly as they are) and learns the change of style."""
+
+    def __init__(self, width: int = 16, n_res: int = 3):
+        super().__init__()
+        w = width
+        self.net = nn.Sequential(
+            nn.Conv2d(1, w, 5, 1, 2), nn.InstanceNorm2d(w, affine=True), nn.ReLU(True),  # (B, w, 28, 28)
+            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.InstanceNorm2d(2 * w, affine=True), nn.ReLU(True),  # (B, 2w, 14, 14)
+            nn.Conv2d(2 * w, 4 * w, 4, 2, 1), nn.InstanceNorm2d(4 * w, affine=True), nn.ReLU(True),  # (B, 4w, 7, 7)
+            *[ResBlock(4 * w) for _ in range(n_res)],
+            nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1), nn.InstanceNorm2d(2 * w, affine=True), nn.ReLU(True),  # 14x14
+            nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.InstanceNorm2d(w, affine=True), nn.ReLU(True),  # 28x28
+            nn.Conv2d(w, 1, 5, 1, 2))  # (B, 1, 28, 28): the change, before the squashing
+
+    def forward(self, x):
+        return torch.tanh(2 * x + self.net(x))
+
+
+class PatchCritic(nn.Module):
+    """(B, 1, 28, 28) -> (B, 7, 7) least-squares scores, one per overlapping patch (a small PatchGAN)."""
+
+    def __init__(self, width: int = 16):
+        super().__init__()
+        w = width
+        self.net = nn.Sequential(
+            nn.Conv2d(1, w, 4, 2, 1), nn.LeakyReLU(0.2, True),  # (B, w, 14, 14)
+            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.InstanceNorm2d(2 * w, affine=True), nn.LeakyReLU(0.2, True),  # 7x7
+            nn.Conv2d(2 * w, 1, 3, 1, 1))  # (B, 1, 7, 7)
+
+    def forward(self, x):
+        return self.net(x).squeeze(1)
+
+
+# ----------------------------------------------------------------------------- losses
+
+def cycle_loss(a: torch.Tensor, a_back: torch.Tensor, b: torch.Tensor, b_back: torch.Tensor) -> torch.Tensor:
+    """E_a |F(G(a)) - a|_1 + E_b |G(F(b)) - b|_1 (means over pixels and images)."""
+    return (a_back - a).abs().mean() + (b_back - b).abs().mean()
+
+
+def lsgan_d(real_score: torch.Tensor, fake_score: torch.Tensor) -> torch.Tensor:
+    """The discriminator's least-squares loss: mean (D(real) - 1)^2 + mean D(fake)^2, halved."""
+    return 0.5 * ((real_score - 1) ** 2).mean() + 0.5 * (fake_score ** 2).mean()
+
+
+def lsgan_g(fake_score: torch.Tensor) -> torch.Tensor:
+    """The generator's least-squares loss: mean (D(G(a)) - 1)^2."""
+    return ((fake_score - 1) ** 2).mean()
+
+
+def generator_loss(G, Fn, D_A, D_B, a, b, lambda_cyc: float, lambda_id: float) -> tuple[torch.Tensor, dict]:
+    """The generators' objective on a batch a of A and b of B (see the module docstring)."""
+    fake_b, fake_a = G(a), Fn(b)
+    adv = lsgan_g(D_B(fake_b)) + lsgan_g(D_A(fake_a))
+    loss = adv
+    cyc = cycle_loss(a, Fn(fake_b), b, G(fake_a)) if lambda_cyc else torch.zeros(())
+    if lambda_cyc:
+        loss = loss + lambda_cyc * cyc
+    idt = torch.zeros(())
+    if lambda_id:
+        idt = (G(b) - b).abs().mean() + (Fn(a) - a).abs().mean()
+        loss = loss + lambda_id * idt
+    return loss, {"g_adv": adv.item(), "cycle": cyc.item(), "identity": idt.item()}
+
+
+# ----------------------------------------------------------------------------- the run
+
+@dataclass
+class CycleConfig:
+    """Every hyper-parameter of a CycleGAN run (the cache key)."""
+
+    width: int = 8  # channels of the first layer of every network (digits need few: 16 is 4x slower)
+    n_res: int = 2  # residual blocks of each generator
+    lambda_cyc: float = 10.0  # weight of the cycle-consistency loss (0: none)
+    lambda_id: float = 0.0  # weight of the identity loss (CycleGAN: 0.5 lambda_cyc when used; 0: off)
+    batch_size: int = 32  # images of each domain per step
+    lr: float = 2e-4  # Adam step of all four networks (beta1 0.5)
+    n_iters: int = 2000  # steps (each: one generator update of both, one update of each discriminator)
+    log_every: int = 0  # steps per metrics row (0: from n_iters)
+    grid_every: int = 0  # steps per grid of translations (0: from n_iters)
+    quality_every: int = 0  # steps per label-preservation measurement (0: from n_iters)
+    n_eval: int = 500  # held-out digits of each domain translated for the label preservation
+    seed: int = 0  # initial weights, batch order
+
+
+@dataclass
+class CycleRun:
+    """Domain A (MNIST) and domain B (the upscaled 8x8 digits), and the CycleGAN's settings."""
+
+    dataset: str = "mnist"  # domain A (28x28 digits)
+    n_train: int = 8000  # its first n training digits
+    cycle: CycleConfig = field(default_factory=CycleConfig)
+
+
+def _to_pm(X) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(X, np.float32)).reshape(-1, 1, SIDE, SIDE) * 2 - 1  # [0, 1] -> [-1, 1]
+
+
+def _to_unit(T: torch.Tensor) -> np.ndarray:
+    return ((T.detach().float().cpu() + 1) / 2).clamp(0, 1).reshape(len(T), -1).numpy()
+
+
+class CycleSteps(training.Steps):
+    """One CycleGAN step per unit: a generator update of G and F, then one update of D_A and of D_B (on
+    the current fakes). A metrics row every log_every steps; translations of fixed held-out digits ("grids")
+    and the label preservation of n_eval held-out digits each way ("quality") on the GAN page schedule."""
+
+    kind = "cyclegan"
+    x = "step"
+    unit = "step"
+    measure_initial = False
+    N_SHOW = 8  # held-out digits of each domain in the grids
+
+    def __init__(self, run: CycleRun, data_a: datasets.ImageData, data_b: datasets.ImageData | None = None,
+                 classifiers=None, device=None):
+        """classifiers: (quality model of A, of B) or a function returning them, asked when training starts."""
+        if data_a.shape != (1, SIDE, SIDE):
+            raise ValueError(f"CycleGAN here translates 28x28 digits; {data_a.title} has shape {data_a.shape}")
+        self.config, self.data_a, self.data_b = run, data_a, data_b if data_b is not None else upscaled_digits()
+        self._classifiers, self.device = classifiers, device
+        c = run.cycle
+        self.every = gt.schedule(gt.GANConfig(n_iters=c.n_iters, log_every=c.log_every, grid_every=c.grid_every,
+                                              quality_every=c.quality_every))
+
+    @property
+    def classifiers(self):
+        if callable(self._classifiers):
+            self._classifiers = self._classifiers()
+        return self._classifiers
+
+    def total(self) -> int:
+        return int(self.config.cycle.n_iters)
+
+    def _build(self) -> None:
+        c = self.config.cycle
+        self.dev = pick_device(self.device)
+        self.gen = torch.Generator().manual_seed(c.seed)
+        self.A = _to_pm(self.data_a.X_train[: self.config.n_train]).to(self.dev)  # (nA, 1, 28, 28) in [-1, 1]
+        self.B = _to_pm(self.data_b.X_train).to(self.dev)  # (nB, 1, 28, 28)
+        self.nets = {"G": Translator(c.width, c.n_res), "F": Translator(c.width, c.n_res),
+                     "D_A": PatchCritic(c.width), "D_B": PatchCritic(c.width)}
+        for net in self.nets.values():
+            init_dcgan_weights(net, self.gen)
+            net.to(self.dev)
+        self.opt_g = torch.optim.Adam(list(self.nets["G"].parameters()) + list(self.nets["F"].parameters()), c.lr,
+                                      betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(list(self.nets["D_A"].parameters()) + list(self.nets["D_B"].parameters()), c.lr,
+                                      betas=(0.5, 0.999))
+        self.show_a, self.show_b = self.data_a.X_test[: self.N_SHOW], self.data_b.X_test[: self.N_SHOW]
+        self.acc: dict[str, list] = {}
+
+    def start(self) -> None:
+        self._build()
+        self.grids, self.qrows = [self.grid(0)], []
+        if self.classifiers is not None:
+            self.qrows.append(self.quality_row(0))
+
+    def restore(self, snapshot: dict) -> None:
+        self._build()
+        for k, net in self.nets.items():
+            net.load_state_dict(snapshot["nets"][k])
+        self.opt_g.load_state_dict(snapshot["opt_g"])
+        self.opt_d.load_state_dict(snapshot["opt_d"])
+        self.gen.set_state(snapshot["rng"])
+        self.grids, self.qrows = list(snapshot["grids"]), list(snapshot["quality"])
+
+    def _batch(self, X: torch.Tensor) -> torch.Tensor:
+        idx = torch.randint(0, len(X), (min(self.config.cycle.batch_size, len(X)),), generator=self.gen)
+        return X[idx.to(X.device)]
+
+    def advance(self, done: int) -> None:
+        c, n = self.config.cycle, self.nets
+        a, b = self._batch(self.A), self._batch(self.B)
+        loss_g, parts = generator_loss(n["G"], n["F"], n["D_A"], n["D_B"], a, b, c.lambda_cyc, c.lambda_id)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        with torch.no_grad():
+            fake_b, fake_a = n["G"](a), n["F"](b)
+        loss_d = lsgan_d(n["D_B"](b), n["D_B"](fake_b)) + lsgan_d(n["D_A"](a), n["D_A"](fake_a))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        for k, v in {**parts, "g_loss": loss_g.item(), "d_loss": loss_d.item()}.items():
+            self.acc.setdefault(k, []).append(v)
+        it = done + 1
+        if self.every.grid_at(it):
+            self.grids.append(self.grid(it))
+        if self.classifiers is not None and self.every.quality_at(it):
+            self.qrows.append(self.quality_row(it))
+
+    def due(self, done: int) -> bool:
+        return done % self.every.log_every == 0
+
+    def measure(self, done: int) -> dict[str, float]:
+        m = {k: float(np.mean(v)) for k, v in self.acc.items() if v}
+        self.acc = {}
+        if self.qrows and self.qrows[-1]["step"] == done:
+            m.update({k: self.qrows[-1][k] for k in ("preservation_ab", "preservation_ba", "preservation")})
+        return m
+
+    @torch.no_grad()
+    def translate(self, X, direction: str) -> np.ndarray:
+        """Translate flat images in [0, 1]: "ab" (G), "ba" (F), "aba" (F(G(.))), "bab" (G(F(.)))."""
+        T = _to_pm(X).to(self.dev)
+        for step in direction[1:]:  # "ab": G once; "aba": G then F (instance norm: no train/eval difference)
+            T = (self.nets["G"] if step == "b" else self.nets["F"])(T)
+        return _to_unit(T)
+
+    def grid(self, step: int) -> dict:
+        """Held-out digits of each domain, translated and translated back, as uint8 (4, N_SHOW, 784)."""
+        rows = [self.translate(self.show_a, "ab"), self.translate(self.show_a, "aba"),
+                self.translate(self.show_b, "ba"), self.translate(self.show_b, "bab")]
+        return {"step": step, "images": torch.as_tensor(np.stack(rows) * 255 + 0.5).clamp(0, 255).to(torch.uint8)}
+
+    def quality_row(self, step: int) -> dict:
+        """Label preservation: the target domain's classifier on n_eval held-out digits translated each way."""
+        qa, qb = self.classifiers
+        n = int(self.config.cycle.n_eval)
+        xa, ya = self.data_a.X_test[:n], self.data_a.y_test[:n]
+        xb, yb = self.data_b.X_test[:n], self.data_b.y_test[:n]
+        pab = float((qb.predict_proba(self.translate(xa, "ab")).argmax(1) == ya).mean())
+        pba = float((qa.predict_proba(self.translate(xb, "ba")).argmax(1) == yb).mean())
+        return {"step": step, "preservation_ab": pab, "preservation_ba": pba, "preservation": (pab + pba) / 2}
+
+    def message(self, done: int) -> str:
+        return f"step {done}/{self.total()}"
+
+    def show(self) -> dict:
+        return {"images": self.grids[-1]["images"]}
+
+    def state(self) -> dict:
+        return {"nets": {k: copy.deepcopy(v.state_dict()) for k, v in self.nets.items()},
+                "opt_g": copy.deepcopy(self.opt_g.state_dict()), "opt_d": copy.deepcopy(self.opt_d.state_dict()),
+                "rng": self.gen.get_state().clone(), "grids": list(self.grids), "quality": list(self.qrows)}
+
+    def continues(self) -> list:
+        n = self.config.cycle.n_iters
+        return [replace(self.config, cycle=replace(self.config.cycle, n_iters=m)) for m in sorted(gt.ITERATIONS, reverse=True)
+                if m < n]
+
+    def data_arrays(self) -> tuple:
+        return self.data_a.X_train[: self.config.n_train], self.data_b.X_train, self.data_a.X_test, self.data_b.X_test
+
+    def shippable(self, snapshot: dict) -> dict:
+        """The two generators (the critics and optimiser states stay behind), grids, history and quality."""
+        return {**{k: v for k, v in snapshot.items() if k not in ("nets", "opt_g", "opt_d", "rng")},
+                "nets": {k: snapshot["nets"][k] for k in ("G", "F")}}
+
+
+def translators(result: dict) -> tuple[Translator, Translator]:
+    """(G: A -> B, F: B -> A) of a run, CPU, eval mode."""
+    c = CycleConfig(**result["config"]["cycle"])
+    G, Fn = Translator(c.width, c.n_res), Translator(c.width, c.n_res)
+    G.load_state_dict(result["nets"]["G"])
+    Fn.load_state_dict(result["nets"]["F"])
+    return G.eval(), Fn.eval()
+
+
+def classifiers(data_a: datasets.ImageData, data_b: datasets.ImageData):
+    """The quality classifiers of both domains (trained once per domain, cached on disk)."""
+    from core.quality import quality_model
+
+    return quality_model(data_a), quality_model(data_b)
+
+
+def presets() -> dict[str, CycleRun]:
+    """The page's default run, and the same without the cycle loss (shown beside it)."""
+    return {"cyclegan": CycleRun(), "cyclegan-no-cycle": CycleRun(cycle=CycleConfig(lambda_cyc=0.0))}
+
+
+def shipped(run: CycleRun, data_a: datasets.ImageData, folder=gt.ASSET_DIR) -> dict | None:
+    """A shipped run (assets/gan/<preset>) if `run` is exactly one of the presets on the same digits."""
+    from pathlib import Path
+
+    from core import assets
+
+    name = next((k for k, v in presets().items() if v == run), None)
+    if name is None:
+        return None
+    return assets.shipped(Path(folder) / name, run, assets.fingerprint(*CycleSteps(run, data_a).data_arrays()))
+
+
+def main(argv=None):
+    return training.main(lambda run, data: CycleSteps(run, data, classifiers=lambda: classifiers(
+        data, upscaled_digits())), CycleRun(), argv, "Train the CycleGAN between MNIST and the upscaled 8x8 digits.",
+        presets=presets())
+
+
+if __name__ == "__main__":
+    main()

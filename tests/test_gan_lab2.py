@@ -1,0 +1,252 @@
+"""GAN lab II: the latent space, the conditional GAN, CycleGAN, shipped GAN runs and image uploads."""
+import io
+import os
+import zipfile
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy.spatial.distance import cdist
+
+from core import assets, training
+from core.data import ImageData
+from core.gan import conditional, cycle, latent
+from core.gan import train as gt
+from core.uploads import ImageError, load_image_zip
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _tiny(n=128, shape=(1, 28, 28), seed=0) -> ImageData:
+    g = np.random.default_rng(seed)
+    X = g.random((n, int(np.prod(shape))), dtype=np.float32)
+    y = np.arange(n) % 10
+    return ImageData("mnist", X, y, X[:40].copy(), y[:40].copy(), shape, [str(i) for i in range(10)])
+
+
+# ----------------------------------------------------------------------------- the latent space
+
+def test_slerp_endpoints_norms_and_the_parallel_case():
+    g = torch.Generator().manual_seed(0)
+    z0, z1 = torch.randn(50, generator=g, dtype=torch.float64), torch.randn(50, generator=g, dtype=torch.float64)
+    t = torch.linspace(0, 1, 11, dtype=torch.float64)
+    p = latent.slerp(z0, z1, t)
+    torch.testing.assert_close(p[0], z0)
+    torch.testing.assert_close(p[-1], z1)
+    # the norm along the path, from the formula: |a z0 + b z1|^2 = a^2|z0|^2 + b^2|z1|^2 + 2ab <z0, z1>
+    omega = torch.arccos(torch.dot(z0, z1) / (z0.norm() * z1.norm()))
+    a, b = torch.sin((1 - t) * omega) / torch.sin(omega), torch.sin(t * omega) / torch.sin(omega)
+    want = (a ** 2 * z0.dot(z0) + b ** 2 * z1.dot(z1) + 2 * a * b * z0.dot(z1)).sqrt()
+    torch.testing.assert_close(p.norm(dim=1), want)
+    # equal norms stay equal all along the great circle; the linear path's middle is shorter
+    z1n = z1 / z1.norm() * z0.norm()
+    torch.testing.assert_close(latent.slerp(z0, z1n, t).norm(dim=1), z0.norm().expand(11))
+    assert latent.lerp(z0, z1n, torch.tensor([0.5], dtype=torch.float64)).norm() < 0.8 * z0.norm()
+    # parallel (and anti-parallel) vectors: spherical = linear
+    for other in (2.5 * z0, -z0):
+        torch.testing.assert_close(latent.slerp(z0, other, t), latent.lerp(z0, other, t))
+    assert latent.path(z0, z1, 7, "lerp").shape == (7, 50)
+    with pytest.raises(ValueError):
+        latent.path(z0, z1, 7, "cubic")
+
+
+def test_nearest_is_the_brute_force_nearest_and_copies_are_found(rng):
+    R, Q = rng.random((300, 20)), rng.random((57, 20))
+    idx, dist = latent.nearest(Q, R, chunk=16)
+    D = cdist(Q, R)
+    np.testing.assert_array_equal(idx, D.argmin(1))
+    np.testing.assert_allclose(dist, D.min(1), rtol=1e-12, atol=1e-12)
+    train = rng.random((100, 16)).astype(np.float32)
+    samples = np.concatenate([train[[7, 42]], rng.random((2, 16), dtype=np.float32)])
+    check = latent.copy_check(samples, train, rng.random((10, 16)), embed=lambda X: X[:, :4])
+    assert list(check["pixels"]["index"][:2]) == [7, 42] and np.allclose(check["pixels"]["distance"][:2], 0)
+    assert check["features"]["distance"][:2].max() < 1e-9 and len(check["pixels"]["held_out_distance"]) == 10
+
+
+def test_render_does_not_depend_on_the_other_images_shown_with_it():
+    data = _tiny()
+    run = gt.GANRun("mnist", -1, 128, gt.GANConfig(arch="mlp", width=0.25, batch_size=32, n_iters=4, log_every=2,
+                                                   grid_every=2, noise="uniform", channels_last=False))
+    res = training.run_to_end(gt.GANSteps(run, data, device="cpu"))
+    smp = latent.sampler_for(res)
+    z = smp.noise(5, seed=3)
+    alone, together = smp.render(z[:1]), smp.render(z)
+    assert alone.shape == (1, 1, 28, 28) and float((alone[0] - together[0]).abs().max()) < 0.05
+    assert torch.equal(smp.render(z), together)  # deterministic
+
+
+# ----------------------------------------------------------------------------- the conditional GAN
+
+def test_conditional_gan_uses_the_label_in_both_networks():
+    torch.manual_seed(0)
+    G = conditional.ConditionalGenerator(16, 10, 1, 32, 8)
+    D = conditional.ProjectionDiscriminator(10, 1, 32, 8)
+    z = torch.randn(4, 16)
+    a, b = conditional.render(G, z, torch.zeros(4, dtype=torch.long)), conditional.render(G, z, torch.ones(4, dtype=torch.long))
+    assert (a - b).abs().max() > 1e-3  # the same noise, another label: another image
+    x = torch.randn(4, 1, 32, 32)
+    out = D(x, torch.tensor([0, 1, 2, 3]))
+    out.sum().backward()
+    assert D.embed.weight.grad is not None and D.embed.weight.grad[:4].abs().sum() > 0  # the label path learns
+    assert D.embed.weight.grad[4:].abs().sum() == 0  # only the classes that were seen
+    # the projection: D(x, y) - D(x, y') = <V_y - V_y', phi(x)>
+    with torch.no_grad():
+        phi = D.features(x).mean((2, 3))
+        d0, d1 = D(x, torch.zeros(4, dtype=torch.long)), D(x, torch.ones(4, dtype=torch.long))
+        torch.testing.assert_close(d0 - d1, phi @ (D.embed.weight[0] - D.embed.weight[1]))
+
+
+def test_conditional_run_rows_are_classes_and_label_accuracy_is_scored(tmp_path):
+    from core.quality import ClassifierConfig, quality_model
+    from core.cache import DiskCache
+
+    data = _tiny(200)
+    qm = quality_model(data, ClassifierConfig(epochs=1), cache=DiskCache(tmp_path))
+    run = conditional.CGANRun("mnist", 200, conditional.CGANConfig(width=8, batch_size=16, n_iters=4, log_every=2,
+                                                                   grid_every=2, quality_every=2))
+    res = training.run_to_end(conditional.CGANSteps(run, data, qm, device="cpu"))
+    assert res["grids"][-1]["images"].shape == (10 * conditional.N_PER_CLASS, 1, 32, 32)
+    rows = [r for r in res["history"] if "label_accuracy" in r]
+    assert rows and all(0 <= r["label_accuracy"] <= 1 for r in rows)
+    # label accuracy against the classifier's own reading of real images: a perfect generator scores its accuracy
+    acc = conditional.label_accuracy(data.X_test, data.y_test, qm)
+    want = float((qm.predict_proba(data.X_test).argmax(1) == data.y_test).mean())
+    assert acc["label_accuracy"] == pytest.approx(want) and acc["confusion"].sum() == len(data.X_test)
+
+
+# ----------------------------------------------------------------------------- CycleGAN
+
+def test_cycle_loss_formula_and_no_gradient_at_weight_zero():
+    torch.manual_seed(1)
+    G, Fn = cycle.Translator(4, 1), cycle.Translator(4, 1)
+    D_A, D_B = cycle.PatchCritic(4), cycle.PatchCritic(4)
+    a, b = torch.rand(3, 1, 28, 28) * 2 - 1, torch.rand(3, 1, 28, 28) * 2 - 1
+    with torch.no_grad():
+        want = (Fn(G(a)) - a).abs().mean() + (G(Fn(b)) - b).abs().mean()
+        got = cycle.cycle_loss(a, Fn(G(a)), b, G(Fn(b)))
+    torch.testing.assert_close(got, want)
+
+    def grads(lam):
+        for m in (G, Fn):
+            m.zero_grad()
+        loss, _ = cycle.generator_loss(G, Fn, D_A, D_B, a, b, lam, 0.0)
+        loss.backward()
+        return [p.grad.clone() for p in list(G.parameters()) + list(Fn.parameters())]
+
+    adversarial = grads(0.0)
+    for m in (G, Fn):
+        m.zero_grad()
+    adv = cycle.lsgan_g(D_B(G(a))) + cycle.lsgan_g(D_A(Fn(b)))  # the adversarial terms alone
+    adv.backward()
+    for g0, p in zip(adversarial, list(G.parameters()) + list(Fn.parameters())):
+        torch.testing.assert_close(g0, p.grad)  # weight 0: the cycle term adds nothing
+    with_cycle = grads(10.0)
+    assert any((x - y).abs().max() > 1e-6 for x, y in zip(adversarial, with_cycle))
+
+
+def test_the_two_domains_never_share_an_image(mnist):
+    b = cycle.upscaled_digits()
+    assert b.shape == (1, 28, 28) and b.X_train.shape[1] == 784
+    assert b.X_train.reshape(-1, 28, 28)[:, :4].max() == 0  # centred in MNIST's frame: 4 empty rows on top
+    A = np.concatenate([mnist.X_train, mnist.X_test])
+    B = np.concatenate([b.X_train, b.X_test])
+    _, dist = latent.nearest(B, A)
+    assert dist.min() > 1.0  # no digit of B is (nearly) a digit of A
+
+
+def test_cycle_run_translates_both_ways_and_measures_preservation(mnist, tmp_path):
+    from core.quality import ClassifierConfig, quality_model
+    from core.cache import DiskCache
+
+    b = cycle.upscaled_digits()
+    small_a = ImageData("mnist", mnist.X_train[:300], mnist.y_train[:300], mnist.X_test[:50], mnist.y_test[:50],
+                        (1, 28, 28), mnist.classes)
+    qa = quality_model(small_a, ClassifierConfig(epochs=1), cache=DiskCache(tmp_path))
+    qb = quality_model(b, ClassifierConfig(epochs=1), cache=DiskCache(tmp_path))
+    run = cycle.CycleRun("mnist", 300, cycle.CycleConfig(width=4, n_res=1, n_iters=4, log_every=2, grid_every=2,
+                                                         quality_every=2, n_eval=50))
+    res = training.run_to_end(cycle.CycleSteps(run, small_a, b, classifiers=(qa, qb), device="cpu"))
+    assert res["grids"][-1]["images"].shape == (4, cycle.CycleSteps.N_SHOW, 784)
+    q = res["quality"][-1]
+    assert 0 <= q["preservation_ab"] <= 1 and q["preservation"] == pytest.approx((q["preservation_ab"] + q["preservation_ba"]) / 2)
+    G, Fn = cycle.translators(res)
+    assert G(torch.zeros(2, 1, 28, 28)).shape == (2, 1, 28, 28)
+
+
+# ----------------------------------------------------------------------------- shipped GAN runs
+
+def test_a_shipped_gan_run_is_used_only_for_its_exact_config_and_data(tmp_path):
+    data = _tiny(96)
+    run = gt.presets()["mlp"]
+    small = replace(run, n_train=96, gan=replace(run.gan, width=0.25, n_iters=4, log_every=2, grid_every=2))
+    steps = gt.GANSteps(small, data, device="cpu")
+    res = training.run_to_end(steps)
+    folder = tmp_path / "gan"
+    assets.save(folder / "mlp", steps.shippable(res), {"data_sha256": assets.fingerprint(*steps.data_arrays())})
+    ship = assets.load(folder / "mlp")
+    assert "opt_g" not in ship["state"] and not gt.can_continue(ship) and gt.can_continue(res)
+    assert gt.shipped(small, data, folder) is None  # not a page's default config
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gt, "presets", lambda: {"mlp": small})
+        got = gt.shipped(small, data, folder)
+        assert got is not None and got["done"] == 4
+        torch.testing.assert_close(latent.sampler_for(got).render(torch.zeros(1, 100)),
+                                   latent.sampler_for(res).render(torch.zeros(1, 100)), atol=5e-3, rtol=0)
+        assert gt.shipped(small, _tiny(96, seed=1), folder) is None  # other images
+        (folder / "mlp" / assets.FILENAME).write_bytes(b"damaged")
+        assert gt.shipped(small, data, folder) is None  # a damaged asset counts as absent
+
+
+# ----------------------------------------------------------------------------- your own images
+
+def _png(i: int, size=(24, 20)) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(i).integers(0, 256, (*size, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _zip(members: dict) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, raw in members.items():
+            z.writestr(name, raw)
+    return buf.getvalue()
+
+
+def test_a_zip_of_images_becomes_a_dataset_and_bad_archives_are_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing may be written anywhere: watch the working folder
+    good = _zip({**{f"photos/{i}.png": _png(i) for i in range(60)}, "notes.txt": b"hello", "photos/bad.png": b"x"})
+    s = load_image_zip(good, size=32)
+    assert s.images.shape == (60, 3, 32, 32) and s.images.dtype == np.float32
+    assert 0 <= s.images.min() and s.images.max() <= 1 and len(s.digest) == 64
+    assert len(s.skipped) == 2 and any("notes.txt" in x for x in s.skipped)
+    cases = {
+        b"not a zip at all": "not a ZIP",
+        _zip({"../outside.png": _png(0), **{f"{i}.png": _png(i) for i in range(60)}}): "leaves its folder",
+        _zip({"/etc/abs.png": _png(0)}): "leaves its folder",
+        _zip({"inner.zip": good}): "nested archives",
+        _zip({"bomb.png": b"\0" * (40 * 1024 * 1024)}): "decompression bomb",
+        _zip({f"{i}.png": _png(i) for i in range(10)}): "at least 50",
+        _zip({f"{i}.txt": b"text" for i in range(80)}): "0 readable images",
+    }
+    for raw, words in cases.items():
+        with pytest.raises(ImageError, match=words) as exc:
+            load_image_zip(raw)
+        assert "\n" not in str(exc.value)
+    assert os.listdir(tmp_path) == []  # nothing was unpacked or written
+
+
+def test_the_discriminator_also_learns_that_wrong_labels_are_fake():
+    data = _tiny(64, shape=(1, 28, 28))
+    losses = {}
+    for w in (0.0, 0.5):
+        run = conditional.CGANRun("mnist", 64, conditional.CGANConfig(width=8, batch_size=16, wrong_label=w))
+        tr = conditional.CGANTrainer(run, data, device="cpu")
+        tr.d_step()
+        losses[w] = tr.pop_metrics()
+    assert "acc_wrong" not in losses[0.0] and 0 <= losses[0.5]["acc_wrong"] <= 1
+    # the same first batch, draws and weights: the extra term only adds (a BCE is positive)
+    assert losses[0.5]["d_loss"] > losses[0.0]["d_loss"]
+    assert losses[0.5]["d_real"] == pytest.approx(losses[0.0]["d_real"])
