@@ -66,6 +66,14 @@ def dataset(ctrl: Controls, allowed: Sequence[str] = ("mnist", "fashion_mnist", 
     return data
 
 
+def require_shape(data: datasets.ImageData, shape: tuple[int, int, int], what: str) -> None:
+    """Stop the page with a one-line error when the data's images are not of `shape` (what the page needs them for)."""
+    if tuple(data.shape) != tuple(shape):
+        st.error(f"{what} needs {shape[1]}x{shape[2]} images; {data.title} has {data.shape[1]}x{data.shape[2]}.",
+                 icon=":material/error:")
+        st.stop()
+
+
 def what_to_look_for(text: str) -> None:
     st.info(text, icon=":material/search:")
 

@@ -22,7 +22,7 @@ with st.expander("Radford et al.'s guidelines, as built here", expanded=False):
 res = gan_ui.train(run, data, label="Training the DCGAN")
 if res is None:
     st.stop()
-gan_ui.show_run(res, run, data, ctrl, "dcgan", hints={
+gan_ui.show_run(res, run, data, ctrl, "dcgan", diffaug_tab=True, hints={
     "samples": (
         "Early grids are noise, then blobs on the right background, then strokes, then shapes of the class. "
         "The same noise vector keeps roughly the same image once G has settled; images that keep changing "

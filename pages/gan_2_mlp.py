@@ -14,7 +14,7 @@ pg = shell.page("GAN: the fully connected GAN on MNIST", intro=(
 ctrl = pg.controls
 data = shell.dataset(ctrl)
 ctrl.where.markdown("**Training**")
-iters = gan_ui.iterations(ctrl, 500, lo=50)
+iters = gan_ui.iterations(ctrl, gt.presets()["mlp"].gan.n_iters, lo=50)  # the shipped run
 k = ctrl.slider("k: D steps per G step", "k", 1, 5, 1)
 batch = ctrl.log_slider("Batch size", "batch", 16, 256, 64, options=[16, 32, 64, 128, 256])
 lr = ctrl.log_slider("Learning rate (both)", "lr", 1e-5, 2e-3, 2e-4)

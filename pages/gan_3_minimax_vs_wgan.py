@@ -14,7 +14,7 @@ ctrl = pg.controls
 data = shell.dataset(ctrl)
 w = ctrl.where
 w.markdown("**All three**")
-iters = gan_ui.iterations(ctrl, 200, lo=50)
+iters = gan_ui.iterations(ctrl, gt.presets()["compare-minimax"].gan.n_iters, lo=50)  # the shipped runs
 width = ctrl.log_slider("Width scale (same G for all)", "width", 0.25, 1.0, 0.5, options=[0.25, 0.5, 1.0],
                         help="Hidden sizes of the seed's G (128-256-512-1024) and D/critic (1024-512-256) times this.")
 batch = ctrl.log_slider("Batch size", "batch", 16, 256, 64, options=[16, 32, 64, 128, 256])
@@ -47,7 +47,9 @@ for m in which:
 settings = ctrl.caption()
 st.caption(settings + " · " + " · ".join(f"{m}: {r.status_line()}" for m, (_, r) in results.items()))
 
-tab_s, tab_c, tab_q = shell.tabs(["Samples side by side", "Wasserstein estimate and quality", "Flags and losses"])
+long_run = iters > 1000  # log-spaced grids and quality rows: read them on a log axis
+tab_s, tab_c, tab_q, tab_lat = shell.tabs(["Samples side by side", "Wasserstein estimate and quality",
+                                           "Flags and losses", "Latent space"])
 with tab_s:
     if tab_s.open:
         steps = sorted(set.intersection(*[{int(g["step"]) for g in r.result["grids"]} for _, r in results.values()]))
@@ -74,14 +76,15 @@ with tab_c:
                 st.info("Select a WGAN to see the critic's estimate.")
         with c2:
             dfq = gan_ui.compare_frame(results, "quality", "fid")
-            qm = gan_ui.quality(data.name)
-            ref = qm.reference()
-            dfq["floor: real held-out"] = ref["floor"]
+            floor = next(iter(results.values()))[1].result["quality"][-1]["fid_floor"]  # the same for every run
+            dfq["floor: real held-out"] = floor
             gan_ui.show_curves(dfq, "step", list(results) + ["floor: real held-out"], "Frechet distance (lower is better)",
-                              key="cmp-fid", xlabel="generator iteration", labels=dict(gt.LOSS_NAMES), markers=True)
+                               key="cmp-fid", xlabel=f"generator iteration{' (log scale)' if long_run else ''}",
+                               labels=dict(gt.LOSS_NAMES), markers=True, log_x=long_run, log_y=long_run)
         cov = gan_ui.compare_frame(results, "quality", "classes_covered")
-        gan_ui.show_curves(cov, "step", list(results), "Classes covered (of 10)", key="cmp-cov", xlabel="generator iteration",
-                          labels=dict(gt.LOSS_NAMES), markers=True)
+        gan_ui.show_curves(cov, "step", list(results), "Classes covered (of 10)", key="cmp-cov",
+                           xlabel=f"generator iteration{' (log scale)' if long_run else ''}",
+                           labels=dict(gt.LOSS_NAMES), markers=True, log_x=long_run)
         st.caption(settings)
         shell.what_to_look_for(
             "A WGAN critic's estimate should fall as the samples improve, so it tracks the Frechet distance: a loss "
@@ -94,3 +97,8 @@ with tab_q:
             gan_ui.flags(res.result, run, len(data.classes))
         if "minimax" in results:
             gan_ui.curves(results["minimax"][1].history, "minimax", "cmp-gan", settings)
+with tab_lat:
+    if tab_lat.open:
+        shown = st.radio("Model", list(results), horizontal=True, key="lat_model", format_func=gt.LOSS_NAMES.get,
+                         bind="query-params")
+        gan_ui.latent_panel(results[shown][1], data, f"lat-{shown}")

@@ -114,3 +114,97 @@ def test_dcgan_page_at_defaults_gives_recognisable_digits():
     at.run()
     share = next(m for m in at.metric if m.label.startswith("Classified as"))
     assert float(share.value.rstrip("%")) >= 50
+
+
+# ----------------------------------------------------------------------------- GAN lab II
+
+def _caption(at) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("page", ["gan_1_dcgan.py", "gan_2_mlp.py", "gan_3_minimax_vs_wgan.py", "gan_4_conditional.py",
+                                  "gan_5_cyclegan.py"])
+def test_every_gan_page_opens_on_its_shipped_run(page):
+    at = _app(page)
+    at.run()
+    assert not at.exception, at.exception
+    assert "shipped with the app" in _caption(at) and "python -m core.gan." in _caption(at)
+    assert "trained now" not in _caption(at)
+    assert at.get("imgs") or at.get("image")
+
+
+def test_latent_tab_at_its_extremes():
+    params = dict(iters="20", width="8", batch="16", view="Latent space")
+    at = _app("gan_1_dcgan.py", **params, **{"dcgan-lat-n": "16", "dcgan-lat-radius": "20.0", "dcgan-lat-za": "100000",
+                                              "dcgan-lat-zb": "0", "dcgan-lat-dir": "100000"})
+    at.run()
+    assert not at.exception, at.exception
+    texts = _texts(at)
+    assert "linear (top row) and spherical (bottom row)" in texts and "s from −20 to +20" in texts
+    assert len(at.metric) == 2 and all(float(m.value) > 0 for m in at.metric)  # distances to the training images
+    at.button(key="dcgan-lat-new").click().run()  # new noise
+    assert not at.exception and at.number_input(key="dcgan-lat-za").value == 1  # wrapped round: 100,002 mod 100,001
+
+
+def test_conditional_page_small_and_extreme():
+    for params in (dict(iters="50", width="8", batch="16", lr="0.002", seed="10000"),
+                   dict(iters="50", width="8", batch="256", lr="1e-05", view="Label accuracy"),
+                   dict(iters="50", width="8", batch="16", lr="0.002", seed="10000", view="Latent space", lat_cls="9")):
+        at = _app("gan_4_conditional.py", **params)
+        at.run()
+        assert not at.exception, at.exception
+        assert len(at.metric) >= 3 and at.metric[0].value.endswith("%")
+    assert "Label accuracy of the samples" in " ".join(c.proto.spec for c in _app_charts(
+        "gan_4_conditional.py", iters="50", width="8", batch="256", lr="1e-05", view="Label accuracy"))
+
+
+def _app_charts(page, **params):
+    at = _app(page, **params)
+    at.run()
+    return at.get("plotly_chart")
+
+
+def test_cyclegan_page_small_with_and_without_cycle_loss():
+    at = _app("gan_5_cyclegan.py", iters="50", width="8", cyc="0.0", idt="true", seed="5")
+    at.run()
+    assert not at.exception, at.exception
+    assert "Cycle-consistency weight λ: 0" in _texts(at) and "Identity loss (weight λ/2): True" in _texts(at)
+    assert len(at.metric) == 3 and all(m.value.endswith("%") for m in at.metric)
+    at = _app("gan_5_cyclegan.py", iters="50", width="8", cyc="20.0", view="Label preservation")
+    at.run()
+    assert not at.exception, at.exception
+    at.button(key="cyc0").click().run()  # train the same run without the cycle loss, beside it
+    assert not at.exception, at.exception
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert "without the cycle loss" in spec and "with this run" in spec
+
+
+def test_your_own_images_train_the_dcgan_and_bad_archives_get_one_line():
+    import io
+    import zipfile
+
+    import numpy as np
+    from PIL import Image
+
+    def archive(n, bad=None):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            for i in range(n):
+                img = io.BytesIO()
+                Image.fromarray(np.random.default_rng(i).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(img, "PNG")
+                z.writestr(f"mine/{i}.png", img.getvalue())
+            if bad:
+                z.writestr(*bad)
+        return buf.getvalue()
+
+    at = _app("gan_1_dcgan.py", src="your own (ZIP)", iters="20", width="8", batch="16")
+    at.run()
+    assert not at.exception and any("Upload a ZIP" in i.value for i in at.info)
+    at.get_by_key("zip").set_value(("few.zip", archive(10), "application/zip")).run()
+    assert not at.exception, at.exception
+    assert len(at.error) == 1 and "at least 50" in at.error[0].value and "\n" not in at.error[0].value
+    at.get_by_key("zip").set_value(("evil.zip", archive(60, ("../../etc/x.png", b"x")), "application/zip")).run()
+    assert len(at.error) == 1 and "leaves its folder" in at.error[0].value
+    at.get_by_key("zip").set_value(("mine.zip", archive(60), "application/zip")).run()
+    assert not at.exception, at.exception
+    assert not at.error and "your 60 images from mine.zip" in _texts(at) and "fixed noise" in _texts(at)

@@ -1,0 +1,136 @@
+"""GAN lab II benchmark (a script, not a test):
+
+    python tests/benchmarks/bench_gan2.py [--retrain]
+
+Prints, last, as `name: value` lines:
+- default_pages_cold_open_seconds_max: the slowest GAN page opened at its defaults (AppTest, default tab) with an
+  empty cache and the shipped runs present.
+- shipped_wgan_gp_fid, shipped_minimax_fid, shipped_wgan_fid: Frechet distance (the lab's classifier features,
+  1,000 samples, recomputed here from the shipped generators) of the minimax-vs-WGAN page's shipped runs;
+  real_floor_fid: the same for 1,000 real held-out digits.
+- shipped_classes_covered_min: the fewest classes covered by a shipped run trained on all classes.
+- cgan_label_accuracy: share of 1,000 samples of the conditional GAN (100 per class) the classifier puts in their
+  class; cgan_train_seconds: its training time (the shipped run's, or measured with --retrain).
+- cycle_label_preservation, cycle_label_preservation_no_cycle: CycleGAN, both directions averaged, 500 held-out
+  digits each way, with the cycle weight 10 and 0; cycle_train_seconds.
+
+--retrain trains the conditional GAN and both CycleGANs here (about 5 + 2 x 10 minutes on 2 cores) instead of
+reading the shipped runs.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import core  # noqa: E402,F401  (first: the app's OpenMP setting)
+
+from core import training  # noqa: E402
+from core import data as datasets  # noqa: E402
+from core.device import describe, pick_device  # noqa: E402
+from core.gan import conditional, cycle, latent  # noqa: E402
+from core.gan import train as gt  # noqa: E402
+from core.quality import N_EVAL, quality_model  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = ["gan_1_dcgan", "gan_2_mlp", "gan_3_minimax_vs_wgan", "gan_4_conditional", "gan_5_cyclegan"]
+
+
+def cold_open_seconds() -> dict[str, float]:
+    """Each GAN page at its defaults in a fresh process-free AppTest, with an empty cache folder."""
+    from streamlit.testing.v1 import AppTest
+
+    out = {}
+    for page in PAGES:
+        with tempfile.TemporaryDirectory() as cache:
+            os.environ["GME_CACHE_DIR"] = cache
+            at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=900)
+            t = time.perf_counter()
+            at.run()
+            out[page] = time.perf_counter() - t
+            status = " ".join(c.value for c in at.caption if "shipped" in c.value or "trained" in c.value)[:90]
+            print(f"  {page}: {out[page]:.1f} s {'(exception!)' if at.exception else ''} {status}", flush=True)
+    return out
+
+
+def fid_of(result: dict, qm, label: int = -1) -> dict:
+    smp = latent.sampler_for(result)
+    native, _, _ = latent.images_of(result, data_mnist)
+    imgs = native(smp.render(smp.noise(N_EVAL, 20_000)))
+    return qm.report(imgs, label if label >= 0 else None)
+
+
+def main() -> None:
+    global data_mnist
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--retrain", action="store_true")
+    a = ap.parse_args()
+    print(f"device: {describe(pick_device())}; load average {os.getloadavg()}", flush=True)
+    data_mnist = datasets.load("mnist")
+    qm = quality_model(data_mnist)
+    opened = cold_open_seconds()
+
+    shipped = {k: gt.shipped(run, data_mnist) for k, run in gt.presets().items()}
+    missing = [k for k, v in shipped.items() if v is None]
+    if missing:
+        print(f"missing shipped runs: {missing}", flush=True)
+    reports = {k: fid_of(v, qm, gt.presets()[k].label) for k, v in shipped.items() if v is not None}
+    for k, r in reports.items():
+        print(f"  shipped {k}: FID {r['fid']:.1f}, classes covered {r['classes_covered']}, diversity "
+              f"{r['diversity']:.2f}, trained {shipped[k]['seconds']:.0f} s ({shipped[k]['done']} iterations)", flush=True)
+    floor = qm.reference()["floor"]
+
+    c_run = conditional.CGANRun()
+    if a.retrain:
+        t = time.perf_counter()
+        c_res = training.run_to_end(conditional.CGANSteps(c_run, data_mnist, qm))
+        c_secs = time.perf_counter() - t
+    else:
+        c_res = conditional.shipped(c_run, data_mnist)
+        c_secs = c_res["seconds"] if c_res else float("nan")
+    c_acc = float("nan")
+    if c_res is not None:
+        G = conditional.generator(c_res)
+        import torch
+
+        labels = torch.arange(N_EVAL) % 10
+        imgs = conditional.render(G, torch.randn(N_EVAL, G.nz, generator=torch.Generator().manual_seed(5)), labels)
+        native = gt.to_native(imgs, conditional.as_gan_run(c_run), data_mnist.shape)
+        c_acc = conditional.label_accuracy(native, labels.numpy(), qm)["label_accuracy"]
+
+    pres = {}
+    cyc_secs = float("nan")
+    classifiers = cycle.classifiers(data_mnist, cycle.upscaled_digits())
+    for name, run in cycle.presets().items():
+        if a.retrain:
+            t = time.perf_counter()
+            res = training.run_to_end(cycle.CycleSteps(run, data_mnist, classifiers=classifiers))
+            secs = time.perf_counter() - t
+        else:
+            res = cycle.shipped(run, data_mnist)
+            secs = res["seconds"] if res else float("nan")
+        pres[name] = res["quality"][-1]["preservation"] if res else float("nan")
+        if name == "cyclegan":
+            cyc_secs = secs
+        print(f"  {name}: preservation {pres[name]:.3f} ({secs:.0f} s)", flush=True)
+
+    covered = [r["classes_covered"] for k, r in reports.items() if gt.presets()[k].label < 0]
+    print(f"default_pages_cold_open_seconds_max: {max(opened.values()):.2f}")
+    print(f"shipped_wgan_gp_fid: {reports.get('compare-wgan-gp', {}).get('fid', float('nan')):.2f}")
+    print(f"shipped_minimax_fid: {reports.get('compare-minimax', {}).get('fid', float('nan')):.2f}")
+    print(f"shipped_wgan_fid: {reports.get('compare-wgan', {}).get('fid', float('nan')):.2f}")
+    print(f"real_floor_fid: {floor:.2f}")
+    print(f"shipped_classes_covered_min: {min(covered) if covered else float('nan')}")
+    print(f"cgan_label_accuracy: {c_acc:.4f}")
+    print(f"cgan_train_seconds: {c_secs:.1f}")
+    print(f"cycle_label_preservation: {pres.get('cyclegan', float('nan')):.4f}")
+    print(f"cycle_label_preservation_no_cycle: {pres.get('cyclegan-no-cycle', float('nan')):.4f}")
+    print(f"cycle_train_seconds: {cyc_secs:.1f}")
+
+
+if __name__ == "__main__":
+    main()
