@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import assets
-from core.boltzmann import algorithms, crbm, dbm, rbm_lab
+from core.boltzmann import algorithms, crbm, crbm_baselines, dbm, rbm_lab
 from core.boltzmann.rbm import RBM, RBMConfig
 from core.data import ImageData
 from explorer import live, plots
@@ -301,8 +301,9 @@ def crbm_controls(ctrl: Controls, data: ImageData) -> crbm.CRBMRun:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _shipped(run, _data: ImageData) -> dict | None:
-    """A shipped run for exactly `run` on these digits (shared across sessions: never modify it)."""
-    return crbm.shipped(run, _data)
+    """A shipped run (CRBMs or baselines) for exactly `run` on these digits (shared across sessions: never modify it)."""
+    owner = crbm if isinstance(run, crbm.CRBMRun) else crbm_baselines
+    return owner.shipped(run, _data)
 
 
 def train_crbm(run: crbm.CRBMRun, data: ImageData) -> live.RunResult | None:
@@ -310,12 +311,12 @@ def train_crbm(run: crbm.CRBMRun, data: ImageData) -> live.RunResult | None:
                              label="Training the conditional RBMs", shipped=lambda: _shipped(run, data))
 
 
-def baseline_run(run: crbm.CRBMRun) -> crbm.BaselineRun:
-    return crbm.BaselineRun(run.dataset, run.n_train, run.n_eval)
+def baseline_run(run: crbm.CRBMRun) -> crbm_baselines.BaselineRun:
+    return crbm_baselines.BaselineRun(run.dataset, run.n_train, run.n_eval)
 
 
-def train_baselines(run: crbm.BaselineRun, data: ImageData) -> live.RunResult | None:
-    return live.train_cached(crbm.BaselineSteps(run, data), label="Fitting scikit-learn's baselines",
+def train_baselines(run: crbm_baselines.BaselineRun, data: ImageData) -> live.RunResult | None:
+    return live.train_cached(crbm_baselines.BaselineSteps(run, data), label="Fitting scikit-learn's baselines",
                              shipped=lambda: _shipped(run, data))
 
 
@@ -338,10 +339,11 @@ def crbm_generate(key: str, done: int, mode: str, _model: crbm.CRBM, per_class: 
 
 
 def code_names(output: str) -> list[str]:
-    """Axis labels of the candidate codes: '3' (one-hot), '0011 = 3' or '1100 (no digit)' (binary)."""
+    """Axis labels of the candidate codes: the digit of a one-hot or binary code; binary codes of no digit as
+    their bits ('1010' … '1111')."""
     if output == "onehot":
         return [str(j) for j in range(10)]
-    return [f"{j:04b} = {j}" if j < 10 else f"{j:04b} (none)" for j in range(16)]
+    return [str(j) if j < 10 else f"{j:04b}" for j in range(16)]
 
 
 def proba_figure(p: np.ndarray, names: list[str], title: str, true: int, color: str) -> go.Figure:
@@ -350,8 +352,28 @@ def proba_figure(p: np.ndarray, names: list[str], title: str, true: int, color: 
                            textposition="outside"))
     fig = plots.style(fig, title, "", "p(y | x)", height=230, legend=False)
     fig.update_yaxes(range=[0, 1.15])
+    fig.update_xaxes(type="category", tickangle=0 if len(p) <= 10 else -90, tickfont=dict(size=10))
     fig.update_layout(margin=dict(l=50, r=10, t=40, b=40))
     return fig
+
+
+def error_figure(hist: pd.DataFrame, modes, refs: dict[str, float]) -> go.Figure:
+    """Held-out error of each mode against epochs (log scale), the baselines as dashed horizontal lines."""
+    fig = plots.line_figure(hist, "epoch", [f"error_{m}" for m in modes], "Held-out error against epochs",
+                            ylabel="error (log scale)", labels=CRBM_LABELS, markers=True, log_y=True, legend_below=True)
+    x = [hist["epoch"].min(), hist["epoch"].max()]
+    for (name, v), dash in zip(refs.items(), ("dash", "dot")):
+        fig.add_trace(go.Scatter(x=x, y=[v, v], mode="lines", name=f"{name} ({100 * v:.2f} %)",
+                                 line=dict(color="#868e96", dash=dash, width=1.5)))
+    return fig
+
+
+def top_confusions(cm: np.ndarray, names: list[str], n: int = 3) -> str:
+    """'4 → 9 (5 digits), ...': the largest off-diagonal cells of a confusion matrix."""
+    off = cm.astype(float).copy()
+    off[np.arange(10), np.arange(10)] = -1
+    cells = [np.unravel_index(i, off.shape) for i in np.argsort(-off, axis=None)[:n]]
+    return ", ".join(f"{t} → {names[p]} ({cm[t, p]})" for t, p in cells if cm[t, p] > 0)
 
 
 def confusion_figure(cm: np.ndarray, names: list[str], title: str) -> go.Figure:
@@ -368,8 +390,8 @@ def label_weights_figure(U: np.ndarray, output: str, n: int) -> go.Figure:
     lim = float(np.abs(U[:, :n]).max()) or 1.0
     fig = go.Figure(go.Heatmap(z=U[:, :n], y=rows, colorscale="RdBu", zmid=0, zmin=-lim, zmax=lim,
                                colorbar=dict(title="U", thickness=12)))
-    fig = plots.style(fig, f"Label weights U (rows: outputs y_j, columns: the first {n} hidden units)", "hidden unit k",
-                      "output", height=300 if output == "onehot" else 220, legend=False)
+    fig = plots.style(fig, f"Label weights U (rows: outputs y_j; columns: the {n} hidden units of the filters above)",
+                      "hidden units, by largest |U_jk|", "output", height=300 if output == "onehot" else 220, legend=False)
     fig.update_yaxes(autorange="reversed")
     return fig
 

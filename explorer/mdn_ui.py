@@ -149,15 +149,20 @@ def plane(key: str, done: int, _fit: lab.Fitted, _data: problems.XYData, run: la
 
 
 def _heat(z: np.ndarray, xs, ts, name: str) -> go.Heatmap:
-    cap = float(np.quantile(z, 0.995)) or 1.0
-    return go.Heatmap(x=xs, y=ts, z=np.minimum(z, cap), colorscale="Blues", zmin=0, zmax=cap, name=name,
-                      colorbar=dict(title="density", thickness=12), hovertemplate="%{x:.3f}, %{y:.3f}: %{z:.3g}<extra></extra>")
+    """The density over the plane, each input's column divided by its peak (narrow single branches would otherwise
+    wash out the wide three-branch middle); the hover shows the density itself."""
+    peaks = z.max(0, keepdims=True)
+    rel = np.divide(z, peaks, out=np.zeros_like(z), where=peaks > 0)
+    return go.Heatmap(x=xs, y=ts, z=rel, customdata=z, zmin=0, zmax=1, name=name,
+                      colorscale=[[0, "#ffffff"], [0.5, "#c6dbef"], [1, "#4a8fcf"]],  # light: lines and points stay visible
+                      colorbar=dict(title="density / its<br>peak at this input", thickness=12),
+                      hovertemplate="%{x:.3f}, %{y:.3f}: density %{customdata:.3g}<extra></extra>")
 
 
-def _points(data: problems.XYData, n: int = 1500) -> go.Scatter:
+def _points(data: problems.XYData, n: int = 1500, color: str = "#495057") -> go.Scatter:
     k = min(n, len(data.x_train))
     return go.Scatter(x=data.x_train[:k, 0], y=data.t_train[:k, 0], mode="markers", name="training pairs",
-                      marker=dict(size=3, color="#495057", opacity=0.45))
+                      marker=dict(size=2.5, color=color, opacity=0.4))
 
 
 def fit_figure(pl: dict, data: problems.XYData, models, m: int) -> go.Figure:
@@ -178,17 +183,21 @@ def fit_figure(pl: dict, data: problems.XYData, models, m: int) -> go.Figure:
         fig.add_trace(go.Scatter(x=pl["inputs"], y=pl["branch"], mode="markers", name="MDN: most probable branch",
                                  marker=dict(size=5, color="#c2255c", symbol="circle")))
     title = f"The data and each model's prediction{f' (MDN density, m = {m})' if 'density_mdn' in pl else ''}"
-    fig = plots.style(fig, title, data.input_name, data.target_name, height=520)
-    fig.update_layout(hovermode="closest")
+    return _below(plots.style(fig, title, data.input_name, data.target_name, height=560))
+
+
+def _below(fig: go.Figure) -> go.Figure:
+    """Legend under the plot (several entries would cover the title), hover on the nearest point."""
+    fig.update_layout(hovermode="closest", legend=dict(orientation="h", yanchor="top", y=-0.14, x=0, xanchor="left"),
+                      margin=dict(b=120))
     return fig
 
 
 def exact_figure(pl: dict, data: problems.XYData) -> go.Figure:
-    fig = go.Figure([_heat(pl["exact"], pl["inputs"], pl["targets"], "exact p"), _points(data)])
+    fig = go.Figure([_heat(pl["exact"], pl["inputs"], pl["targets"], "exact p"), _points(data, color=plots.PALETTE[1])])
     fig = plots.style(fig, f"The exact conditional p({data.target_name} | {data.input_name}) of the generating process",
-                      data.input_name, data.target_name, height=520)
-    fig.update_layout(hovermode="closest")
-    return fig
+                      data.input_name, data.target_name, height=560)
+    return _below(fig)
 
 
 def params_figures(pl: dict, data: problems.XYData, kind: str = "mdn") -> list[go.Figure]:
@@ -205,7 +214,7 @@ def params_figures(pl: dict, data: problems.XYData, kind: str = "mdn") -> list[g
         if name == "mu":
             fig.add_trace(go.Scatter(x=data.x_train[:800, 0], y=data.t_train[:800, 0], mode="markers", name="data",
                                      marker=dict(size=3, color="#adb5bd")))
-        figs.append(plots.style(fig, title, data.input_name, ylabel, height=330))
+        figs.append(_below(plots.style(fig, title, data.input_name, ylabel, height=380)))
     return figs
 
 
@@ -229,10 +238,8 @@ def samples_figure(data: problems.XYData, x: np.ndarray, draws: np.ndarray) -> g
                                 name="held-out pairs", marker=dict(size=3, color="#868e96", opacity=0.6)),
                      go.Scatter(x=x[:, 0], y=draws[:, 0], mode="markers", name="MDN samples",
                                 marker=dict(size=3, color=plots.PALETTE[0], opacity=0.6))])
-    fig = plots.style(fig, "Samples from the MDN at the held-out inputs, next to the held-out pairs",
-                      data.input_name, data.target_name, height=480)
-    fig.update_layout(hovermode="closest")
-    return fig
+    return _below(plots.style(fig, "Samples from the MDN at the held-out inputs, next to the held-out pairs",
+                              data.input_name, data.target_name, height=520))
 
 
 def nll_table(hist: pd.DataFrame, models, refs: dict) -> pd.DataFrame:
@@ -242,6 +249,12 @@ def nll_table(hist: pd.DataFrame, models, refs: dict) -> pd.DataFrame:
     rows += [{"model": f"{REF_LABELS[r]} (exact, expected)", "held-out NLL": v, "training NLL": np.nan,
               "gap to the Bayes limit": v - refs["bayes"]} for r, v in refs.items()]
     return pd.DataFrame(rows)
+
+
+def shown(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A table's numbers as text (NaN as an empty cell) for st.dataframe."""
+    return table.map(lambda v: "" if isinstance(v, float) and np.isnan(v) else
+                     (f"{v:.{digits}f}" if isinstance(v, (float, np.floating)) else v))
 
 
 def sweep_rows(run: lab.MDNRun, data: problems.XYData | None) -> list[dict]:

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.boltzmann import crbm
+from core.boltzmann import crbm, crbm_baselines
 from explorer import boltzmann_ui as ui
 from explorer import plots, shell
 
@@ -39,7 +39,7 @@ st.caption(f"x = the digit binarised (training: a fresh Bernoulli draw of every 
 
 
 def pick_mode(key: str, allowed=None) -> str:
-    allowed = [m for m in modes if allowed is None or m in allowed]
+    allowed = [m for m in (allowed or modes) if m in modes]
     return st.radio("Model", allowed, horizontal=True, key=key, bind="query-params",
                     format_func=lambda m: f"{m} CRBM") if len(allowed) > 1 else allowed[0]
 
@@ -52,7 +52,8 @@ with tab_err:
         last = hist.iloc[-1]
         errors = {f"{m} CRBM": float(last[f"error_{m}"]) for m in modes}
         if base is not None and len(base.result["pred"]) == 2:
-            errors.update({crbm.BASELINES[k]: v for k, v in crbm.baseline_errors(base.result, y_test).items()})
+            base_errors = crbm_baselines.baseline_errors(base.result, y_test)
+            errors.update({crbm_baselines.NAMES[k]: v for k, v in base_errors.items()})
         cols = st.columns(len(errors))
         for col, (name, err) in zip(cols, errors.items()):
             col.metric(name, f"{100 * err:.2f} %", help="Held-out error: argmax p(y | x) is not the digit's code.")
@@ -72,8 +73,9 @@ with tab_err:
         plots.show_figure(ui.confusion_figure(cm, names, f"Confusion matrix of the {mode} CRBM"), key="fig-cm")
         plots.download_csv(pd.DataFrame(cm, columns=names).assign(true=range(10)), f"confusion {mode}", key="csv-cm",
                            label="CSV of the confusion matrix")
-        st.caption(("Binary codes: the columns 1010 … 1111 name no digit; a prediction there is an error. "
-                    if run.output == "binary" else "") + "Baselines: scikit-learn's LogisticRegression (C = 0.03) on "
+        st.caption(f"Most frequent confusions (true → predicted): {ui.top_confusions(cm, names) or 'none'}. "
+                   + ("Binary codes: the columns 1010 … 1111 name no digit; a prediction there is an error. "
+                      if run.output == "binary" else "") + "Baselines: scikit-learn's LogisticRegression (C = 0.03) on "
                    "the gray pixels, and BernoulliRBM (100 units, learning rate 0.06, 10 epochs) + LogisticRegression "
                    f"(C = 6000), the Pipeline of scikit-learn's RBM example, on the same split. {settings}")
         shell.what_to_look_for(
@@ -81,7 +83,8 @@ with tab_err:
             "p(y | x) = exp(−F(x, y)) / Σ_y' exp(−F(x, y')). Trained discriminatively the CRBM is a small neural "
             "network with a special output layer and beats both scikit-learn baselines; trained generatively it "
             "spends its hidden units on modelling the pixels, and classifies worse. The hybrid keeps the "
-            "discriminative error while the generative term regularises it. Confusions: 4 ↔ 9, 3 ↔ 5, 7 ↔ 9.")
+            "discriminative error while the generative term regularises it. The confusions are digits that share "
+            "strokes.")
 
 with tab_p:
     if tab_p.open:
@@ -120,7 +123,9 @@ with tab_p:
         rows = chosen[:12] + ambiguous
         plots.download_csv(pd.DataFrame(proba[rows], columns=names).assign(index=rows, label=y_test[rows]),
                            f"p y given x {mode}", key="csv-p", label="CSV of these p(y|x)")
-        st.caption(f"Green bar: the digit's true code. Held-out digits, binarised as the model sees them. {settings}")
+        st.caption("Green bar: the digit's true code. " + ("Codes are labelled by the digit they encode in 4 bits; "
+                   "1010 … 1111 encode none. " if run.output == "binary" else "") +
+                   f"Held-out digits, binarised as the model sees them. {settings}")
         shell.what_to_look_for(
             "Most digits get nearly all the mass on one code. The ambiguous ones split it between digits that share "
             "strokes (4 and 9, 3 and 5, 1 and 7): look at the image and ask whether you would have known. With the "
@@ -149,7 +154,7 @@ with tab_filt:
 
 with tab_gen:
     if tab_gen.open:
-        gen_modes = [m for m in modes if m != "discriminative"]
+        gen_modes = [m for m in ("generative", "hybrid") if m in modes]  # the generative model's samples first
         if not gen_modes:
             st.info("Class-conditional samples come from the generative and hybrid models: switch one of them on.")
         else:
@@ -176,19 +181,25 @@ with tab_curves:
     if tab_curves.open:
         refs = {}
         if base is not None and len(base.result["pred"]) == 2:
-            refs = {crbm.BASELINES[k]: v for k, v in crbm.baseline_errors(base.result, y_test).items()}
+            base_errors = crbm_baselines.baseline_errors(base.result, y_test)
+            refs = {crbm_baselines.NAMES[k]: v for k, v in base_errors.items()}
         c1, c2 = st.columns(2)
         with c1:
-            plots.show_curves(hist, "epoch", [f"error_{m}" for m in modes], "Held-out error against epochs", key="c-err",
-                              refs=refs, ylabel="error", labels=ui.CRBM_LABELS, markers=True)
+            plots.show_figure(ui.error_figure(hist, modes, refs), key="c-err")
+            plots.download_csv(hist[["epoch"] + [f"error_{m}" for m in modes]], "held-out error against epochs",
+                               key="csv-c-err", label="CSV of this plot")
         with c2:
             plots.show_curves(hist, "epoch", [f"log_p_{m}" for m in modes], "Held-out mean log p(y | x)", key="c-logp",
-                              ylabel="nats per digit", labels=ui.CRBM_LABELS, markers=True)
+                              ylabel="nats per digit", labels=ui.CRBM_LABELS, markers=True, legend_below=True)
         plots.show_curves(hist, "epoch", [f"train_error_{m}" for m in modes], "Training error (2,000 training digits)",
-                          key="c-train", ylabel="error", labels=ui.CRBM_LABELS, markers=True)
+                          key="c-train", ylabel="error (log scale)", labels=ui.CRBM_LABELS, markers=True, log_y=True,
+                          legend_below=True)
         secs = {m: float(hist[f"seconds_{m}"].iloc[-1]) for m in modes}
-        st.caption("Training seconds of each mode (its own updates only): "
-                   + ", ".join(f"{m} {s:.0f} s" for m, s in secs.items()) + f". {settings}")
+        st.caption("Training seconds of each mode (its own updates only, wall clock): "
+                   + ", ".join(f"{m} {s:.0f} s" for m, s in secs.items()) + ". The training error is measured on the "
+                   "first 2,000 training digits; a generative model barely overfits, and on this split those digits are "
+                   "harder for it than the held-out ones (the shipped generative model: 14 % on digits 0-1,999, 10 % on "
+                   f"6,000-7,999, 9 % held out), so its held-out error can lie below its training error. {settings}")
         shell.what_to_look_for(
             "The discriminative model's training error falls towards 0 while its held-out error levels off: with "
             "8,000 digits it starts to overfit; the cosine decay of the step size settles it. The generative model "

@@ -62,14 +62,18 @@ with tab_fit:
         means = pd.DataFrame({"input": pl["inputs"], **{f"mean_{k}": pl[f"mean_{k}"] for k in models},
                               **({"most_probable_branch": pl["branch"]} if "branch" in pl else {})})
         plots.download_csv(means, "predictions against the input", key="csv-fit", label="CSV of the predicted curves")
-        st.caption("Heatmaps: densities capped at their 99.5th percentile so the branches stay visible. "
+        st.caption("Heatmaps: at every input the density over the target divided by its peak at that input, so that the "
+                   "wide three-branch middle stays visible next to the narrow single branch (hover for the density). "
                    f"Up to 1,500 training pairs drawn. {settings}")
+        where = {"bishop": "for t between about 0.35 and 0.65 there are three x",
+                 "sinusoid": "for t between about −9 and 9 there are up to three x"}.get(run.problem)
         shell.what_to_look_for(
-            "Inverse problem: for t between about 0.35 and 0.65 there are three x. Least squares learns the conditional "
-            "average, which runs between the branches, through places where no data lie. The single Gaussian has the "
-            "same mean and can only widen its σ to cover all branches. The MDN puts one kernel on each branch; the most "
-            "probable branch (the mean of the kernel with the largest α) jumps where one branch takes over from "
-            "another. Switch to the forward problem: there all three models agree.")
+            (f"Inverse problem: {where}. " if where and run.direction == "inverse" else "") +
+            "Where one input has several targets, least squares learns the conditional average, which runs between "
+            "the branches, through places where no data lie. The single Gaussian has the same mean and can only widen "
+            "its σ to cover all branches. The MDN puts one kernel on each branch; the most probable branch (the mean "
+            "of the kernel with the largest α) jumps where one branch takes over from another. In the forward "
+            "problem (one target per input) all three models agree.")
 
 with tab_par:
     if tab_par.open:
@@ -114,14 +118,13 @@ with tab_nll:
         c1, c2 = st.columns(2)
         with c1:
             plots.show_curves(hist, "epoch", [f"nll_{k}" for k in models], "Held-out NLL against epochs", key="nll",
-                              refs=ref_lines, ylabel="nats per point", labels=mdn_ui.LABELS, markers=False)
+                              refs=ref_lines, ylabel="nats per point", labels=mdn_ui.LABELS, legend_below=True)
         with c2:
             plots.show_curves(hist, "epoch", [f"train_nll_{k}" for k in models], "Training NLL against epochs",
                               key="train-nll", refs={"Bayes limit": refs["bayes"]} if refs else None,
-                              ylabel="nats per point", labels=mdn_ui.LABELS)
+                              ylabel="nats per point", labels=mdn_ui.LABELS, legend_below=True)
         table = mdn_ui.nll_table(hist, models, refs)
-        st.dataframe(table.style.format({c: "{:.3f}" for c in table.columns if c != "model"}, na_rep=""),
-                     hide_index=True, width="stretch")
+        st.dataframe(mdn_ui.shown(table), hide_index=True, width="stretch")
         plots.download_csv(table, "held-out nll of every model", key="csv-nll-table", label="CSV of this table")
         st.caption("The reference lines are exact expectations computed from the generating process (not from data): "
                    "the Bayes limit is the expected NLL of the exact conditional, the best single Gaussian matches "
@@ -135,7 +138,7 @@ with tab_nll:
                 df = pd.DataFrame(rows)
                 plots.show_curves(df, "m", ["held-out NLL", "training NLL"], "Final NLL against the number of kernels",
                                   key="sweep-m", refs={"Bayes limit": refs["bayes"]} if refs else None, markers=True,
-                                  xlabel="kernels m", ylabel="nats per point")
+                                  xlabel="kernels m", ylabel="nats per point", legend_below=True)
         shell.what_to_look_for(
             "No curve can go below the Bayes limit on average (a held-out sample can, by chance, by a few hundredths). "
             "Least squares stays far above it: one width for all inputs and a mean between the branches. The "

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import data as datasets
 from core import training
-from core.boltzmann import crbm
+from core.boltzmann import crbm, crbm_baselines
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "boltzmann_5_conditional_rbm.py")
 DIGITS = datasets.DATASETS["digits"]
@@ -141,10 +141,9 @@ def test_three_modes_train_side_by_side_and_discriminative_classifies(digits, on
     assert all(last[f"seconds_{m}"] > 0 for m in crbm.MODES)
     first = snap["history"][0]
     assert first["error_discriminative"] == first["error_hybrid"] == first["error_generative"]  # the same start
-    binary = training.run_to_end(crbm.CRBMSteps(replace(SMALL, output="binary", modes=("discriminative",), epochs=2),
-                                                digits))
+    binary = training.run_to_end(crbm.CRBMSteps(replace(SMALL, output="binary", modes=("discriminative",)), digits))
     row = binary["history"][-1]
-    assert 0 <= row["invalid_discriminative"] <= row["error_discriminative"] < 0.5
+    assert 0 <= row["invalid_discriminative"] <= row["error_discriminative"] < 0.8  # 16 codes: chance 0.94
 
 
 def test_runs_refuse_what_they_cannot_do(digits):
@@ -157,9 +156,9 @@ def test_runs_refuse_what_they_cannot_do(digits):
 def test_the_baselines_are_scikit_learns_classifiers_on_the_same_split(digits):
     from sklearn.linear_model import LogisticRegression
 
-    run = crbm.BaselineRun("digits", 500, 200, rbm_n_iter=2)
-    snap = training.run_to_end(crbm.BaselineSteps(run, digits))
-    errs = crbm.baseline_errors(snap, digits.y_test)
+    run = crbm_baselines.BaselineRun("digits", 500, 200, rbm_n_iter=2)
+    snap = training.run_to_end(crbm_baselines.BaselineSteps(run, digits))
+    errs = crbm_baselines.baseline_errors(snap, digits.y_test)
     ref = LogisticRegression(C=0.03, max_iter=2000).fit(digits.X_train[:500], digits.y_train[:500])
     assert errs["logreg"] == pytest.approx(1 - ref.score(digits.X_test[:200], digits.y_test[:200]))
     assert 0 <= errs["rbm_logreg"] < 0.5
@@ -168,16 +167,14 @@ def test_the_baselines_are_scikit_learns_classifiers_on_the_same_split(digits):
 
 
 def test_the_shipped_runs_are_the_pages_defaults_on_the_mnist_split(mnist):
-    from explorer import boltzmann_ui  # noqa: F401  (the page's own defaults)
-
     run = crbm.CRBMRun()
     ship = crbm.shipped(run, mnist)
     assert ship is not None, "assets/crbm is missing or was made with other settings"
     last = ship["history"][-1]
     assert last["error_discriminative"] <= 0.045 and last["error_hybrid"] <= 0.045
-    base = crbm.shipped(crbm.BaselineRun(), mnist)
+    base = crbm_baselines.shipped(crbm_baselines.BaselineRun(), mnist)
     assert base is not None
-    errs = crbm.baseline_errors(base, mnist.y_test)
+    errs = crbm_baselines.baseline_errors(base, mnist.y_test)
     assert min(last["error_discriminative"], last["error_hybrid"]) < min(errs.values())
 
 
@@ -200,6 +197,7 @@ FAST = dict(data=DIGITS, hidden=50, epochs=2)
 VIEWS = ["Error", "p(y|x)", "Filters", "Generation", "Training curves", "Derivations"]
 
 
+@pytest.mark.shared_cache  # the page tests share one cache: each run trains once per session
 @pytest.mark.parametrize("view", VIEWS)
 def test_every_tab_on_the_8x8_digits(view, one_torch_thread):
     at = _page({**FAST, "view": view})
@@ -222,12 +220,13 @@ def test_every_tab_on_the_8x8_digits(view, one_torch_thread):
         assert worst < 1e-9
 
 
+@pytest.mark.shared_cache
 def test_extremes_and_bad_input(one_torch_thread):
     at = _page({**FAST, "output": "4-bit code (c = 4)", "hidden": 10, "epochs": 1, "batch": 1000, "lr": 0.03, "k": 25,
                 "pcd": "false", "biases": "false", "wd": 0.01, "alpha": 1.0, "seed": 10000, "view": "p(y|x)",
                 "digits": "3, x, 99999"})
     assert any("whole numbers" in w.value for w in at.warning)
-    assert "1111 (none)" in at.get("plotly_chart")[0].proto.spec  # bars over all 16 codes
+    assert '"1111"' in at.get("plotly_chart")[0].proto.spec  # bars over all 16 codes
     at = _page({**FAST, "discriminative": "false", "hybrid": "false", "generative": "false"})
     assert any("at least one training mode" in w.value for w in at.warning)
     at = _page({**FAST, "generative": "false", "hybrid": "false", "view": "Generation"})

@@ -193,6 +193,7 @@ VIEWS = ["Data and fits", "Mixture parameters", "Samples", "Held-out NLL", "Deri
 FAST = dict(n=200, epochs=10, batch=100)
 
 
+@pytest.mark.shared_cache  # the page tests share one cache: each run trains once per session
 @pytest.mark.parametrize("view", VIEWS)
 def test_every_tab_at_fast_settings(view, one_torch_thread):
     at = _page({**FAST, "view": view})
@@ -205,6 +206,8 @@ def test_every_tab_at_fast_settings(view, one_torch_thread):
     elif view == "Held-out NLL":
         assert len(charts) == 2 and len(tables) == 1
         assert "Bayes limit" in charts[0].proto.spec and "best single Gaussian" in charts[0].proto.spec
+        at.button(key="sweep_m").click().run()  # the MDN alone for m = 1 .. 10 (tiny runs)
+        assert not at.exception and "against the number of kernels" in at.get("plotly_chart")[-1].proto.spec
     else:
         assert len(at.latex) >= 4 and len(tables) == 2
         assert float(re.search(r"Largest difference: ([0-9.]+e[+-]\d+)", _text(at)).group(1)) < 1e-9
@@ -212,6 +215,7 @@ def test_every_tab_at_fast_settings(view, one_torch_thread):
         assert not at.exception and "c = 2" in _text(at) and len(at.dataframe) == 2
 
 
+@pytest.mark.shared_cache
 def test_extremes_of_the_sliders(one_torch_thread):
     at = _page({"n": 100, "epochs": 10, "m": 10, "hidden": 200, "layers": 3, "batch": 1000, "lr": 0.1,
                 "seed": 10000, "noise_bishop": 0.3, "data_seed": 10000})
@@ -228,6 +232,7 @@ def test_extremes_of_the_sliders(one_torch_thread):
     assert any("Switch the MDN on" in i.value for i in at.info)
 
 
+@pytest.mark.shared_cache
 def test_an_upload_trains_and_a_bad_one_gets_a_clear_message(one_torch_thread):
     x, t = problems.sample("bishop", 300, 0.1, 5)
     good = _csv(zip(x, t), header="x,t")

@@ -13,7 +13,7 @@ import torch
 
 from core import assets, training
 from core import data as datasets
-from core.boltzmann import algorithms, crbm, dbm, rbm_lab
+from core.boltzmann import algorithms, crbm, crbm_baselines, dbm, rbm_lab
 from core.boltzmann.rbm import RBMConfig
 from core.cache import DiskCache, make_key
 from core.gan import train as gt
@@ -42,8 +42,8 @@ def _kinds(mnist, digits):
                                                        measure_every=2)),
         "crbm": lambda: crbm.CRBMSteps(crbm.CRBMRun("digits", 200, 50, n_hidden=12, epochs=3, batch_size=50,
                                                     n_chains=20), digits),
-        "crbm-baselines": lambda: crbm.BaselineSteps(crbm.BaselineRun("digits", 200, 50, rbm_components=8,
-                                                                      rbm_n_iter=2), digits),
+        "crbm-baselines": lambda: crbm_baselines.BaselineSteps(crbm_baselines.BaselineRun(
+            "digits", 200, 50, rbm_components=8, rbm_n_iter=2), digits),
     }
 
 

@@ -43,7 +43,6 @@ from core import data as datasets
 OUTPUTS = ("onehot", "binary")  # y as a one-hot code (c = 10) or as the digit's 4-bit binary code (c = 4)
 MODES = ("discriminative", "hybrid", "generative")
 ASSET_DIR = assets.folder("crbm")
-BASELINE_DIR = assets.folder("crbm_baselines")
 
 
 def codes(output: str, n_classes: int = 10) -> torch.Tensor:
@@ -329,7 +328,7 @@ class CRBMRun:
     biases: bool = True  # learn b, c, d (the sheet's energy has none; without them p(y|x) lacks a class prior)
     epochs: int = 30  # passes over the training examples
     batch_size: int = 100  # examples per update
-    lr: float = 0.003  # Adam's initial step size (cosine decay to 0 over the run)
+    lr: float = 0.01  # Adam's initial step size (cosine decay to 0 over the run)
     alpha: float = 0.01  # hybrid: log p(y|x) + alpha log p(x, y)
     k: int = 1  # Gibbs steps of the negative phase (generative, hybrid)
     persistent: bool = True  # PCD-k (persistent chains) instead of CD-k
@@ -469,12 +468,9 @@ def model(result: dict, mode: str) -> CRBM:
     return CRBM.from_state_dict(result["models"][mode])
 
 
-def shipped(run, data: datasets.ImageData) -> dict | None:
-    """The shipped run (float32) of a CRBMRun (assets/crbm) or a BaselineRun (assets/crbm_baselines) if it was
-    made with exactly `run` on the same digits; else None."""
-    steps = CRBMSteps(run, data) if isinstance(run, CRBMRun) else BaselineSteps(run, data)
-    return assets.shipped(ASSET_DIR if isinstance(run, CRBMRun) else BASELINE_DIR, run,
-                          assets.fingerprint(*steps.data_arrays()))
+def shipped(run: CRBMRun, data: datasets.ImageData, folder=ASSET_DIR) -> dict | None:
+    """The shipped run (float32) if it was trained with exactly `run` on the same digits; else None."""
+    return assets.shipped(folder, run, assets.fingerprint(*CRBMSteps(run, data).data_arrays()))
 
 
 def confusion(labels: np.ndarray, pred: np.ndarray, n_codes: int) -> np.ndarray:
@@ -484,123 +480,9 @@ def confusion(labels: np.ndarray, pred: np.ndarray, n_codes: int) -> np.ndarray:
     return out
 
 
-# ----------------------------------------------------------------------------- scikit-learn's baselines on the same split
-
-@dataclass
-class BaselineRun:
-    """scikit-learn's classifiers on the same split as the CRBMs (the cache key)."""
-
-    dataset: str = "mnist"  # see core.data.DATASETS
-    n_train: int = 8000  # training examples (the first n of the training split)
-    n_eval: int = 2000  # held-out examples scored
-    logreg_C: float = 0.03  # inverse L2 strength of LogisticRegression on the pixels
-    rbm_components: int = 100  # BernoulliRBM hidden units (scikit-learn's example: 100)
-    rbm_learning_rate: float = 0.06  # BernoulliRBM step (scikit-learn's example: 0.06)
-    rbm_n_iter: int = 10  # BernoulliRBM epochs (scikit-learn's example: 10)
-    rbm_logreg_C: float = 6000.0  # LogisticRegression on the RBM's features (scikit-learn's example: 6000)
-    seed: int = 0  # BernoulliRBM's random_state
-
-
-BASELINES = {"logreg": "LogisticRegression on pixels", "rbm_logreg": "BernoulliRBM features + LogisticRegression"}
-
-
-class BaselineSteps(training.Steps):
-    """Three units: (1) LogisticRegression on the gray pixels, (2) scikit-learn's BernoulliRBM on them, (3)
-    LogisticRegression on the RBM's hidden probabilities (the Pipeline of scikit-learn's RBM example, fitted
-    step by step). Snapshot: each classifier's held-out predictions and probabilities, fit seconds, and the
-    RBM's parameters (components_, intercept_hidden_, intercept_visible_): plain tensors, nothing pickled."""
-
-    kind = "crbm-baselines"
-    x = "step"
-    unit = "step"
-    measure_initial = False
-
-    def __init__(self, run: BaselineRun, data: datasets.ImageData):
-        self.config, self.data = run, data
-
-    def total(self) -> int:
-        return 3
-
-    def message(self, done: int) -> str:
-        return ["starting", "logistic regression on pixels fitted", "BernoulliRBM fitted",
-                "logistic regression on the RBM's features fitted"][done]
-
-    def _arrays(self):
-        run, d = self.config, self.data
-        n_eval = min(int(run.n_eval), len(d.X_test))
-        return d.X_train[: int(run.n_train)], d.y_train[: int(run.n_train)], d.X_test[:n_eval], d.y_test[:n_eval]
-
-    def start(self) -> None:
-        self.out: dict = {"pred": {}, "proba": {}, "fit_seconds": {}, "rbm": {}}
-
-    def restore(self, snapshot: dict) -> None:
-        self.out = {k: dict(snapshot[k]) for k in ("pred", "proba", "fit_seconds", "rbm")}
-
-    def _rbm(self):
-        from sklearn.neural_network import BernoulliRBM
-
-        run = self.config
-        return BernoulliRBM(n_components=int(run.rbm_components), learning_rate=float(run.rbm_learning_rate),
-                            n_iter=int(run.rbm_n_iter), random_state=int(run.seed))
-
-    def advance(self, done: int) -> None:
-        from sklearn.linear_model import LogisticRegression
-
-        run = self.config
-        Xtr, ytr, Xte, yte = self._arrays()
-        t0 = time.perf_counter()
-        if done == 0:
-            clf = LogisticRegression(C=float(run.logreg_C), max_iter=2000).fit(Xtr, ytr)
-            self._keep("logreg", clf.predict_proba(Xte), time.perf_counter() - t0)
-        elif done == 1:
-            rbm = self._rbm().fit(Xtr)
-            self.out["rbm"] = {"components": torch.as_tensor(rbm.components_),
-                               "intercept_hidden": torch.as_tensor(rbm.intercept_hidden_),
-                               "intercept_visible": torch.as_tensor(rbm.intercept_visible_)}
-            self.out["fit_seconds"]["rbm"] = time.perf_counter() - t0
-        else:
-            rbm = self._rbm()
-            rbm.components_ = self.out["rbm"]["components"].numpy()
-            rbm.intercept_hidden_ = self.out["rbm"]["intercept_hidden"].numpy()
-            rbm.intercept_visible_ = self.out["rbm"]["intercept_visible"].numpy()
-            rbm.n_features_in_ = Xtr.shape[1]
-            clf = LogisticRegression(C=float(run.rbm_logreg_C), max_iter=2000).fit(rbm.transform(Xtr), ytr)
-            seconds = time.perf_counter() - t0 + self.out["fit_seconds"].pop("rbm")
-            self._keep("rbm_logreg", clf.predict_proba(rbm.transform(Xte)), seconds)
-
-    def _keep(self, name: str, proba: np.ndarray, seconds: float) -> None:
-        self.out["proba"][name] = torch.as_tensor(proba, dtype=torch.float32)
-        self.out["pred"][name] = torch.as_tensor(proba.argmax(1))
-        self.out["fit_seconds"][name] = float(seconds)
-
-    def measure(self, done: int) -> dict[str, float]:
-        yte = self._arrays()[3]
-        name = {1: "logreg", 3: "rbm_logreg"}.get(done)
-        if name is None:
-            return {}
-        return {f"{name}_error": float((self.out["pred"][name].numpy() != yte).mean()),
-                f"{name}_seconds": self.out["fit_seconds"][name]}
-
-    def state(self) -> dict:
-        return {k: dict(v) for k, v in self.out.items()}
-
-    def data_arrays(self) -> tuple:
-        return self._arrays()
-
-
-def baseline_errors(result: dict, y_test: np.ndarray) -> dict[str, float]:
-    """{"logreg": error, "rbm_logreg": error} of a finished baseline run."""
-    return {k: float((p.numpy() != np.asarray(y_test)[: len(p)]).mean()) for k, p in result["pred"].items()}
-
-
 def main(argv=None):
     return training.main(CRBMSteps, CRBMRun(), argv, "Train conditional RBMs (discriminative, hybrid, generative) "
                          "side by side; print their held-out error.")
-
-
-def main_baselines(argv=None):
-    """python -c 'from core.boltzmann import crbm; crbm.main_baselines()' --out assets/crbm_baselines"""
-    return training.main(BaselineSteps, BaselineRun(), argv, "Fit scikit-learn's baselines on the CRBM's split.")
 
 
 if __name__ == "__main__":
