@@ -38,10 +38,12 @@ st.caption(f"x = the digit binarised (training: a fresh Bernoulli draw of every 
            "baselines see the same digits' gray pixels.")
 
 
-def pick_mode(key: str, allowed=None) -> str:
+def pick_model(key: str, allowed=None):
+    """A radio of the trained modes (when there are several) -> (mode, its CRBM)."""
     allowed = [m for m in (allowed or modes) if m in modes]
-    return st.radio("Model", allowed, horizontal=True, key=key, bind="query-params",
+    mode = st.radio("Model", allowed, horizontal=True, key=key, bind="query-params",
                     format_func=lambda m: f"{m} CRBM") if len(allowed) > 1 else allowed[0]
+    return mode, ui.crbm_model(res.key, res.done, mode, res.result)
 
 
 tab_err, tab_p, tab_filt, tab_gen, tab_curves, tab_der = shell.tabs(
@@ -66,8 +68,7 @@ with tab_err:
                                       height=300, legend=False), key="fig-errors")
         table = pd.DataFrame({"model": list(errors), "held-out error": list(errors.values())})
         plots.download_csv(table, "conditional rbm held-out errors", key="csv-errors", label="CSV of these errors")
-        mode = pick_mode("cm_mode")
-        model = ui.crbm_model(res.key, res.done, mode, res.result)
+        mode, model = pick_model("cm_mode")
         proba = ui.crbm_proba(res.key, res.done, mode, model, X_test)
         cm = crbm.confusion(y_test, proba.argmax(1), n_codes)
         plots.show_figure(ui.confusion_figure(cm, names, f"Confusion matrix of the {mode} CRBM"), key="fig-cm")
@@ -88,8 +89,7 @@ with tab_err:
 
 with tab_p:
     if tab_p.open:
-        mode = pick_mode("p_mode")
-        model = ui.crbm_model(res.key, res.done, mode, res.result)
+        mode, model = pick_model("p_mode")
         proba = ui.crbm_proba(res.key, res.done, mode, model, X_test)
         c1, c2 = st.columns([2, 1])
         text = c1.text_input("Held-out digits to show (indices, comma-separated)", "0, 1, 2, 3", key="digits",
@@ -133,8 +133,7 @@ with tab_p:
 
 with tab_filt:
     if tab_filt.open:
-        mode = pick_mode("f_mode")
-        model = ui.crbm_model(res.key, res.done, mode, res.result)
+        mode, model = pick_model("f_mode")
         W, U = model.W_.numpy(), model.U_.numpy()
         n = min(100, run.n_hidden)
         order = np.argsort(-np.abs(U).max(0))[:n]  # the hidden units that the outputs use most
@@ -148,9 +147,9 @@ with tab_filt:
         st.caption(f"Hidden units sorted by their largest |U_jk|; the same order in both pictures. {settings}")
         shell.what_to_look_for(
             "A unit whose U column is strongly positive for one digit and negative for others votes for that "
-            "digit; its filter W shows which strokes make it fire. Discriminative filters look like local "
-            "stroke and edge detectors tuned to separate classes; generative ones look more like pieces of digits "
-            "(they must also explain the pixels).")
+            "digit; its filter W shows which strokes make it fire. Generative filters (they must also explain the "
+            "pixels) are smooth and look like whole digits or large parts of them; discriminative ones are noisier "
+            "detectors of whatever separates the classes in the training digits.")
 
 with tab_gen:
     if tab_gen.open:
@@ -158,8 +157,7 @@ with tab_gen:
         if not gen_modes:
             st.info("Class-conditional samples come from the generative and hybrid models: switch one of them on.")
         else:
-            mode = pick_mode("g_mode", gen_modes)
-            model = ui.crbm_model(res.key, res.done, mode, res.result)
+            mode, model = pick_model("g_mode", gen_modes)
             c1, c2, c3 = st.columns(3)
             per_class = c1.slider("Samples per class", 2, 12, 8, key="per_class", bind="query-params")
             steps = c2.select_slider("Gibbs steps", [1, 10, 100, 500, 1000, 2000], 1000, key="steps",
@@ -172,10 +170,11 @@ with tab_gen:
                                     f"noise and runs {steps} steps of h ~ p(h | x, y), x ~ p(x | h); shown: p(x | h) of "
                                     f"the last step. {settings}")
             shell.what_to_look_for(
-                "The generative model has learnt p(x, y), so clamping y and sampling x draws digits of that class. "
-                "The hybrid's generative weight α is small: its samples are rougher. A discriminative model never "
-                "had to explain the pixels (its samples are noise, so it is not offered here). Short chains still "
-                "show the noise they started from.")
+                "The generative model has learnt p(x, y), so clamping y and sampling x draws digits of that class "
+                "(most rows; some chains fall into a blurred blob or a neighbouring class). The hybrid's generative "
+                "weight α is small: most of its chains settle into a blurred average image, and the digits that do "
+                "appear often belong to another class. A discriminative model never had to explain the pixels (its "
+                "samples are noise, so it is not offered here). Short chains still show the noise they started from.")
 
 with tab_curves:
     if tab_curves.open:

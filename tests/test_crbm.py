@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core import data as datasets
 from core import training
 from core.boltzmann import crbm, crbm_baselines
+from apptests import open_page, page_text  # noqa: E402  (tests/apptests.py)
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "boltzmann_5_conditional_rbm.py")
 DIGITS = datasets.DATASETS["digits"]
@@ -180,17 +181,8 @@ def test_the_shipped_runs_are_the_pages_defaults_on_the_mnist_split(mnist):
 
 # ----------------------------------------------------------------------------- the page
 
-def _page(params: dict, timeout: int = 300) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=timeout)
-    for k, v in params.items():
-        at.query_params[k] = str(v)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def _text(at) -> str:
-    return "\n".join(str(e.value) for e in [*at.caption, *at.markdown, *at.warning, *at.info, *at.error])
+def _page(params: dict) -> AppTest:
+    return open_page(PAGE, params, 300)
 
 
 FAST = dict(data=DIGITS, hidden=50, epochs=2)
@@ -213,10 +205,10 @@ def test_every_tab_on_the_8x8_digits(view, one_torch_thread):
         at.radio(key="g_mode").set_value("generative").run()
         assert not at.exception
     elif view == "Training curves":
-        assert len(charts) == 3 and "Training seconds" in _text(at)
+        assert len(charts) == 3 and "Training seconds" in page_text(at)
     else:
         assert len(at.latex) == 3 and len(at.dataframe) == 4
-        worst = float(_text(at).split("Largest difference: ")[1].rstrip(".").split()[0].rstrip("."))
+        worst = float(page_text(at).split("Largest difference: ")[1].rstrip(".").split()[0].rstrip("."))
         assert worst < 1e-9
 
 

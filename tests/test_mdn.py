@@ -14,6 +14,7 @@ from core import training
 from core.mdn import lab, problems
 from core.mdn.models import analytic_gradients, autograd_gradients, mixture, random_outputs
 from core.uploads import TableError, load_two_columns
+from apptests import open_page, page_text  # noqa: E402  (tests/apptests.py)
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "mdn_1_mixture_density_networks.py")
 KEYS = ("E", "dE_dalpha", "dE_dmu", "dE_dzalpha", "dE_dzsigma")
@@ -176,17 +177,8 @@ def test_bad_tables_get_one_line(data, words):
 
 # ----------------------------------------------------------------------------- the page
 
-def _page(params: dict, timeout: int = 240) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=timeout)
-    for k, v in params.items():
-        at.query_params[k] = str(v)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def _text(at) -> str:
-    return "\n".join(str(e.value) for e in [*at.caption, *at.markdown, *at.warning, *at.info, *at.error])
+def _page(params: dict) -> AppTest:
+    return open_page(PAGE, params, 240)
 
 
 VIEWS = ["Data and fits", "Mixture parameters", "Samples", "Held-out NLL", "Derivations"]
@@ -210,9 +202,9 @@ def test_every_tab_at_fast_settings(view, one_torch_thread):
         assert not at.exception and "against the number of kernels" in at.get("plotly_chart")[-1].proto.spec
     else:
         assert len(at.latex) >= 4 and len(tables) == 2
-        assert float(re.search(r"Largest difference: ([0-9.]+e[+-]\d+)", _text(at)).group(1)) < 1e-9
+        assert float(re.search(r"Largest difference: ([0-9.]+e[+-]\d+)", page_text(at)).group(1)) < 1e-9
         at.radio(key="check").set_value("for random parameters (c = 2)").run()
-        assert not at.exception and "c = 2" in _text(at) and len(at.dataframe) == 2
+        assert not at.exception and "c = 2" in page_text(at) and len(at.dataframe) == 2
 
 
 @pytest.mark.shared_cache
@@ -225,7 +217,7 @@ def test_extremes_of_the_sliders(one_torch_thread):
     assert len(at.get("plotly_chart")) == 3
     at = _page({"problem": "A noisy sinusoid of larger range", "n": 200, "epochs": 10, "noise_sinusoid": 3.0,
                 "view": "Held-out NLL"})
-    assert "sinusoid" in _text(at) and len(at.get("plotly_chart")) == 2
+    assert "sinusoid" in page_text(at) and len(at.get("plotly_chart")) == 2
     at = _page({**FAST, "ls": "false", "gauss": "false", "mdn": "false"})
     assert any("at least one model" in w.value for w in at.warning)
     at = _page({**FAST, "mdn": "false", "view": "Mixture parameters"})
@@ -243,7 +235,7 @@ def test_an_upload_trains_and_a_bad_one_gets_a_clear_message(one_torch_thread):
     assert any("bad.csv has 1 usable rows" in w.value for w in at.warning)
     at.file_uploader(key="csv_file").set_value(("mine.csv", good, "text/csv")).run()
     assert not at.exception and not at.warning
-    assert "mine.csv (t from x)" in _text(at) and "225 training and 75 held-out pairs" in _text(at)
+    assert "mine.csv (t from x)" in page_text(at) and "225 training and 75 held-out pairs" in page_text(at)
     assert "Bayes limit" not in [m.label for m in at.metric]  # no generating process known
     at.toggle(key="swap").set_value(True).run()
-    assert not at.exception and "mine.csv (x from t)" in _text(at)
+    assert not at.exception and "mine.csv (x from t)" in page_text(at)

@@ -20,7 +20,7 @@ import torch
 
 from core import training
 from core.mdn import problems
-from core.mdn.models import MDN, Scaler, gaussian, mixture, mlp
+from core.mdn.models import MDN, Scaler, gaussian, mlp
 
 MODELS = ("ls", "gauss", "mdn")
 NAMES = {"ls": "least squares", "gauss": "Gaussian", "mdn": "MDN"}
