@@ -298,10 +298,10 @@ def main(make_steps, config, argv=None, description: str = "", finish=None, pres
 
         torch.set_num_threads(a.threads)
     cfg = config_from_arguments(a, config)
-    data = datasets.load(getattr(cfg, "dataset", "mnist"))
+    data = datasets.load(cfg.dataset) if hasattr(cfg, "dataset") else None  # None: the run makes its own data
     steps = make_steps(cfg, data)
-    print(f"device: {describe(pick_device())}; data: {data.title}" + (f" ({data.note})" if data.note else ""),
-          flush=True)
+    title, note = (data.title, data.note) if data is not None else (getattr(steps, "title", type(cfg).__name__), "")
+    print(f"device: {describe(pick_device())}; data: {title}" + (f" ({note})" if note else ""), flush=True)
     snap = None
     for rec in train(steps):
         if "snapshot" in rec.extra:
@@ -320,7 +320,7 @@ def main(make_steps, config, argv=None, description: str = "", finish=None, pres
             module = getattr(sys.modules["__main__"].__spec__, "name", module)
         prov = {"command": f"python -m {module} " + " ".join(sys.argv[1:] if argv is None else argv),
                 "kind": steps.kind, "config": json.loads(json.dumps(asdict(cfg), default=str)),
-                "code_version": CODE_VERSION, "data": data.title, "data_note": data.note,
+                "code_version": CODE_VERSION, "data": title, "data_note": note,
                 "data_sha256": assets.fingerprint(*steps.data_arrays()),
                 "train_seconds": round(snap["seconds"], 1), "last_row": last, "scores": scores,
                 "device": describe(pick_device()), "torch": __import__("torch").__version__,

@@ -1,4 +1,7 @@
-"""Safe loading of user-supplied images: anything either becomes a uint8 RGB array (with notes
+"""Safe loading of user-supplied files: images (`load_image`), ZIPs of images as a dataset (`load_image_zip`) and
+two-column tables (`load_two_columns`).
+
+Images: anything either becomes a uint8 RGB array (with notes
 saying what was converted or downscaled) or raises `ImageError` with one readable line.
 
 Handled: empty files, non-images, corrupt or truncated files, decompression bombs and huge
@@ -6,6 +9,10 @@ images (downscaled, JPEG already while decoding), grayscale, 1-bit, palette (wit
 transparency), RGBA / LA (flattened onto white), 16-bit and 32-bit integer or float images
 (rescaled to 8 bits), CMYK / YCbCr / LAB, animated GIF / PNG / WebP (first frame) and EXIF
 rotation.
+
+Tables: CSV / TSV / semicolon- or space-separated text with two numeric columns becomes two float64 arrays
+(with notes on what was skipped) or raises `TableError` with one readable line; the text is only ever split
+and converted with float(), never evaluated or unpickled.
 """
 from __future__ import annotations
 
@@ -230,3 +237,108 @@ def load_image_zip(data: bytes, size: int = 32, name: str = "the archive", min_i
                          f"{min_images} are needed to train on.")
     arr = np.stack(images).astype(np.float32)
     return ImageSet(arr, names, skipped, hashlib.sha256(arr.tobytes()).hexdigest())
+
+
+# ----------------------------------------------------------------------------- two-column tables
+
+TABLE_MAX_BYTES = 20 * 1024 * 1024  # refuse larger text files
+TABLE_MAX_ROWS = 50_000  # rows used at most (the first ones; a note says so)
+TABLE_MIN_ROWS = 20  # fewer usable rows cannot train anything
+TABLE_MAX_ABS = 1e100  # larger magnitudes are refused (their squares overflow)
+_DELIMITERS = ("\t", ";", ",", "|")  # in order of preference (a semicolon table may have decimal commas)
+
+
+class TableError(ValueError):
+    """A table that cannot be used; str(error) is one line for the page."""
+
+
+@dataclass
+class LoadedColumns:
+    a: np.ndarray  # (n,) float64, the first column
+    b: np.ndarray  # (n,) float64, the second column
+    names: tuple[str, str]  # the header's names, or ("column 1", "column 2")
+    notes: list[str] = field(default_factory=list)  # every row skipped or column ignored, one line each
+
+
+def _number(text: str, decimal_comma: bool) -> float:
+    text = text.strip().strip('"').strip("'").strip()
+    if decimal_comma:
+        text = text.replace(",", ".")
+    return float(text)
+
+
+def _split(line: str, delim: str | None) -> list[str]:
+    return line.split(delim) if delim else line.split()
+
+
+def load_two_columns(data: bytes, name: str = "the file") -> LoadedColumns:
+    """Two numeric columns of a text table (a header row is recognised; comma, semicolon, tab, bar or spaces
+    between fields; a decimal comma with semicolons). Rows with an empty, non-numeric, NaN or infinite value are
+    skipped (with a note) unless they are more than a tenth of the rows; columns after the second are ignored."""
+    if data is None or len(data) == 0:
+        raise TableError(f"{name} is empty (0 bytes).")
+    if len(data) > TABLE_MAX_BYTES:
+        raise TableError(f"{name} is too large ({len(data) / 2**20:.0f} MB; the limit is "
+                         f"{TABLE_MAX_BYTES / 2**20:.0f} MB).")
+    if data[:4] == b"PK\x03\x04":
+        raise TableError(f"{name} is a ZIP or Excel file, not text: save it as CSV first.")
+    if b"\x00" in data[:4096]:
+        raise TableError(f"{name} is a binary file, not a text table (expected CSV with two numeric columns).")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    lines = [(i + 1, ln.strip()) for i, ln in enumerate(text.splitlines())]
+    lines = [(i, ln) for i, ln in lines if ln and not ln.startswith("#")]
+    if not lines:
+        raise TableError(f"{name} has no rows (only blank or # comment lines).")
+    head = [ln for _, ln in lines[:50]]
+    counts = {d: [ln.count(d) for ln in head] for d in _DELIMITERS}
+    delim = next((d for d in _DELIMITERS if min(counts[d][1:] or counts[d]) >= 1), None)
+    decimal_comma = delim == ";" and any("," in ln for ln in head[1:])
+    first = [f.strip().strip('"').strip("'") for f in _split(lines[0][1], delim)]
+    try:
+        [_number(f, decimal_comma) for f in first[:2]]
+        names, body = ("column 1", "column 2"), lines
+    except ValueError:
+        names, body = (first[0] or "column 1", first[1] if len(first) > 1 and first[1] else "column 2"), lines[1:]
+    notes: list[str] = []
+    if decimal_comma:
+        notes.append("Semicolon-separated with decimal commas: commas were read as decimal points.")
+    a, b, bad, wide = [], [], [], 0
+    for lineno, ln in body:
+        if len(a) >= TABLE_MAX_ROWS:
+            notes.append(f"Only the first {TABLE_MAX_ROWS:,} rows are used.")
+            break
+        fields = _split(ln, delim)
+        if len(fields) < 2:
+            raise TableError(f"{name}, line {lineno}: one field ({ln[:40]!r}); two numeric columns are needed "
+                             "(input, target), separated by commas, semicolons, tabs or spaces.")
+        wide = max(wide, len(fields))
+        try:
+            u, v = _number(fields[0], decimal_comma), _number(fields[1], decimal_comma)
+        except ValueError:
+            bad.append((lineno, ln))
+            continue
+        if not (np.isfinite(u) and np.isfinite(v)):
+            bad.append((lineno, ln))
+            continue
+        a.append(u)
+        b.append(v)
+    if bad and len(bad) > max(1, (len(a) + len(bad)) // 10):
+        lineno, ln = bad[0]
+        raise TableError(f"{name}, line {lineno}: {ln[:40]!r} is not two numbers ({len(bad):,} such rows).")
+    if bad:
+        notes.append(f"{len(bad):,} row(s) with an empty, non-numeric or infinite value were skipped "
+                     f"(first: line {bad[0][0]}).")
+    if wide > 2:
+        notes.append(f"The table has {wide} columns: the first two are used.")
+    if len(a) < TABLE_MIN_ROWS:
+        raise TableError(f"{name} has {len(a)} usable rows; at least {TABLE_MIN_ROWS} are needed.")
+    A, B = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    for col, label in ((A, names[0]), (B, names[1])):
+        if np.abs(col).max() > TABLE_MAX_ABS:
+            raise TableError(f"{name}: column {label!r} has values beyond ±1e100.")
+        if col.max() == col.min():
+            raise TableError(f"{name}: column {label!r} is constant ({col[0]:g}); nothing to learn from it.")
+    return LoadedColumns(A, B, names, notes)

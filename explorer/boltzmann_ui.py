@@ -1,6 +1,7 @@
 """What the Boltzmann-machine pages share: the RBM's widgets and cached training, cached derived arrays
-(reconstructions, sweeps, inpainting), the algorithm comparison's widgets and log-likelihood figure, and
-the DBM page's shipped model, chains (as an animated GIF) and AIS."""
+(reconstructions, sweeps, inpainting), the algorithm comparison's widgets and log-likelihood figure, the
+DBM page's shipped model, chains (as an animated GIF) and AIS, and the conditional RBM's widgets, runs,
+baselines and figures."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -11,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import assets
-from core.boltzmann import algorithms, dbm, rbm_lab
+from core.boltzmann import algorithms, crbm, crbm_baselines, dbm, rbm_lab
 from core.boltzmann.rbm import RBM, RBMConfig
 from core.data import ImageData
 from explorer import live, plots
@@ -255,3 +256,161 @@ def chains(key: str, _dbm: dbm.DBM, _rbm: RBM, n: int, steps: int, seed: int) ->
 def ais_both(key: str, _result: dict, _X_base: np.ndarray, _X_test: np.ndarray, betas: int, runs: int) -> dict:
     """Held-out log-likelihoods of both models (drawn only on a cache miss)."""
     return dbm.both_log_likelihoods(_result, _X_base, _X_test, betas, runs)
+
+
+# ----------------------------------------------------------------------------- the conditional RBM
+
+CRBM_MODE_NAMES = {"discriminative": "discriminative", "hybrid": "hybrid", "generative": "generative"}
+CRBM_LABELS = {**{f"error_{m}": f"{m} (held-out)" for m in crbm.MODES},
+               **{f"train_error_{m}": f"{m} (training)" for m in crbm.MODES},
+               **{f"log_p_{m}": f"{m}" for m in crbm.MODES}}
+
+
+def crbm_controls(ctrl: Controls, data: ImageData) -> crbm.CRBMRun:
+    """Sidebar widgets of the conditional RBMs -> a run config."""
+    d = crbm.CRBMRun()
+    ctrl.where.markdown("**Outputs y**")
+    output = ctrl.select("y as", "output", list(crbm.OUTPUTS), d.output, horizontal=True,
+                         labels={"onehot": "one-hot (c = 10)", "binary": "4-bit code (c = 4)"},
+                         help="One-hot: p(y|x) over the 10 one-hot codes. 4-bit: y is the label's binary code, a true "
+                              "multi-output y; p(y|x) runs over all 16 codes, and the 6 that name no digit count as errors.")
+    ctrl.where.markdown("**Training modes** (side by side, same mini-batches)")
+    helps = {"discriminative": "Ascend the exact gradient of log p(y|x).",
+             "hybrid": "Ascend log p(y|x) + α log p(x, y) (Larochelle & Bengio 2008).",
+             "generative": "Ascend log p(x, y) with CD-k or PCD-k; classify with the exact p(y|x)."}
+    modes = tuple(m for m in crbm.MODES if ctrl.toggle(m.capitalize(), m, True, help=helps[m], caption=False))
+    ctrl.where.markdown("**Model and training**")
+    hidden = ctrl.log_slider("Hidden units K", "hidden", 10, 2000, d.n_hidden, options=[
+        10, 20, 50, 100, 200, 500, 1000, 2000])
+    epochs = ctrl.log_slider("Epochs", "epochs", 1, 100, d.epochs, options=[1, 2, 3, 5, 10, 20, 30, 50, 100])
+    lr = ctrl.log_slider("Learning rate (Adam, cosine decay)", "lr", 0.0003, 0.03, d.lr, options=[
+        0.0003, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03])
+    batch = ctrl.log_slider("Batch size", "batch", 10, 1000, d.batch_size, options=[10, 20, 50, 100, 200, 500, 1000])
+    alpha = ctrl.log_slider("Hybrid weight α of log p(x, y)", "alpha", 0.001, 1.0, d.alpha, options=[
+        0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0])
+    k = ctrl.slider("k (Gibbs steps, generative part)", "k", 1, 25, d.k)
+    persistent = ctrl.toggle("Persistent chains (PCD)", "pcd", d.persistent, help="Off: CD-k, chains restart at the data.")
+    biases = ctrl.toggle("Biases b, c, d", "biases", d.biases, help=(
+        "The sheet's energy has none. Without them the hidden units have no offset and p(y|x) no class prior."))
+    wd = ctrl.log_slider("Weight decay (W, U)", "wd", 0.0, 0.01, d.weight_decay, options=[0.0, 1e-5, 1e-4, 1e-3, 1e-2])
+    seed = ctrl.number("Seed", "seed", 0, 10_000, d.seed)
+    return crbm.CRBMRun(data.name, min(len(data.X_train), d.n_train), min(len(data.X_test), d.n_eval), output,
+                        modes, int(hidden), bool(biases), int(epochs), int(batch), float(lr), float(alpha), int(k),
+                        bool(persistent), d.n_chains, float(wd), int(seed))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _shipped(run, _data: ImageData) -> dict | None:
+    """A shipped run (CRBMs or baselines) for exactly `run` on these digits (shared across sessions: never modify it)."""
+    owner = crbm if isinstance(run, crbm.CRBMRun) else crbm_baselines
+    return owner.shipped(run, _data)
+
+
+def train_crbm(run: crbm.CRBMRun, data: ImageData) -> live.RunResult | None:
+    return live.train_cached(crbm.CRBMSteps(run, data), curves=[f"error_{m}" for m in run.modes], labels=CRBM_LABELS,
+                             label="Training the conditional RBMs", shipped=lambda: _shipped(run, data))
+
+
+def baseline_run(run: crbm.CRBMRun) -> crbm_baselines.BaselineRun:
+    return crbm_baselines.BaselineRun(run.dataset, run.n_train, run.n_eval)
+
+
+def train_baselines(run: crbm_baselines.BaselineRun, data: ImageData) -> live.RunResult | None:
+    return live.train_cached(crbm_baselines.BaselineSteps(run, data), label="Fitting scikit-learn's baselines",
+                             shipped=lambda: _shipped(run, data))
+
+
+@st.cache_resource(show_spinner=False, max_entries=24)
+def crbm_model(key: str, done: int, mode: str, _result: dict) -> crbm.CRBM:
+    """One trained CRBM of a run (shared: its methods change nothing)."""
+    return crbm.model(_result, mode)
+
+
+@st.cache_data(show_spinner="Computing p(y | x) of the held-out digits…", max_entries=24)
+def crbm_proba(key: str, done: int, mode: str, _model: crbm.CRBM, _X: np.ndarray) -> np.ndarray:
+    """p(y | x) of every held-out digit over the candidate codes, (n, n_codes)."""
+    return _model.predict_proba(_X)
+
+
+@st.cache_data(show_spinner="Gibbs sampling x with y clamped…", max_entries=24)
+def crbm_generate(key: str, done: int, mode: str, _model: crbm.CRBM, per_class: int, steps: int, seed: int) -> np.ndarray:
+    labels = np.repeat(np.arange(10), per_class)
+    return _model.generate(labels, steps=steps, random_state=seed)
+
+
+def code_names(output: str) -> list[str]:
+    """Axis labels of the candidate codes: the digit of a one-hot or binary code; binary codes of no digit as
+    their bits ('1010' … '1111')."""
+    if output == "onehot":
+        return [str(j) for j in range(10)]
+    return [str(j) if j < 10 else f"{j:04b}" for j in range(16)]
+
+
+def proba_figure(p: np.ndarray, names: list[str], title: str, true: int, color: str) -> go.Figure:
+    colors = [plots.PALETTE[2] if j == true else color for j in range(len(p))]
+    fig = go.Figure(go.Bar(x=names, y=p, marker_color=colors, text=[f"{v:.2f}" if v >= 0.01 else "" for v in p],
+                           textposition="outside"))
+    fig = plots.style(fig, title, "", "p(y | x)", height=230, legend=False)
+    fig.update_yaxes(range=[0, 1.15])
+    fig.update_xaxes(type="category", tickangle=0 if len(p) <= 10 else -90, tickfont=dict(size=10))
+    fig.update_layout(margin=dict(l=50, r=10, t=40, b=40))
+    return fig
+
+
+def error_figure(hist: pd.DataFrame, modes, refs: dict[str, float]) -> go.Figure:
+    """Held-out error of each mode against epochs (log scale), the baselines as dashed horizontal lines."""
+    fig = plots.line_figure(hist, "epoch", [f"error_{m}" for m in modes], "Held-out error against epochs",
+                            ylabel="error (log scale)", labels=CRBM_LABELS, markers=True, log_y=True, legend_below=True)
+    x = [hist["epoch"].min(), hist["epoch"].max()]
+    for (name, v), dash in zip(refs.items(), ("dash", "dot")):
+        fig.add_trace(go.Scatter(x=x, y=[v, v], mode="lines", name=f"{name} ({100 * v:.2f} %)",
+                                 line=dict(color="#868e96", dash=dash, width=1.5)))
+    return fig
+
+
+def top_confusions(cm: np.ndarray, names: list[str], n: int = 3) -> str:
+    """'4 → 9 (5 digits), ...': the largest off-diagonal cells of a confusion matrix."""
+    off = cm.astype(float).copy()
+    off[np.arange(10), np.arange(10)] = -1
+    cells = [np.unravel_index(i, off.shape) for i in np.argsort(-off, axis=None)[:n]]
+    return ", ".join(f"{t} → {names[p]} ({cm[t, p]})" for t, p in cells if cm[t, p] > 0)
+
+
+def confusion_figure(cm: np.ndarray, names: list[str], title: str) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=cm, x=names, y=[str(j) for j in range(10)], colorscale="Blues", text=cm,
+                               texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+                               showscale=False))
+    fig = plots.style(fig, title, "predicted", "true class", height=420, legend=False)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def label_weights_figure(U: np.ndarray, output: str, n: int) -> go.Figure:
+    rows = [str(j) for j in range(10)] if output == "onehot" else [f"bit {j + 1} ({8 >> j})" for j in range(U.shape[0])]
+    lim = float(np.abs(U[:, :n]).max()) or 1.0
+    fig = go.Figure(go.Heatmap(z=U[:, :n], y=rows, colorscale="RdBu", zmid=0, zmin=-lim, zmax=lim,
+                               colorbar=dict(title="U", thickness=12)))
+    fig = plots.style(fig, f"Label weights U (rows: outputs y_j; columns: the {n} hidden units of the filters above)",
+                      "hidden units, by largest |U_jk|", "output", height=300 if output == "onehot" else 220, legend=False)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def tiny_tables(model: crbm.CRBM, x, y, h) -> dict[str, pd.DataFrame]:
+    """The sheet's identities at one configuration, formula vs brute-force enumeration."""
+    def frame(rows):
+        df = pd.DataFrame(rows, columns=["quantity", "formula", "enumeration"])
+        df["|difference|"] = (df["formula"] - df["enumeration"]).abs()
+        return df
+
+    ph, bh = model.hidden_probs([x], [y])[0].numpy(), crbm.brute_hidden(model, x, y)
+    py, by = model.output_bit_probs([h])[0].numpy(), crbm.brute_output(model, x, h)
+    f, bf = float(model.free_energy([x], [y])[0]), crbm.brute_free_energy(model, x, y)
+    pyx, bpyx = model.predict_proba([x])[0], crbm.brute_p_y_given_x(model, x)
+    return {
+        "hidden": frame([(f"p(h_{k + 1} = 1 | x, y)", ph[k], bh[k]) for k in range(len(ph))]),
+        "output": frame([(f"p(y_{j + 1} = 1 | h, x)", py[j], by[j]) for j in range(len(py))]),
+        "free": frame([("F(x, y)", f, bf)]),
+        "pyx": frame([(f"p(y = {''.join(str(int(v)) for v in code)} | x)", pyx[i], bpyx[i])
+                      for i, code in enumerate(model.codes_.numpy())] + [("Σ_y p(y | x)", pyx.sum(), bpyx.sum())]),
+    }

@@ -13,11 +13,12 @@ import torch
 
 from core import assets, training
 from core import data as datasets
-from core.boltzmann import algorithms, dbm, rbm_lab
+from core.boltzmann import algorithms, crbm, crbm_baselines, dbm, rbm_lab
 from core.boltzmann.rbm import RBMConfig
 from core.cache import DiskCache, make_key
 from core.gan import train as gt
 from core.inpainting import ebm as ip
+from core.mdn import lab as mdn_lab
 
 
 def _kinds(mnist, digits):
@@ -37,10 +38,16 @@ def _kinds(mnist, digits):
             mnist, device="cpu"),
         "inpaint-ebm": lambda: ip.EBMSteps(ip.EBMRun(n_train=192, epochs=3, batch_size=64, n_eval=64, width=8),
                                            mnist, device="cpu"),
+        "mdn": lambda: mdn_lab.MDNSteps(mdn_lab.MDNRun(n_train=200, n_test=100, epochs=6, batch_size=50, hidden=8,
+                                                       measure_every=2)),
+        "crbm": lambda: crbm.CRBMSteps(crbm.CRBMRun("digits", 200, 50, n_hidden=12, epochs=3, batch_size=50,
+                                                    n_chains=20), digits),
+        "crbm-baselines": lambda: crbm_baselines.BaselineSteps(crbm_baselines.BaselineRun(
+            "digits", 200, 50, rbm_components=8, rbm_n_iter=2), digits),
     }
 
 
-KINDS = ["rbm", "bm-algorithms", "dbm", "gan-mlp", "gan-dcgan-gp", "inpaint-ebm"]
+KINDS = ["rbm", "bm-algorithms", "dbm", "gan-mlp", "gan-dcgan-gp", "inpaint-ebm", "mdn", "crbm", "crbm-baselines"]
 
 
 @pytest.fixture(scope="module")
