@@ -161,6 +161,20 @@ def chain_samples(model: Autoencoder, kind: str, level: float, n_chains: int = 1
     return {"images": imgs.reshape(-1, imgs.shape[-1]), "steps": steps, "n_chains": len(start)}
 
 
+@torch.no_grad()
+def denoise_panel(models: dict[str, Autoencoder], X, kind: str, level: float, seed: int = 0) -> dict:
+    """One seeded corruption of the binary rows X and every model's mean reconstruction of it:
+    {"corrupted": (n, n_v) clipped to [0, 1] for display, name: (n, n_v) P(x | x~), "errors": {name: mean -log P(x | x~)}}."""
+    x = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    xt = corrupt(x, kind, level, torch.Generator().manual_seed(int(seed)))
+    out: dict = {"corrupted": xt.clamp(0.0, 1.0).numpy(), "errors": {}}
+    for m, net in models.items():
+        net.eval()
+        out[m] = torch.sigmoid(net(xt)).numpy()
+        out["errors"][m] = float(nll(net, xt, x).mean())
+    return out
+
+
 def mixing(labels: np.ndarray) -> dict[str, float]:
     """How chains move between classes, from the predicted classes (n_chains, T) of their recorded pictures:
     mean distinct classes visited per chain and the fraction of consecutive recorded pictures that change class."""

@@ -203,7 +203,7 @@ class SAESteps(training.Steps):
         return {k: v for k, v in snapshot.items() if k not in ("opts", "rng")}
 
 
-def sae_models(result: dict) -> dict[str, DeepAutoencoder]:
+def models(result: dict) -> dict[str, DeepAutoencoder]:
     """{"greedy": ..., "e2e": ...} of a finished or partial run (fresh modules in eval mode)."""
     run = SAERun(**result["config"])
     sizes = [result["greedy"]["enc.0.weight"].shape[1]] + run.sizes
@@ -215,19 +215,19 @@ def sae_models(result: dict) -> dict[str, DeepAutoencoder]:
     return out
 
 
-def sae_shipped(run: SAERun, data: datasets.ImageData) -> dict | None:
+def shipped(run: SAERun, data: datasets.ImageData) -> dict | None:
     return assets.shipped(ASSET_DIR, run, assets.fingerprint(*SAESteps(run, data).data_arrays()))
 
 
 @torch.no_grad()
-def sae_codes(net: DeepAutoencoder, X, batch: int = 2000) -> np.ndarray:
+def codes(net: DeepAutoencoder, X, batch: int = 2000) -> np.ndarray:
     """Top codes of rows X (the features a classifier sees)."""
     X = np.asarray(X, dtype=np.float32)
     return np.concatenate([net.encode(torch.as_tensor(X[s:s + batch])).numpy() for s in range(0, len(X), batch)])
 
 
 @torch.no_grad()
-def sae_reconstruct(net: DeepAutoencoder, X) -> np.ndarray:
+def reconstruct(net: DeepAutoencoder, X) -> np.ndarray:
     return torch.sigmoid(net(torch.as_tensor(np.asarray(X, dtype=np.float32)))).numpy()
 
 

@@ -16,7 +16,9 @@ towards log p(x) (Burda et al., Theorem 1). Its Monte-Carlo standard error (delt
 ESS = (sum w)^2 / sum w^2 the effective number of samples.
 
 Training (`VAESteps`, a core.training run): binarised MNIST with a fresh stochastic binarisation of the training
-digits every epoch; held-out numbers always on `core.data.held_out_binary(X_test)` (the digits and binarisation of
+digits every epoch, each digit first moved by a random offset of up to `shift` pixels (8,000 digits are few: without
+it the held-out ELBO stalls ~13 nats below the training ELBO after 60 epochs; with a 1-pixel shift the gap is ~5 and
+the held-out numbers keep improving); held-out numbers always on `core.data.held_out_binary(X_test)` (the digits and binarisation of
 every held-out log-likelihood in the app: the RBM's and DBM's AIS numbers are comparable). Adam, the KL weight raised
 linearly from 0 to beta over the first `warmup` epochs.
 
@@ -248,6 +250,27 @@ def manifold_grid(n: int = 20, span: float = 0.95) -> np.ndarray:
     return np.stack([z1.ravel(), z2.ravel()], 1).astype(np.float32)
 
 
+def latent_plane(mu: np.ndarray) -> dict:
+    """A 2-D view of codes mu (n, d): the codes themselves when d = 2, else their first two principal components
+    (scikit-learn's PCA). Returns {"xy": (n, 2), "mean": (d,), "components": (2, d), "explained": (2,) variance
+    ratios (1, 0 for d = 2)}; `plane_to_code` maps a point of the view back to a code."""
+    mu = np.asarray(mu, np.float64)
+    d = mu.shape[1]
+    if d == 2:
+        return {"xy": mu.astype(np.float32), "mean": np.zeros(2), "components": np.eye(2), "explained": np.array([1.0, 0.0])}
+    from sklearn.decomposition import PCA
+
+    pca = PCA(2, random_state=0).fit(mu)
+    return {"xy": pca.transform(mu).astype(np.float32), "mean": pca.mean_, "components": pca.components_,
+            "explained": pca.explained_variance_ratio_}
+
+
+def plane_to_code(xy, plane: dict) -> np.ndarray:
+    """Points (m, 2) of the view -> codes (m, d): mean + xy @ components (the code itself when d = 2)."""
+    xy = np.asarray(xy, np.float64).reshape(-1, 2)
+    return (plane["mean"] + xy @ plane["components"]).astype(np.float32)
+
+
 def interpolate(z_a, z_b, steps: int = 10) -> np.ndarray:
     """Codes on the straight line from z_a to z_b, both ends included: (steps, d)."""
     t = np.linspace(0.0, 1.0, int(steps))[:, None]
@@ -271,8 +294,27 @@ class VAERun:
     lr: float = 1e-3  # Adam step size in the first epoch
     lr_decay: float = 1.0  # the step size is multiplied by this every epoch (lr * lr_decay^epoch)
     warmup: int = 10  # epochs over which the KL weight rises linearly from 0 to beta (0: none)
+    shift: int = 1  # training digits moved by up to this many pixels each epoch (augmentation against overfitting)
     seed: int = 0  # initial weights, binarisations, batch order and noise
     n_eval: int = 2000  # held-out digits measured after every epoch
+
+
+def shifted(X: torch.Tensor, shape: tuple[int, int, int], s: int, gen: torch.Generator) -> torch.Tensor:
+    """Every image of X (n, C*H*W) moved by its own random offset in {-s, ..., s}^2 (rows, columns), zeros shifted in."""
+    s = int(s)
+    if s <= 0:
+        return X
+    C, H, W = shape
+    imgs = X.reshape(-1, C, H, W)
+    off = torch.randint(-s, s + 1, (len(X), 2), generator=gen)
+    padded = F.pad(imgs, (s, s, s, s))  # (n, C, H + 2s, W + 2s)
+    out = torch.empty_like(imgs)
+    for dy in range(-s, s + 1):
+        for dx in range(-s, s + 1):
+            idx = torch.nonzero((off[:, 0] == dy) & (off[:, 1] == dx)).squeeze(1).to(X.device)
+            if len(idx):
+                out[idx] = padded[idx, :, s - dy: s - dy + H, s - dx: s - dx + W]
+    return out.reshape(len(X), -1)
 
 
 def kl_weight(run: VAERun, epoch: int) -> float:
@@ -293,6 +335,8 @@ def check_run(run: VAERun, data: datasets.ImageData) -> None:
         raise ValueError(f"the learning rate must be positive and its decay in (0, 1], got {run.lr}, {run.lr_decay}")
     if min(int(run.n_train), len(data.X_train)) < 1:
         raise ValueError("no training digits")
+    if not 0 <= int(run.shift) < min(data.shape[1:]) // 2:
+        raise ValueError(f"the shift must be between 0 and half the image size, got {run.shift}")
 
 
 class VAESteps(training.Steps):
@@ -336,7 +380,8 @@ class VAESteps(training.Steps):
     def advance(self, done: int):
         run, gen, model = self.config, self.gen, self.model
         n, B = len(self.Xtr), int(run.batch_size)
-        Xb = (torch.rand(self.Xtr.shape, generator=gen).to(self.dev) < self.Xtr).float()  # a fresh binarisation
+        X = shifted(self.Xtr, self.data.shape, int(run.shift), gen)  # a fresh small move of every digit
+        Xb = (torch.rand(X.shape, generator=gen).to(self.dev) < X).float()  # and a fresh binarisation
         perm = torch.randperm(n, generator=gen).to(self.dev)
         beta = kl_weight(run, done)
         for group in self.opt.param_groups:
