@@ -343,6 +343,12 @@ def _shipped_dbn(run: stacks.DBNRun, _data: ImageData) -> dict | None:
     return stacks.dbn_shipped(run, _data)
 
 
+def shipped_dbn_scores(run: stacks.DBNRun, data: ImageData) -> dict:
+    """The provenance scores of the shipped DBN when it was made with exactly `run` on these digits, else {}."""
+    ship = _shipped_dbn(run, data)
+    return ship["provenance"].get("scores", {}) if ship else {}
+
+
 def train_dbn(run: stacks.DBNRun, data: ImageData) -> live.RunResult | None:
     return live.train_cached(stacks.DBNSteps(run, data), curves=["recon_pixels"], labels=DBN_LABELS,
                              label="Training the DBN layer by layer", shipped=lambda: _shipped_dbn(run, data))

@@ -79,10 +79,12 @@ with tab_f:
 
 with tab_ll:
     if tab_ll.open:
-        known = res.result.get("provenance", {}).get("scores", {}).get("log_likelihood")
+        shipped = ui.shipped_dbn_scores(run, data)  # the shipped run with these very settings, if any
+        known = shipped.get("log_likelihood") if shipped else None
         rows = []
         if known and complete:
-            st.markdown("**Measured when this DBN was made** (AIS with 100 runs × 14,500 temperatures)")
+            st.markdown("**Measured when the shipped DBN with these settings was made** (AIS with 100 runs × 14,500 "
+                        "temperatures)")
             rows += [{"model": f"this DBN {arch} (lower bound)", "held_out_log_likelihood": known["dbn"]["ll"],
                       "how": f"variational bound − AIS log Z of the top RBM; ± {known['dbn']['se_mc']:.2f} MC s.e."},
                      {"model": f"its first layer alone, RBM {sizes[1]} hidden", "held_out_log_likelihood": known["rbm1"]["ll"],

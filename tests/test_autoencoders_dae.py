@@ -88,6 +88,17 @@ def test_chain_records_means_and_is_reproducible():
     assert s["images"].shape == (15, 16) and s["steps"] == [4, 6, 8, 10, 12]
 
 
+def test_tied_weights_decode_with_the_transposed_encoder():
+    torch.manual_seed(0)
+    net = D.Autoencoder(12, 5, tied=True)
+    assert "decoder.weight" not in net.state_dict() and net.n_visible == 12
+    x = torch.rand(3, 12)
+    W, b = net.encoder[0].weight, net.encoder[0].bias
+    torch.testing.assert_close(net(x), torch.tanh(x @ W.T + b) @ W + net.decoder_bias)
+    untied = D.Autoencoder(12, 5, tied=False)
+    assert untied.decoder.weight.shape == (12, 5)
+
+
 def test_mixing_counts_classes_visited_and_changes():
     labels = np.array([[1, 1, 2, 2], [3, 3, 3, 3], [0, 1, 2, 3]])
     m = D.mixing(labels)

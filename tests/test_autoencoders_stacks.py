@@ -146,10 +146,10 @@ def test_stacked_autoencoder_trains_one_layer_at_a_time_then_everything():
     hist = snaps[-1]["history"]
     assert [r["greedy_depth"] for r in hist] == [1, 1, 1, 2, 2, 2]
     assert hist[-1]["recon_e2e"] < hist[0]["recon_e2e"] and hist[-1]["recon_greedy"] < hist[0]["recon_greedy"]
-    nets = S.sae_models(snaps[-1])
-    codes = S.sae_codes(nets["greedy"], data.X_test)
+    nets = S.models(snaps[-1])
+    codes = S.codes(nets["greedy"], data.X_test)
     assert codes.shape == (100, 3) and (0 <= codes).all() and (codes <= 1).all()
-    assert S.sae_reconstruct(nets["e2e"], data.X_test[:4]).shape == (4, 16)
+    assert S.reconstruct(nets["e2e"], data.X_test[:4]).shape == (4, 16)
 
 
 def test_classification_error_is_a_logistic_regressions():

@@ -195,3 +195,17 @@ def test_held_out_digits_are_the_boltzmann_labs(mnist):
     steps = V.VAESteps(V.VAERun(n_eval=100), mnist)
     steps._prepare()
     np.testing.assert_array_equal(steps.Xev.numpy(), datasets.held_out_binary(mnist.X_test)[:100])
+
+
+def test_training_digits_are_moved_by_at_most_the_shift_with_zeros_shifted_in():
+    g = torch.Generator().manual_seed(0)
+    X = torch.zeros(500, 1 * 6 * 7)
+    X[:, 2 * 7 + 3] = 1.0  # one lit pixel at row 2, column 3
+    Y = V.shifted(X, (1, 6, 7), 1, g).reshape(500, 6, 7)
+    rows, cols = torch.nonzero(Y, as_tuple=True)[1:]
+    assert len(rows) == 500 and Y.sum() == 500  # moved, never lost or duplicated
+    assert set(rows.tolist()) == {1, 2, 3} and set(cols.tolist()) == {2, 3, 4}  # every offset in {-1, 0, 1}^2 occurs
+    assert V.shifted(X, (1, 6, 7), 0, g) is X
+    edge = torch.zeros(200, 42)
+    edge[:, 0] = 1.0  # a corner pixel: moving it out of the image loses it (zeros come in, nothing wraps around)
+    assert V.shifted(edge, (1, 6, 7), 1, g).reshape(200, 6, 7)[:, 5, :].sum() == 0

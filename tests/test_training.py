@@ -18,6 +18,7 @@ from core.boltzmann.rbm import RBMConfig
 from core.cache import DiskCache, make_key
 from core.gan import train as gt
 from core.inpainting import ebm as ip
+from core.autoencoders import dae, sae, stacks, vae
 
 
 def _kinds(mnist, digits):
@@ -37,10 +38,18 @@ def _kinds(mnist, digits):
             mnist, device="cpu"),
         "inpaint-ebm": lambda: ip.EBMSteps(ip.EBMRun(n_train=192, epochs=3, batch_size=64, n_eval=64, width=8),
                                            mnist, device="cpu"),
+        "vae": lambda: vae.VAESteps(vae.VAERun("digits", 300, latent=2, hidden=16, k=3, epochs=3, batch_size=50,
+                                               warmup=2, n_eval=50), digits, device="cpu"),
+        "dae": lambda: dae.DAESteps(dae.DAERun("digits", 300, hidden=16, epochs=3, batch_size=50, n_eval=50), digits,
+                                    device="cpu"),
+        "dbn": lambda: stacks.DBNSteps(stacks.DBNRun("digits", 300, hidden1=12, hidden2=8, epochs=2, n_eval=50),
+                                       digits),
+        "sae": lambda: sae.SAESteps(sae.SAERun("digits", 300, hidden1=12, hidden2=6, epochs=2, fine_tune=1,
+                                               batch_size=50, n_eval=50), digits, device="cpu"),
     }
 
 
-KINDS = ["rbm", "bm-algorithms", "dbm", "gan-mlp", "gan-dcgan-gp", "inpaint-ebm"]
+KINDS = ["rbm", "bm-algorithms", "dbm", "gan-mlp", "gan-dcgan-gp", "inpaint-ebm", "vae", "dae", "dbn", "sae"]
 
 
 @pytest.fixture(scope="module")

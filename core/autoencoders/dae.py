@@ -81,15 +81,27 @@ def walkback_lengths(n: int, p: float, gen: torch.Generator) -> torch.Tensor:
 # ----------------------------------------------------------------------------- the model
 
 class Autoencoder(nn.Module):
-    """x~ (B, n_v) -> logits (B, n_v) of P(x | x~): one tanh hidden layer of `hidden` units."""
+    """x~ (B, n_v) -> logits (B, n_v) of P(x | x~) = b' + W' tanh(b + W x~): one tanh hidden layer of `hidden` units;
+    tied: W' = W^T (Vincent et al.'s tied weights, half the parameters)."""
 
-    def __init__(self, n_visible: int = 784, hidden: int = 1000):
+    def __init__(self, n_visible: int = 784, hidden: int = 1000, tied: bool = False):
         super().__init__()
+        self.tied = bool(tied)
         self.encoder = nn.Sequential(nn.Linear(n_visible, hidden), nn.Tanh())  # (B, h)
-        self.decoder = nn.Linear(hidden, n_visible)  # (B, n_v) logits
+        if self.tied:
+            self.decoder_bias = nn.Parameter(torch.zeros(n_visible))
+        else:
+            self.decoder = nn.Linear(hidden, n_visible)  # (B, n_v) logits
+
+    @property
+    def n_visible(self) -> int:
+        return self.encoder[0].weight.shape[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))
+        h = self.encoder(x)
+        if self.tied:
+            return torch.addmm(self.decoder_bias, h, self.encoder[0].weight)  # (B, n_v)
+        return self.decoder(h)
 
 
 def nll(model: Autoencoder, x_in: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -153,7 +165,7 @@ def chain_samples(model: Autoencoder, kind: str, level: float, n_chains: int = 1
                   thin: int = 10, per_chain: int = 10, seed: int = 0, x0=None) -> dict:
     """Samples for scoring: n_chains chains from noise (or x0), after `burn_in` steps one picture every `thin` steps,
     `per_chain` pictures each. Returns {"images": (n_chains * per_chain, n_v) in chain-major order, "steps": [...]}."""
-    n_v = next(model.parameters()).shape[1]
+    n_v = model.n_visible
     start = noise_start(n_chains, n_v, seed) if x0 is None else np.asarray(x0, np.float32)
     steps = [int(burn_in) + int(thin) * i for i in range(int(per_chain))]
     frames = chain(model, start, steps[-1], kind, level, seed=seed, record=steps)
@@ -192,7 +204,8 @@ class DAERun:
 
     dataset: str = "mnist"  # see core.data.DATASETS
     n_train: int = 8000  # training digits (the first n of the training split)
-    hidden: int = 1000  # tanh units of the one hidden layer
+    hidden: int = 500  # tanh units of the one hidden layer (3 models of 500 units ship in under 5 MB)
+    tied: bool = False  # decoder weights = encoder weights transposed (half the parameters)
     corruption: str = "salt_pepper"  # "salt_pepper" or "gaussian"
     level: float = 0.4  # salt-and-pepper: probability a pixel is reset to 0/1; Gaussian: the noise's standard deviation
     walkback: bool = True  # also train a DAE with walkback
@@ -249,7 +262,7 @@ class DAESteps(training.Steps):
         self._prepare()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(run.seed))
-            first = Autoencoder(self.Xtr.shape[1], int(run.hidden))
+            first = Autoencoder(self.Xtr.shape[1], int(run.hidden), bool(run.tied))
         self.models = {m: copy.deepcopy(first).to(self.dev) for m in run.models}  # the same initial weights
         self.opts = {m: torch.optim.Adam(net.parameters(), lr=float(run.lr)) for m, net in self.models.items()}
         self.gen = torch.Generator().manual_seed(int(run.seed))
@@ -324,7 +337,7 @@ def models(result: dict, device=None) -> dict[str, Autoencoder]:
     run = DAERun(**result["config"])
     out = {}
     for m, state in result["models"].items():
-        net = Autoencoder(state["decoder.weight"].shape[0], int(run.hidden))
+        net = Autoencoder(state["encoder.0.weight"].shape[1], int(run.hidden), bool(run.tied))
         net.load_state_dict(state)
         out[m] = net.to(pick_device(device)).eval()
     return out

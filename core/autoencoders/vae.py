@@ -289,10 +289,10 @@ class VAERun:
     hidden: int = 500  # units of each of the two hidden layers of the encoder and of the decoder (softplus)
     beta: float = 1.0  # weight of the KL term (1: the ELBO; < 1 sharper reconstructions, > 1 a smoother latent space)
     k: int = 1  # importance samples of the training bound (1: the ELBO; > 1: the IWAE bound L_k)
-    epochs: int = 100  # passes over the training digits (a fresh binarisation each)
+    epochs: int = 150  # passes over the training digits (a fresh binarisation each)
     batch_size: int = 100  # digits per Adam step
     lr: float = 1e-3  # Adam step size in the first epoch
-    lr_decay: float = 1.0  # the step size is multiplied by this every epoch (lr * lr_decay^epoch)
+    lr_decay: float = 0.99  # the step size is multiplied by this every epoch (lr * lr_decay^epoch: 0.22 lr at 150)
     warmup: int = 10  # epochs over which the KL weight rises linearly from 0 to beta (0: none)
     shift: int = 1  # training digits moved by up to this many pixels each epoch (augmentation against overfitting)
     seed: int = 0  # initial weights, binarisations, batch order and noise
@@ -461,12 +461,12 @@ def shipped_scores(latent: int) -> dict | None:
     return run["provenance"].get("scores") if run else None
 
 
-def finish(result: dict, data: datasets.ImageData, k: int = 5000, n: int = 2000) -> dict:
+def finish(result: dict, data: datasets.ImageData, is_k: int = 5000, is_n: int = 2000) -> dict:
     """Scores of a finished run for its provenance: held-out ELBO and importance-sampled log-likelihood."""
     m = model(result)
-    V = datasets.held_out_binary(data.X_test)[: int(n)]
+    V = datasets.held_out_binary(data.X_test)[: int(is_n)]
     t = time.perf_counter()
-    ll = log_likelihood_is(m, V, k=int(k))
+    ll = log_likelihood_is(m, V, k=int(is_k))
     return {"heldout_elbo": elbo_of(m, V, samples=10), "heldout_ll_is": {key: ll[key] for key in
             ("ll", "se_mc", "se_digits", "ess", "k", "n")}, "is_seconds": round(time.perf_counter() - t, 1),
             "note": "held-out nats per image on core.data.held_out_binary(X_test); log p(x) by importance sampling "
@@ -477,8 +477,8 @@ def main(argv=None):
     return training.main(VAESteps, VAERun(), argv,
                          "Train a VAE on binarised digits; with --out also estimate the held-out log-likelihood by "
                          "importance sampling and write the run with its provenance.", finish=finish,
-                         finish_args={"k": (int, 5000, "importance samples per digit (with --out)"),
-                                      "n": (int, 2000, "held-out digits scored (with --out)")})
+                         finish_args={"is_k": (int, 5000, "importance samples per digit (with --out)"),
+                                      "is_n": (int, 2000, "held-out digits scored (with --out)")})
 
 
 if __name__ == "__main__":
