@@ -438,14 +438,17 @@ def references_table(rows: list[dict], data: ImageData) -> pd.DataFrame:
 
 
 def bar_figure(df: pd.DataFrame, title: str) -> go.Figure:
-    """Held-out log-likelihoods as horizontal bars (higher is better), this run's bars first."""
-    fig = go.Figure(go.Bar(x=df["held_out_log_likelihood"], y=df["model"], orientation="h",
-                           marker_color=[COLORS[i % len(COLORS)] for i in range(len(df))],
-                           text=[f"{v:.1f}" for v in df["held_out_log_likelihood"]], textposition="outside"))
-    lo = float(df["held_out_log_likelihood"].min())
-    plots.style(fig, title, "held-out log-likelihood (nats per image; higher is better)", "", height=110 + 45 * len(df),
-                legend=False)
-    fig.update_xaxes(range=[lo - 15, 0 if lo > -60 else lo * 0.6])
+    """Held-out log-likelihoods as labelled dots on one axis (higher, to the right, is better), in the table's order."""
+    vals = df["held_out_log_likelihood"].astype(float)
+    fig = go.Figure(go.Scatter(x=vals, y=df["model"], mode="markers+text", text=[f"{v:.1f}" for v in vals],
+                               textposition="middle left", marker=dict(size=14, color=[COLORS[i % len(COLORS)]
+                                                                                      for i in range(len(df))]),
+                               hovertemplate="%{y}: %{x:.2f} nats<extra></extra>"))
+    lo, hi = float(vals.min()), float(vals.max())
+    pad = max(3.0, 0.15 * (hi - lo))
+    plots.style(fig, title, "held-out log-likelihood (nats per image; higher, to the right, is better)", "",
+                height=110 + 45 * len(df), legend=False)
+    fig.update_xaxes(range=[lo - 2 * pad, hi + pad])
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(hovermode="closest", margin=dict(l=300))
     return fig

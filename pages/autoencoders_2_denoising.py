@@ -60,9 +60,7 @@ with tab_ch:
                              key="chains-gif", caption="Recorded steps: " + ", ".join(map(str, record)) + ". Each "
                              "step corrupts the current image and replaces it by a sample of P(x | x~); shown: the "
                              "mean P(x | x~).", ms=300)
-        shown = [t for t in record if t > 0][:: max(1, len(record) // 10)][:10]
-        if record[-1] not in shown:
-            shown = shown[:9] + [record[-1]]
+        shown = sorted({record[i] for i in np.linspace(1, len(record) - 1, 10).round().astype(int)})  # geometric
         for m in names:
             strip = np.concatenate([x0[:4]] + [ch[m][t][:4] for t in shown])  # 4 chains, one column per step
             order = np.arange(len(strip)).reshape(len(shown) + 1, 4).T.ravel()
@@ -82,10 +80,10 @@ with tab_q:
         burn = st.select_slider("Burn-in steps before the first scored picture", [20, 50, 100, 200], 100, key="burn",
                                 bind="query-params")
         scores = ui.chain_scores(res.key, res.done, res.result, data, int(burn), int(seed_c))
-        rows = [{"model": dae.NAMES[m], "Frechet distance": s["fid"], "floor (real held-out)": s["fid_floor"],
-                 "ceiling (noise)": s["fid_ceiling"], "classes covered": s["classes_covered"],
-                 "diversity (real = 1)": s["diversity"], "classes visited per chain": s["classes_per_chain"],
-                 "class changes between pictures": s["class_change_rate"]} for m, s in scores.items()]
+        rows = [{"model": dae.NAMES[m], "Frechet distance": s["fid"], "floor": s["fid_floor"],
+                 "ceiling": s["fid_ceiling"], "classes covered": s["classes_covered"], "diversity": s["diversity"],
+                 "classes per chain": s["classes_per_chain"], "class changes": s["class_change_rate"]}
+                for m, s in scores.items()]
         df = pd.DataFrame(rows)
         cols = st.columns(len(names))
         for c, m in zip(cols, names):
@@ -107,7 +105,9 @@ with tab_q:
         st.caption(f"100 chains from noise; after {burn} steps, one picture every 10 steps, 10 per chain (1,000 "
                    "pictures, the mean P(x | x~)). The quality classifier (core.quality) gives the Frechet distance of "
                    "its 64 features with its floor (real held-out digits) and ceiling (uniform noise), the classes "
-                   f"(a class counts with at least 1/40 of the samples) and how chains move between classes. {settings}")
+                   "(a class counts with at least 1/40 of the samples), the diversity (mean pairwise feature distance, "
+                   "real digits = 1) and how chains move: classes visited per chain, and the share of consecutive "
+                   f"pictures of a chain that change class. {settings}")
         shell.what_to_look_for(
             "A Frechet distance near the floor means samples that the classifier's features cannot tell from real "
             "digits; near the ceiling, noise. All 10 classes covered from noise means the chain reaches every mode; "
@@ -119,10 +119,11 @@ with tab_dn:
         n_show = 16
         X = V[:n_show]
         panel = ui.denoised(res.key, res.done, models, X, run.corruption, run.level, 0)
-        plots.show_grids([("Held-out digits", X), (f"Corrupted ({level_words})", panel["corrupted"])] +
-                         [(f"{dae.NAMES[m]} (−log P = {panel['errors'][m]:.1f})", panel[m]) for m in names],
-                         data.shape, key="denoise", ncols=4, caption=f"−log P(x | x~): nats per image on these "
-                         f"{n_show} digits. {settings}")
+        short = {"ae": "Plain AE", "dae": "DAE", "walkback": "Walkback DAE"}
+        plots.show_grids([("Held-out digits", X), ("Corrupted", panel["corrupted"])] +
+                         [(f"{short[m]}: {panel['errors'][m]:.1f}", panel[m]) for m in names],
+                         data.shape, key="denoise", ncols=4, caption=f"Corruption: {level_words}. After each model's "
+                         f"name: −log P(x | x~), nats per image on these {n_show} digits. {settings}")
         shell.what_to_look_for(
             "The denoising autoencoders restore strokes hidden by the noise and remove the salt; the plain autoencoder, "
             "never trained on corrupted inputs, copies part of the noise through. Denoising is what turns the "
