@@ -19,6 +19,7 @@ SECTIONS = {  # topic (file prefix) -> (section title, icon)
     "transport": ("Optimal transport", ":material/local_shipping:"),
     "inpainting": ("Inpainting", ":material/healing:"),
     "mdn": ("Mixture density networks", ":material/scatter_plot:"),
+    "autoencoders": ("Autoencoders and VAEs", ":material/compress:"),
 }
 OLD_URLS = {  # URLs of pages before they were named by topic -> the page's file stem today (links keep working)
     "rbm_1_learn": "boltzmann_1_learn", "rbm_2_inpainting": "boltzmann_2_inpainting",

@@ -4,6 +4,7 @@ One contract, parametrised over every run kind of the app: stop at a random meas
 snapshot through the disk cache (weights_only), load it, resume; the result equals an uninterrupted run,
 the history's x-values increase, the seconds carry over, and nothing is yielded for a finished run.
 """
+import tempfile
 import zlib
 from dataclasses import asdict, replace
 
@@ -16,9 +17,39 @@ from core import data as datasets
 from core.boltzmann import algorithms, crbm, crbm_baselines, dbm, rbm_lab
 from core.boltzmann.rbm import RBMConfig
 from core.cache import DiskCache, make_key
+from core.gan import conditional, cycle
 from core.gan import train as gt
 from core.inpainting import ebm as ip
 from core.mdn import lab as mdn_lab
+from core.autoencoders import dae, sae, stacks, vae
+
+
+_MEMO = {}
+
+
+def _small(mnist, n) -> datasets.ImageData:
+    """The first n MNIST training digits and 50 held-out ones (the same object each time)."""
+    key = ("small", n)
+    if key not in _MEMO:
+        _MEMO[key] = datasets.ImageData("mnist", mnist.X_train[:n], mnist.y_train[:n], mnist.X_test[:50],
+                                        mnist.y_test[:50], (1, 28, 28), mnist.classes)
+    return _MEMO[key]
+
+
+def _upscaled() -> datasets.ImageData:
+    if "upscaled" not in _MEMO:
+        _MEMO["upscaled"] = cycle.upscaled_digits()
+    return _MEMO["upscaled"]
+
+
+def _quality(data):
+    """A one-epoch quality classifier of `data` (trained once per test session, in memory)."""
+    from core.quality import ClassifierConfig, quality_model
+
+    key = ("quality", id(data))
+    if key not in _MEMO:
+        _MEMO[key] = quality_model(data, ClassifierConfig(epochs=1), cache=DiskCache(tempfile.mkdtemp()))
+    return _MEMO[key]
 
 
 def _kinds(mnist, digits):
@@ -44,10 +75,25 @@ def _kinds(mnist, digits):
                                                     n_chains=20), digits),
         "crbm-baselines": lambda: crbm_baselines.BaselineSteps(crbm_baselines.BaselineRun(
             "digits", 200, 50, rbm_components=8, rbm_n_iter=2), digits),
+        "vae": lambda: vae.VAESteps(vae.VAERun("digits", 300, latent=2, hidden=16, k=3, epochs=3, batch_size=50,
+                                               warmup=2, n_eval=50), digits, device="cpu"),
+        "dae": lambda: dae.DAESteps(dae.DAERun("digits", 300, hidden=16, epochs=3, batch_size=50, n_eval=50), digits,
+                                    device="cpu"),
+        "dbn": lambda: stacks.DBNSteps(stacks.DBNRun("digits", 300, hidden1=12, hidden2=8, epochs=2, n_eval=50),
+                                       digits),
+        "cgan": lambda: conditional.CGANSteps(conditional.CGANRun("mnist", 200, conditional.CGANConfig(
+            width=8, batch_size=16, n_iters=6, log_every=1, grid_every=2, quality_every=3)), _small(mnist, 200),
+            _quality(_small(mnist, 200)), device="cpu"),
+        "cyclegan": lambda: cycle.CycleSteps(cycle.CycleRun("mnist", 200, cycle.CycleConfig(
+            width=4, n_res=1, n_iters=6, log_every=1, grid_every=2, quality_every=3, n_eval=40)), _small(mnist, 200),
+            _upscaled(), lambda: (_quality(_small(mnist, 200)), _quality(_upscaled())), device="cpu"),
+        "sae": lambda: sae.SAESteps(sae.SAERun("digits", 300, hidden1=12, hidden2=6, epochs=2, fine_tune=1,
+                                               batch_size=50, n_eval=50), digits, device="cpu"),
     }
 
 
-KINDS = ["rbm", "bm-algorithms", "dbm", "gan-mlp", "gan-dcgan-gp", "inpaint-ebm", "mdn", "crbm", "crbm-baselines"]
+KINDS = ["rbm", "bm-algorithms", "dbm", "gan-mlp", "gan-dcgan-gp", "inpaint-ebm", "mdn", "crbm", "crbm-baselines",
+         "vae", "dae", "dbn", "sae", "cgan", "cyclegan"]
 
 
 @pytest.fixture(scope="module")

@@ -220,12 +220,14 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return self._P[:-1, -1]
 
     def state_dict(self) -> dict:
-        """Weights plus the config that made them (and persistent chains), for the disk cache."""
+        """Weights plus the config that made them (and persistent chains, momentum velocity), for the disk cache."""
         self._check_fitted()
         return {"config": asdict(self.config()), "P": self._P.detach().cpu().clone(),
                 "chains": self._chains.detach().cpu().clone(), "n_updates": self.n_updates_,
                 "rng": self._gen.get_state().clone(),
-                **({"fast": self._fast.detach().cpu().clone()} if getattr(self, "_fast", None) is not None else {})}
+                **({"fast": self._fast.detach().cpu().clone()} if getattr(self, "_fast", None) is not None else {}),
+                **({"velocity": self._velocity.detach().cpu().clone()}
+                   if getattr(self, "_velocity", None) is not None else {})}
 
     @classmethod
     def from_state_dict(cls, state: dict, device=None) -> "RBM":
@@ -239,6 +241,8 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         rbm.n_updates_ = int(state.get("n_updates", 0))
         if state.get("fast") is not None and rbm._fast is not None:
             rbm._fast.copy_(state["fast"].to(rbm._P.device))
+        if state.get("velocity") is not None and rbm._velocity is not None:  # resuming momentum exactly
+            rbm._velocity.copy_(state["velocity"].to(rbm._P.device))
         if state.get("rng") is not None and rbm._gen.device.type == "cpu":
             rbm._gen.set_state(state["rng"])
         return rbm
