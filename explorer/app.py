@@ -24,8 +24,9 @@ def home() -> None:
     st.set_page_config(page_title=APP_TITLE, page_icon="🧲", layout="wide")
     st.title(APP_TITLE)
     st.markdown(
-        "Interactive labs on classic generative models: restricted and deep Boltzmann machines, GANs, "
-        "optimal transport and inpainting. Move a slider, watch the model train, compare settings, "
+        "Interactive labs on classic generative models: restricted, deep and conditional Boltzmann machines, "
+        "GANs (minimax, DCGAN, WGAN, conditional, CycleGAN), optimal transport, inpainting, mixture density "
+        "networks, autoencoders and VAEs. Move a slider, watch the model train, compare settings, "
         "and export any figure (PNG) or curve (CSV) for your report. Every view's settings are in the "
         "address bar: copy the link to come back to exactly this view.")
     sections: dict[str, list] = {}
