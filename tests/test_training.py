@@ -259,9 +259,16 @@ def test_shipped_run_round_trip_and_every_reason_to_refuse_it(digits, tmp_path):
 
 
 def test_the_shipped_runs_load_and_stay_small():
-    for lab in ("dbm", "inpainting"):
-        run = assets.load(assets.folder(lab))
-        assert run is not None, lab
-        assert (assets.folder(lab) / assets.FILENAME).stat().st_size < assets.MAX_BYTES
+    found = sorted(f.parent for f in assets.ASSETS.rglob(assets.FILENAME))
+    names = {str(f.relative_to(assets.ASSETS)) for f in found}
+    assert {"dbm", "inpainting", "crbm", "vae_z32", "dae", "dbn", "sae"} <= names, names
+    for folder in found:
+        run = assets.load(folder)
+        assert run is not None, folder
+        assert (folder / assets.FILENAME).stat().st_size < assets.MAX_BYTES, folder
         prov = run["provenance"]
-        assert prov["command"].startswith("python -m") and len(prov["data_sha256"]) == 64
+        assert prov["command"].startswith("python ") and len(prov["data_sha256"]) == 64, folder
+        raw = torch.load(folder / assets.FILENAME, map_location="cpu", weights_only=True)
+        wide = [k for k, t in _flat(raw).items() if isinstance(t, torch.Tensor) and t.dtype in (torch.float32,
+                                                                                              torch.float64)]
+        assert not wide, (folder, wide[:3])  # float16: nothing wider is shipped
