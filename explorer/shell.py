@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import streamlit as st
 
@@ -64,6 +64,20 @@ def dataset(ctrl: Controls, allowed: Sequence[str] = ("mnist", "fashion_mnist", 
     if data.note:
         st.caption(f"Data: {data.title} — {data.note}")
     return data
+
+
+def trained_or_stop(train: Callable[[], Any], unit: str = "epoch") -> Any:
+    """`train()`'s result, or stop the page with one line: settings that cannot train (its ValueError), or a run
+    stopped before its first `unit` finished (nothing to show yet)."""
+    try:
+        res = train()
+    except ValueError as exc:
+        st.error(f"These settings cannot train: {exc}", icon=":material/error:")
+        st.stop()
+    if res is None:
+        st.info(f"Training was stopped before the first {unit} finished: press Resume above.")
+        st.stop()
+    return res
 
 
 def require_shape(data: datasets.ImageData, shape: tuple[int, int, int], what: str) -> None:

@@ -3,7 +3,6 @@
 Train a variational autoencoder on binarised digits (beta, IWAE), click its latent plane to decode, interpolate between digits, and put its importance-sampled held-out log-likelihood next to the RBM's and DBM's.
 """
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from core.data import held_out_binary
@@ -18,14 +17,7 @@ pg = shell.page("VAE: latent map and likelihood", exercise=(
 ctrl = pg.controls
 data = shell.dataset(ctrl, allowed=("mnist", "fashion_mnist", "digits"))
 run = ui.vae_controls(ctrl, data)
-try:
-    res = ui.train_vae(run, data)
-except ValueError as exc:
-    st.error(f"These settings cannot train: {exc}")
-    st.stop()
-if res is None:
-    st.info("Training was stopped before the first epoch finished: press Resume above.")
-    st.stop()
+res = shell.trained_or_stop(lambda: ui.train_vae(run, data))
 model = ui.vae_model(res)
 settings = ui.show_settings(ctrl, res)
 V_all = held_out_binary(data.X_test)  # the one binarisation of held-out digits every lab scores

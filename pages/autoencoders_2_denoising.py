@@ -27,14 +27,7 @@ steps = ctrl.log_slider("Chain steps", "steps", 10, 1000, 200, options=[10, 20, 
 n_chains = ctrl.slider("Chains shown", "chains", 4, 16, 8, step=4)
 seed_c = ctrl.number("Chain seed", "cseed", 0, 10_000, 0)
 
-try:
-    res = ui.train_dae(run, data)
-except ValueError as exc:
-    st.error(f"These settings cannot train: {exc}")
-    st.stop()
-if res is None:
-    st.info("Training was stopped before the first epoch finished: press Resume above.")
-    st.stop()
+res = shell.trained_or_stop(lambda: ui.train_dae(run, data))
 models = ui.dae_models(res)
 settings = ui.show_settings(ctrl, res)
 V = held_out_binary(data.X_test)

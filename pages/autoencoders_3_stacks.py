@@ -3,7 +3,6 @@
 Train a deep belief network as the slides' Algorithm 1 (an RBM on the data, then an RBM on its hidden samples, ...), sample it, see each layer's filters and its held-out log-likelihood bound next to the RBM and the DBM; compare a stacked autoencoder pre-trained greedily with one trained end to end.
 """
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from core.autoencoders import stacks
@@ -20,14 +19,7 @@ ctrl = pg.controls
 data = shell.dataset(ctrl, allowed=("mnist", "fashion_mnist", "digits"))
 run = ui.dbn_controls(ctrl, data)
 sae_run = ui.sae_controls(ctrl, data)
-try:
-    res = ui.train_dbn(run, data)
-except ValueError as exc:
-    st.error(f"These settings cannot train: {exc}")
-    st.stop()
-if res is None:
-    st.info("Training was stopped before the first epoch finished: press Resume above.")
-    st.stop()
+res = shell.trained_or_stop(lambda: ui.train_dbn(run, data))
 rbms = ui.dbn_rbms(res)
 dbn_keys = ["data", "layers", "h1", "h2", "h3", "epochs", "lr", "method", "seed"]
 settings = ui.show_settings(ctrl, res, dbn_keys)
@@ -123,14 +115,7 @@ with tab_ll:
 
 with tab_sae:
     if tab_sae.open:
-        try:
-            sres = ui.train_sae(sae_run, data)
-        except ValueError as exc:
-            st.error(f"These settings cannot train: {exc}")
-            st.stop()
-        if sres is None:
-            st.info("Training was stopped before the first epoch finished: press Resume above.")
-            st.stop()
+        sres = shell.trained_or_stop(lambda: ui.train_sae(sae_run, data))
         nets = ui.sae_models(sres)
         sae_keys = ["data", "sae_layers", "sae_h1", "sae_h2", "sae_h3", "sae_epochs", "sae_fine"]
         s_settings = ctrl.caption(sae_keys)
