@@ -250,3 +250,26 @@ def test_the_discriminator_also_learns_that_wrong_labels_are_fake():
     # the same first batch, draws and weights: the extra term only adds (a BCE is positive)
     assert losses[0.5]["d_loss"] > losses[0.0]["d_loss"]
     assert losses[0.5]["d_real"] == pytest.approx(losses[0.0]["d_real"])
+
+
+def test_render_as_b_draws_digits_in_domain_bs_frame_and_leaves_the_input_alone(mnist):
+    X = mnist.X_test[:20].copy()
+    out = cycle.render_as_b(X)
+    np.testing.assert_array_equal(X, mnist.X_test[:20])
+    assert out.shape == (20, 784) and out.min() >= 0 and out.max() <= 1
+    img = out.reshape(-1, 28, 28)
+    pad = (28 - cycle.INNER) // 2
+    frame = np.ones((28, 28), bool)
+    frame[pad:pad + cycle.INNER, pad:pad + cycle.INNER] = False
+    assert np.all(img[:, frame] == 0)  # nothing outside B's 20x20 box, as in B
+    b = cycle.upscaled_digits()
+    assert np.all(b.X_test.reshape(-1, 28, 28)[:, frame] == 0)
+    # an 8x8 block image drawn the B way equals B's own construction of the same 8x8 image
+    small = torch.zeros(1, 1, 8, 8)
+    small[0, 0, 2:6, 3] = 1.0
+    big = torch.nn.functional.interpolate(small, size=(cycle.INNER, cycle.INNER), mode="nearest")
+    x = torch.nn.functional.pad(big, (pad, pad, pad, pad)).reshape(1, -1).numpy()
+    want = torch.nn.functional.pad(torch.nn.functional.interpolate(small, size=(cycle.INNER, cycle.INNER),
+                                                                   mode="bilinear", align_corners=False),
+                                   (pad, pad, pad, pad)).reshape(1, -1).numpy()
+    np.testing.assert_allclose(cycle.render_as_b(x), want, atol=1e-6)

@@ -50,6 +50,18 @@ def upscaled_digits() -> datasets.ImageData:
                               "8x8 digits upscaled to 28x28 (domain B)")
 
 
+def render_as_b(X) -> np.ndarray:
+    """28x28 digits (n, 784) in [0, 1] drawn the way domain B is made: the central 20x20 box averaged down to 8x8,
+    scaled to a maximum of 1, upscaled bilinearly to 20x20 and centred in 28x28. A hand-made translation that keeps
+    every class: what B's classifier reads of it bounds what it can read of any A -> B translation."""
+    T = torch.as_tensor(np.asarray(X, np.float32)).reshape(-1, 1, SIDE, SIDE)
+    pad = (SIDE - INNER) // 2
+    small = F.adaptive_avg_pool2d(T[:, :, pad:pad + INNER, pad:pad + INNER], 8)  # (n, 1, 8, 8)
+    small = small / small.amax(dim=(2, 3), keepdim=True).clamp_min(1e-6)
+    up = F.interpolate(small, size=(INNER, INNER), mode="bilinear", align_corners=False).clamp(0, 1)
+    return F.pad(up, (pad, pad, pad, pad)).reshape(len(T), -1).numpy()
+
+
 # ----------------------------------------------------------------------------- networks
 
 class ResBlock(nn.Module):
@@ -326,10 +338,12 @@ def translators(result: dict) -> tuple[Translator, Translator]:
 
 
 def classifiers(data_a: datasets.ImageData, data_b: datasets.ImageData):
-    """The quality classifiers of both domains (trained once per domain, cached on disk)."""
-    from core.quality import quality_model
+    """The quality classifiers of both domains (trained once per domain, cached on disk). Domain B has 1,437
+    training digits: the MNIST default of 4 epochs (45 Adam steps) reads 69 % of its held-out digits right, 60
+    epochs (about 700 steps, a minute on 2 cores) 97 %."""
+    from core.quality import ClassifierConfig, quality_model
 
-    return quality_model(data_a), quality_model(data_b)
+    return quality_model(data_a), quality_model(data_b, ClassifierConfig(epochs=60))
 
 
 def presets() -> dict[str, CycleRun]:

@@ -13,6 +13,9 @@ Prints, last, as `name: value` lines:
   class; cgan_train_seconds: its training time (the shipped run's, or measured with --retrain).
 - cycle_label_preservation, cycle_label_preservation_no_cycle: CycleGAN, both directions averaged, 500 held-out
   digits each way, with the cycle weight 10 and 0; cycle_train_seconds.
+- cycle_reader_b_accuracy: B's classifier on B's held-out digits; cycle_reader_b_on_mnist_rendered_as_b: the same
+  classifier on MNIST digits drawn the way B is made (a class-keeping translation: a ceiling for the A -> B rate);
+  cycle_reader_a_on_b: MNIST's classifier on B's digits (the same question for B -> A).
 
 --retrain trains the conditional GAN and both CycleGANs here (about 5 + 2 x 10 minutes on 2 cores) instead of
 reading the shipped runs.
@@ -118,6 +121,17 @@ def main() -> None:
             cyc_secs = secs
         print(f"  {name}: preservation {pres[name]:.3f} ({secs:.0f} s)", flush=True)
 
+    qa, qb = classifiers
+    b_data = cycle.upscaled_digits()
+    reader_b = float((qb.predict_proba(b_data.X_test).argmax(1) == b_data.y_test).mean())
+    n = 1000
+    ceiling_ab = float((qb.predict_proba(cycle.render_as_b(data_mnist.X_test[:n])).argmax(1)
+                        == data_mnist.y_test[:n]).mean())
+    reader_a_on_b = float((qa.predict_proba(b_data.X_test).argmax(1) == b_data.y_test).mean())
+    print(f"  readers: B's classifier on B's held-out digits {reader_b:.3f}; on MNIST digits drawn the B way "
+          f"(render_as_b, a translation that keeps every class) {ceiling_ab:.3f}; MNIST's classifier on B's digits "
+          f"{reader_a_on_b:.3f}", flush=True)
+
     covered = [r["classes_covered"] for k, r in reports.items() if gt.presets()[k].label < 0]
     print(f"default_pages_cold_open_seconds_max: {max(opened.values()):.2f}")
     print(f"shipped_wgan_gp_fid: {reports.get('compare-wgan-gp', {}).get('fid', float('nan')):.2f}")
@@ -130,6 +144,9 @@ def main() -> None:
     print(f"cycle_label_preservation: {pres.get('cyclegan', float('nan')):.4f}")
     print(f"cycle_label_preservation_no_cycle: {pres.get('cyclegan-no-cycle', float('nan')):.4f}")
     print(f"cycle_train_seconds: {cyc_secs:.1f}")
+    print(f"cycle_reader_b_accuracy: {reader_b:.4f}")
+    print(f"cycle_reader_b_on_mnist_rendered_as_b: {ceiling_ab:.4f}")
+    print(f"cycle_reader_a_on_b: {reader_a_on_b:.4f}")
 
 
 if __name__ == "__main__":
