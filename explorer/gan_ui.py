@@ -91,7 +91,7 @@ def class_choice(ctrl: Controls, data: datasets.ImageData, default: int = -1) ->
 
 def iterations(ctrl: Controls, default: int, lo: int = 20, hi: int = 20000) -> int:
     return ctrl.log_slider("Generator iterations", "iters", lo, hi, default,
-                           options=[o for o in gt.ITERATIONS if lo <= o <= hi],
+                           options=sorted({o for o in gt.ITERATIONS if lo <= o <= hi} | {int(default)}),
                            help="Raising it continues the cached shorter run instead of starting over (a run "
                                 "shipped with the app carries no optimiser state: longer runs train from the start).")
 
