@@ -2,9 +2,9 @@
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.data import DATASETS
+from apptests import open_page, page_text  # tests/apptests.py
 
 pytestmark = pytest.mark.shared_cache
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,18 +14,10 @@ TIMEOUT = 600
 
 
 def app(path, **params):
-    at = AppTest.from_file(str(path), default_timeout=TIMEOUT)
-    for k, v in params.items():
-        at.query_params[k] = str(v)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(path, params, TIMEOUT)
 
 
-def text(at) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [w.value for w in at.warning]
-    parts += [i.value for i in at.info] + [e.value for e in at.error]
-    return "\n".join(str(p) for p in parts)
+text = page_text
 
 
 def charts(at):
