@@ -40,6 +40,7 @@ import torch.nn.functional as F
 
 from core import assets, training
 from core import data as datasets
+from core.autoencoders.digits import DigitEpochs
 from core.device import pick_device
 
 CORRUPTIONS = ("salt_pepper", "gaussian")
@@ -234,7 +235,7 @@ def check_run(run: DAERun, data: datasets.ImageData) -> None:
         raise ValueError("hidden units, batch size and training digits must be positive")
 
 
-class DAESteps(training.Steps):
+class DAESteps(DigitEpochs):
     """One epoch of every model per unit; after each, every model's held-out denoising error -log P(x | x~)
     (fixed corruption of the held-out digits) and clean reconstruction error -log P(x | x), and the epoch's
     training loss. Snapshot: "models" {name: state dict}, "opts", "rng"."""
@@ -243,19 +244,12 @@ class DAESteps(training.Steps):
 
     def __init__(self, run: DAERun, data: datasets.ImageData, device=None):
         check_run(run, data)
-        self.config, self.data, self.device = run, data, device
-        self.stats: dict[str, float] = {}
-
-    def total(self) -> int:
-        return int(self.config.epochs)
+        super().__init__(run, data, device)
 
     def _prepare(self) -> None:
+        super()._prepare()
         run = self.config
-        self.dev = pick_device(self.device)
-        self.Xtr = torch.as_tensor(self.data.X_train[: int(run.n_train)], device=self.dev)
-        n_eval = min(int(run.n_eval), len(self.data.X_test))
-        self.Xev = torch.as_tensor(datasets.held_out_binary(self.data.X_test)[:n_eval], device=self.dev)
-        self.Xev_in = corrupt(self.Xev, run.corruption, run.level, torch.Generator().manual_seed(12_345))
+        self.Xev_in = corrupt(self.Xev, run.corruption, run.level, torch.Generator().manual_seed(12_345))  # fixed
 
     def start(self) -> None:
         run = self.config

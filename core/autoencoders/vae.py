@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from core import assets, training
 from core import data as datasets
+from core.autoencoders.digits import DigitEpochs
 from core.device import pick_device
 
 LOG_2PI = math.log(2 * math.pi)
@@ -339,7 +340,7 @@ def check_run(run: VAERun, data: datasets.ImageData) -> None:
         raise ValueError(f"the shift must be between 0 and half the image size, got {run.shift}")
 
 
-class VAESteps(training.Steps):
+class VAESteps(DigitEpochs):
     """One epoch per unit (Adam on mini-batches of a fresh binarisation); after each, the held-out ELBO, its
     reconstruction and KL terms and the active units, plus the epoch's training averages. Snapshot: "model",
     "opt", "rng"; a shipped run keeps the model only."""
@@ -348,18 +349,7 @@ class VAESteps(training.Steps):
 
     def __init__(self, run: VAERun, data: datasets.ImageData, device=None):
         check_run(run, data)
-        self.config, self.data, self.device = run, data, device
-        self.stats: dict[str, float] = {}
-
-    def total(self) -> int:
-        return int(self.config.epochs)
-
-    def _prepare(self) -> None:
-        run = self.config
-        self.dev = pick_device(self.device)
-        self.Xtr = torch.as_tensor(self.data.X_train[: int(run.n_train)], device=self.dev)
-        n_eval = min(int(run.n_eval), len(self.data.X_test))
-        self.Xev = torch.as_tensor(datasets.held_out_binary(self.data.X_test)[:n_eval], device=self.dev)
+        super().__init__(run, data, device)
 
     def start(self) -> None:
         run = self.config

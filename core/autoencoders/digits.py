@@ -1,0 +1,28 @@
+"""The run protocol's common part for the autoencoder labs that train by epochs on binary digits."""
+from __future__ import annotations
+
+import torch
+
+from core import training
+from core import data as datasets
+from core.device import pick_device
+
+
+class DigitEpochs(training.Steps):
+    """One epoch per unit on the first `n_train` training digits; measurements on the first `n_eval` held-out
+    digits in the one binarisation every lab scores (core.data.held_out_binary). The run needs `epochs`,
+    `n_train` and `n_eval`; a subclass checks its settings before calling this __init__."""
+
+    def __init__(self, run, data: datasets.ImageData, device=None):
+        self.config, self.data, self.device = run, data, device
+        self.stats: dict[str, float] = {}
+
+    def total(self) -> int:
+        return int(self.config.epochs)
+
+    def _prepare(self) -> None:
+        run = self.config
+        self.dev = pick_device(self.device)
+        self.Xtr = torch.as_tensor(self.data.X_train[: int(run.n_train)], device=self.dev)  # (n, n_v) in [0, 1]
+        n_eval = min(int(run.n_eval), len(self.data.X_test))
+        self.Xev = torch.as_tensor(datasets.held_out_binary(self.data.X_test)[:n_eval], device=self.dev)  # binary
