@@ -96,3 +96,22 @@ def test_quality_model_is_cached_on_disk(small_mnist, tmp_path):
     X = small_mnist.X_test[:50]
     assert np.allclose(first.features(X), second.features(X), atol=1e-6)
     assert second.reference()["floor"] == pytest.approx(first.reference()["floor"])
+
+
+def test_augment_redraws_each_image_without_moving_it_far_or_touching_the_input():
+    yy, xx = np.mgrid[:28, :28]
+    disc = ((yy - 13.5) ** 2 + (xx - 13.5) ** 2 <= 16).astype(np.float32)  # a centred disc of radius 4
+    x = torch.as_tensor(np.stack([disc, np.zeros_like(disc)] * 20)).reshape(40, 1, 28, 28)
+    x0 = x.clone()
+    out = Q.augment(x, torch.Generator().manual_seed(0))
+    again = Q.augment(x, torch.Generator().manual_seed(0))
+    assert torch.equal(x, x0) and out.shape == x.shape  # the input is not modified
+    assert torch.equal(out, again) and not torch.equal(out[0], out[2])  # seeded, and each image drawn anew
+    assert out.min() >= 0 and out.max() <= 1 and out[1::2].abs().max() == 0  # blank stays blank
+    mass = out[0::2, 0]
+    w = mass.sum((1, 2))
+    cy, cx = (mass * torch.as_tensor(yy)).sum((1, 2)) / w, (mass * torch.as_tensor(xx)).sum((1, 2)) / w
+    # the affine maps scale, shear and rotate about the centre, then shift by at most 6 % of the side (0.12 of the
+    # half side of 14 px); stroke and contrast changes keep a symmetric disc's centre
+    assert (cy - 13.5).abs().max() <= 0.12 * 14 + 0.05 and (cx - 13.5).abs().max() <= 0.12 * 14 + 0.05
+    assert (cy - 13.5).abs().max() > 0.2  # and they do move it
