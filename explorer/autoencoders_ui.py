@@ -27,7 +27,7 @@ DAE_LABELS = {**{f"denoise_{m}": f"{dae.NAMES[m]}: -log P(x | corrupted x)" for 
 DBN_LABELS = {"recon_layer": "reconstruction error of the layer being trained (its own input)",
               "recon_pixels": "reconstruction error in pixels, through every layer so far"}
 SAE_LABELS = {"recon_greedy": "greedy stack (pre-trained layer by layer)", "recon_e2e": "trained end to end"}
-COLORS = plots.PALETTE + ["#5c940d", "#862e9c"]
+COLORS = plots.CLASS_COLORS  # one distinct hue per digit (1 and 7, 4 and 9 are told apart)
 
 
 # ----------------------------------------------------------------------------- the reference numbers

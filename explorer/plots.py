@@ -17,6 +17,8 @@ import streamlit as st
 from core.images import normalize_each, tile, to_png
 
 PALETTE = ["#3559c7", "#e8590c", "#2b8a3e", "#c2255c", "#6741d9", "#1098ad", "#868e96", "#f08c00"]
+CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+                "#17becf"]  # ten classes, ten distinct hues (D3's category10): scatter plots coloured by digit
 FONT = dict(family="Inter, Helvetica, Arial, sans-serif", size=13, color="#1f2430")
 
 
