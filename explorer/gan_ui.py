@@ -546,12 +546,16 @@ def cycle_controls(ctrl: Controls, data: datasets.ImageData) -> cycle.CycleRun:
     identity = ctrl.toggle("Identity loss (weight λ/2)", "idt", d.lambda_id > 0,
                            help="Also ask G(b) = b and F(a) = a: each generator leaves images of its own target "
                                 "domain alone (keeps stroke thickness and intensity).")
+    noise = ctrl.select("Noise before the way back", "cnoise", [0.0, 0.1, 0.2, 0.3, 0.5], d.noise,
+                        help="Standard deviation of the noise added to a translation before it is translated back "
+                             "(images in [-1, 1]). 0, as in the paper: a translator can keep what the way back needs "
+                             "as a faint mark, and the digit itself may change class. No effect at λ = 0.")
     iters = iterations(ctrl, d.n_iters, lo=50)
     width = ctrl.log_slider("Width", "width", 4, 32, d.width, options=[4, 8, 16, 32],
                             help="Channels of the first layer of all four networks; the cost grows as its square.")
     seed = ctrl.number("Seed", "seed", 0, 10_000, d.seed)
     cfg = cycle.CycleConfig(width=int(width), lambda_cyc=float(lam), lambda_id=0.5 * float(lam) if identity else 0.0,
-                            n_iters=int(iters), seed=int(seed))
+                            noise=float(noise) if lam else 0.0, n_iters=int(iters), seed=int(seed))
     return cycle.CycleRun(data.name, min(len(data.X_train), 8000), cfg)
 
 

@@ -145,6 +145,16 @@ def test_cycle_loss_formula_and_no_gradient_at_weight_zero():
     with_cycle = grads(10.0)
     assert any((x - y).abs().max() > 1e-6 for x, y in zip(adversarial, with_cycle))
 
+    # the noise before the way back: the same draws from the same generator, added to G(a) and then to F(b)
+    with torch.no_grad():
+        _, parts = cycle.generator_loss(G, Fn, D_A, D_B, a, b, 10.0, 0.0, noise=0.3, gen=torch.Generator().manual_seed(4))
+        g = torch.Generator().manual_seed(4)
+        eb, ea = 0.3 * torch.randn(a.shape, generator=g), 0.3 * torch.randn(b.shape, generator=g)
+        noisy = (Fn(G(a) + eb) - a).abs().mean() + (G(Fn(b) + ea) - b).abs().mean()
+        _, plain = cycle.generator_loss(G, Fn, D_A, D_B, a, b, 10.0, 0.0)
+    assert parts["cycle"] == pytest.approx(float(noisy), rel=1e-5)
+    assert plain["cycle"] == pytest.approx(float(want), rel=1e-5) and abs(parts["cycle"] - plain["cycle"]) > 1e-4
+
 
 def test_the_two_domains_never_share_an_image(mnist):
     b = cycle.upscaled_digits()
@@ -167,10 +177,12 @@ def test_cycle_run_translates_both_ways_and_measures_preservation(mnist, tmp_pat
     qb = quality_model(b, ClassifierConfig(epochs=1), cache=DiskCache(tmp_path))
     run = cycle.CycleRun("mnist", 300, cycle.CycleConfig(width=4, n_res=1, n_iters=4, log_every=2, grid_every=2,
                                                          quality_every=2, n_eval=50))
-    res = training.run_to_end(cycle.CycleSteps(run, small_a, b, classifiers=(qa, qb), device="cpu"))
+    qd = quality_model(cycle.domain_digits(small_a, b), ClassifierConfig(epochs=1), cache=DiskCache(tmp_path))
+    res = training.run_to_end(cycle.CycleSteps(run, small_a, b, classifiers=cycle.Judges(qa, qb, qd), device="cpu"))
     assert res["grids"][-1]["images"].shape == (4, cycle.CycleSteps.N_SHOW, 784)
     q = res["quality"][-1]
     assert 0 <= q["preservation_ab"] <= 1 and q["preservation"] == pytest.approx((q["preservation_ab"] + q["preservation_ba"]) / 2)
+    assert 0 <= q["looks_a"] <= 1 and 0 <= q["looks_b"] <= 1 and res["history"][-1]["looks_b"] == q["looks_b"]
     G, Fn = cycle.translators(res)
     assert G(torch.zeros(2, 1, 28, 28)).shape == (2, 1, 28, 28)
 
@@ -273,3 +285,33 @@ def test_render_as_b_draws_digits_in_domain_bs_frame_and_leaves_the_input_alone(
                                                                    mode="bilinear", align_corners=False),
                                    (pad, pad, pad, pad)).reshape(1, -1).numpy()
     np.testing.assert_allclose(cycle.render_as_b(x), want, atol=1e-6)
+
+
+def test_the_critic_scores_patches_that_move_with_the_image_and_the_whole_image():
+    D = cycle.PatchCritic(4)
+    init_gen = torch.Generator().manual_seed(0)
+    for name, p in D.named_parameters():  # generic weights; zero biases, so the empty background is 0 like the padding
+        p.data = torch.zeros(p.shape) if name.endswith("bias") else torch.randn(p.shape, generator=init_gen) * 0.3
+    x = torch.zeros(1, 1, 28, 28)
+    x[..., 8:12, 9:12] = 1
+    y = torch.roll(x, (4, 4), (2, 3))  # one cell of the 7x7 map further down and right
+    s, t = D(x), D(y)
+    assert s.shape == (1, 50)
+    ps, pt = s[0, :49].view(7, 7), t[0, :49].view(7, 7)
+    torch.testing.assert_close(pt[2:6, 2:6], ps[1:5, 1:5], rtol=1e-5, atol=1e-5)  # the patch scores move along
+    assert (s[0, 49] - t[0, 49]).abs() > 1e-3  # the whole-image score knows where the ink is
+
+
+def test_one_reader_judges_both_directions_and_never_sees_a_held_out_digit(mnist):
+    b = cycle.upscaled_digits()
+    d = cycle.reader_digits(mnist, b)
+    assert len(d.X_train) == len(mnist.X_train) + 3 * len(b.X_train)  # B repeated: each domain weighs about as much
+    assert np.array_equal(d.X_train[:len(mnist.X_train)], mnist.X_train)
+    assert np.array_equal(d.X_train[-len(b.X_train):], b.X_train) and np.array_equal(d.y_train[-len(b.y_train):], b.y_train)
+    assert np.array_equal(d.X_test, np.concatenate([mnist.X_test, b.X_test]))
+    dom = cycle.domain_digits(mnist, b)  # the same images, labelled by domain
+    assert np.array_equal(dom.X_train, d.X_train) and np.array_equal(dom.X_test, d.X_test)
+    assert np.array_equal(dom.y_train, np.repeat([0, 1], [len(mnist.X_train), 3 * len(b.X_train)]))
+    assert np.array_equal(dom.y_test, np.repeat([0, 1], [len(mnist.X_test), len(b.X_test)]))
+    _, dist = latent.nearest(np.concatenate([mnist.X_test[:300], b.X_test]), d.X_train)
+    assert dist.min() > 0.5  # the translators' evaluation digits are not in the reader's training set

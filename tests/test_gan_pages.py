@@ -164,16 +164,23 @@ def _app_charts(page, **params):
     return at.get("plotly_chart")
 
 
-def test_cyclegan_page_small_with_and_without_cycle_loss():
-    at = _app("gan_5_cyclegan.py", iters="50", width="8", cyc="20.0", idt="true", seed="5", view="Label preservation")
+def test_cyclegan_page_small_with_and_without_cycle_loss(monkeypatch):
+    from core.gan import cycle
+
+    monkeypatch.setitem(cycle.READER, "epochs", 1)  # quick judges (their own cache keys): the page is tested here
+    monkeypatch.setitem(cycle.DOMAIN, "epochs", 1)
+    at = _app("gan_5_cyclegan.py", iters="50", width="8", cyc="20.0", idt="true", cnoise="0.5", seed="5",
+              view="Label preservation")
     at.run()
     assert not at.exception, at.exception
     assert "Cycle-consistency weight λ: 20" in _texts(at) and "Identity loss (weight λ/2): True" in _texts(at)
-    assert len(at.metric) == 3 and all(m.value.endswith("%") for m in at.metric)
+    assert "Noise before the way back: 0.5" in _texts(at)
+    assert len(at.metric) == 5 and all(m.value.endswith("%") for m in at.metric)
     at.button(key="cyc0").click().run()  # train the same run without the cycle loss (nor identity loss), beside it
     assert not at.exception, at.exception
-    spec = at.get("plotly_chart")[0].proto.spec
-    assert "without the cycle loss" in spec and "with this run" in spec
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert "without the cycle loss" in specs[0] and "with this run" in specs[0]
+    assert "Do the translations look like the other domain?" in specs[1] and "G(A) looks like B" in specs[1]
 
 
 def test_your_own_images_train_the_dcgan_and_bad_archives_get_one_line():

@@ -13,11 +13,14 @@ Prints, last, as `name: value` lines:
   class; cgan_train_seconds: its training time (the shipped run's, or measured with --retrain).
 - cycle_label_preservation, cycle_label_preservation_no_cycle: CycleGAN, both directions averaged, 500 held-out
   digits each way, with the cycle weight 10 and 0; cycle_train_seconds.
-- cycle_reader_b_accuracy: B's classifier on B's held-out digits; cycle_reader_b_on_mnist_rendered_as_b: the same
-  classifier on MNIST digits drawn the way B is made (a class-keeping translation: a ceiling for the A -> B rate);
-  cycle_reader_a_on_b: MNIST's classifier on B's digits (the same question for B -> A).
+- cycle_looks_like_b, cycle_looks_like_a: the share of the default run's translations G(A), F(B) that the domain
+  judge takes for the target domain (an untranslated digit scores 0).
+- cycle_reader_mnist_accuracy, cycle_reader_b_accuracy: the reader of both domains (the preservation judge) on each
+  domain's held-out digits; cycle_reader_on_mnist_rendered_as_b: on MNIST digits drawn the way B is made (a
+  class-keeping translation: a ceiling for the A -> B rate); cycle_b_own_classifier_on_mnist_rendered_as_b: what B's
+  own classifier reads of the same (why it is not the judge).
 
---retrain trains the conditional GAN and both CycleGANs here (about 5 + 2 x 10 minutes on 2 cores) instead of
+--retrain trains the conditional GAN and both CycleGANs here (about 5 + 2 x 9 minutes on 2 cores) instead of
 reading the shipped runs.
 """
 from __future__ import annotations
@@ -37,6 +40,7 @@ from core import data as datasets  # noqa: E402
 from core.device import describe, pick_device  # noqa: E402
 from core.gan import conditional, cycle, latent  # noqa: E402
 from core.gan import train as gt  # noqa: E402
+from core import quality  # noqa: E402
 from core.quality import N_EVAL, quality_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,7 +109,7 @@ def main() -> None:
         native = gt.to_native(imgs, conditional.as_gan_run(c_run), data_mnist.shape)
         c_acc = conditional.label_accuracy(native, labels.numpy(), qm)["label_accuracy"]
 
-    pres = {}
+    pres, looks = {}, {}
     cyc_secs = float("nan")
     classifiers = cycle.classifiers(data_mnist, cycle.upscaled_digits())
     for name, run in cycle.presets().items():
@@ -117,20 +121,28 @@ def main() -> None:
             res = cycle.shipped(run, data_mnist)
             secs = res["seconds"] if res else float("nan")
         pres[name] = res["quality"][-1]["preservation"] if res else float("nan")
+        if res:
+            looks[name] = (res["quality"][-1].get("looks_b", float("nan")), res["quality"][-1].get("looks_a", float("nan")))
         if name == "cyclegan":
             cyc_secs = secs
         print(f"  {name}: preservation {pres[name]:.3f} ({secs:.0f} s)", flush=True)
 
-    qa, qb = classifiers
+    judges = classifiers
     b_data = cycle.upscaled_digits()
-    reader_b = float((qb.predict_proba(b_data.X_test).argmax(1) == b_data.y_test).mean())
     n = 1000
-    ceiling_ab = float((qb.predict_proba(cycle.render_as_b(data_mnist.X_test[:n])).argmax(1)
-                        == data_mnist.y_test[:n]).mean())
-    reader_a_on_b = float((qa.predict_proba(b_data.X_test).argmax(1) == b_data.y_test).mean())
-    print(f"  readers: B's classifier on B's held-out digits {reader_b:.3f}; on MNIST digits drawn the B way "
-          f"(render_as_b, a translation that keeps every class) {ceiling_ab:.3f}; MNIST's classifier on B's digits "
-          f"{reader_a_on_b:.3f}", flush=True)
+
+    def read(qm, X, y):
+        return float((qm.predict_proba(X).argmax(1) == y).mean())
+
+    reader_a, reader_b = read(judges.a, data_mnist.X_test, data_mnist.y_test), read(judges.b, b_data.X_test, b_data.y_test)
+    rendered = cycle.render_as_b(data_mnist.X_test[:n])
+    reader_rendered = read(judges.b, rendered, data_mnist.y_test[:n])
+    domain_rendered = float((judges.domain.predict_proba(rendered).argmax(1) == 1).mean())
+    own_b = quality.quality_model(b_data, quality.ClassifierConfig(epochs=60))  # B's own classifier, for comparison
+    own_b_rendered = read(own_b, rendered, data_mnist.y_test[:n])
+    print(f"  reader of both domains: MNIST held-out {reader_a:.3f}, B held-out {reader_b:.3f}, MNIST drawn the B way "
+          f"(render_as_b, a translation that keeps every class) {reader_rendered:.3f}; B's own classifier reads the "
+          f"latter {own_b_rendered:.3f}; the domain judge takes {domain_rendered:.3f} of them for B", flush=True)
 
     covered = [r["classes_covered"] for k, r in reports.items() if gt.presets()[k].label < 0]
     print(f"default_pages_cold_open_seconds_max: {max(opened.values()):.2f}")
@@ -144,10 +156,12 @@ def main() -> None:
     print(f"cycle_label_preservation: {pres.get('cyclegan', float('nan')):.4f}")
     print(f"cycle_label_preservation_no_cycle: {pres.get('cyclegan-no-cycle', float('nan')):.4f}")
     print(f"cycle_train_seconds: {cyc_secs:.1f}")
+    print(f"cycle_looks_like_b: {looks.get('cyclegan', (float('nan'),) * 2)[0]:.4f}")
+    print(f"cycle_looks_like_a: {looks.get('cyclegan', (float('nan'),) * 2)[1]:.4f}")
+    print(f"cycle_reader_mnist_accuracy: {reader_a:.4f}")
     print(f"cycle_reader_b_accuracy: {reader_b:.4f}")
-    print(f"cycle_reader_b_on_mnist_rendered_as_b: {ceiling_ab:.4f}")
-    print(f"cycle_reader_a_on_b: {reader_a_on_b:.4f}")
-
+    print(f"cycle_reader_on_mnist_rendered_as_b: {reader_rendered:.4f}")
+    print(f"cycle_b_own_classifier_on_mnist_rendered_as_b: {own_b_rendered:.4f}")
 
 if __name__ == "__main__":
     main()
