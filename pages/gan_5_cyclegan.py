@@ -13,7 +13,9 @@ pg = shell.page("GAN: CycleGAN between two kinds of digits", intro=(
     "**Domain A**: MNIST digits. **Domain B**: scikit-learn's bundled 8x8 digits (other writers, another scanner), "
     "upscaled to 20x20 and centred in 28x28 like MNIST's. No digit of A is paired with one of B. **G: A → B** and "
     "**F: B → A** are trained with two critics D_A, D_B (least-squares GAN losses) and the **cycle-consistency "
-    "loss** λ (|F(G(a)) − a|₁ + |G(F(b)) − b|₁), optionally an identity loss (|G(b) − b|₁ + |F(a) − a|₁)."))
+    "loss** λ (|F(G(a) + noise) − a|₁ + |G(F(b) + noise) − b|₁), optionally an identity loss (|G(b) − b|₁ + "
+    "|F(a) − a|₁). Two judges score the translations: a reader of both domains (does a digit keep its class?) and a "
+    "domain classifier (does it look like the other domain?)."))
 ctrl = pg.controls
 data = shell.dataset(ctrl, allowed=("mnist", "fashion_mnist"), label="Domain A")
 shell.require_shape(data, (1, cycle.SIDE, cycle.SIDE), "CycleGAN between two kinds of digits")
