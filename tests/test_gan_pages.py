@@ -169,7 +169,7 @@ def test_cyclegan_page_small_with_and_without_cycle_loss(monkeypatch):
 
     monkeypatch.setitem(cycle.READER, "epochs", 1)  # quick judges (their own cache keys): the page is tested here
     monkeypatch.setitem(cycle.DOMAIN, "epochs", 1)
-    at = _app("gan_5_cyclegan.py", iters="50", width="8", cyc="20.0", idt="true", cnoise="0.5", seed="5",
+    at = _app("gan_5_cyclegan.py", iters="50", width="4", cyc="20.0", idt="true", cnoise="0.5", seed="5",
               view="Label preservation")
     at.run()
     assert not at.exception, at.exception

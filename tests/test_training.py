@@ -86,7 +86,9 @@ def _kinds(mnist, digits):
             _quality(_small(mnist, 200)), device="cpu"),
         "cyclegan": lambda: cycle.CycleSteps(cycle.CycleRun("mnist", 200, cycle.CycleConfig(
             width=4, n_res=1, n_iters=6, log_every=1, grid_every=2, quality_every=3, n_eval=40)), _small(mnist, 200),
-            _upscaled(), lambda: (_quality(_small(mnist, 200)), _quality(_upscaled())), device="cpu"),
+            _upscaled(), lambda: cycle.Judges(_quality(_small(mnist, 200)), _quality(_upscaled()),
+                                              _quality(cycle.domain_digits(_small(mnist, 200), _upscaled()))),
+            device="cpu"),
         "sae": lambda: sae.SAESteps(sae.SAERun("digits", 300, hidden1=12, hidden2=6, epochs=2, fine_tune=1,
                                                batch_size=50, n_eval=50), digits, device="cpu"),
     }
