@@ -403,8 +403,8 @@ def classifiers(data_a: datasets.ImageData, data_b: datasets.ImageData) -> Judge
     directions: core.quality's small classifier trained on both domains' training digits, every batch redrawn at
     random (core.quality.augment: another writer's slant, width, strokes and contrast). It reads 97 % of MNIST's
     held-out digits and 97 % of B's. Each domain's own classifier is a narrow judge of the other domain's style:
-    B's, from 1,437 digits of a few dozen writers, reads 36 % of MNIST's digits and 34 % of MNIST's digits drawn
-    exactly the way B is made (`render_as_b`), so it cannot tell a good translation from a bad one. A reader of both
+    B's, from 1,437 digits of a few dozen writers, reads only 39 % of MNIST's digits drawn exactly the way B is
+    made (`render_as_b`; the reader of both reads 91 %), so it cannot tell a good translation from a bad one. A reader of both
     domains also reads an untranslated digit, so a second judge, a classifier of the domain (trained on the same
     images without redrawing), says whether a translation looks like its target domain at all. Another domain A
     (Fashion-MNIST) keeps each domain's own classifier and no domain judge."""
