@@ -147,7 +147,7 @@ def _run(key, steps, partial, cache, curves, labels, label) -> RunResult | None:
                   help="Stop now and keep the model as it is; Resume continues from there.")
     chart = box.empty()
     t0 = last_draw = time.perf_counter()
-    snapshot = partial
+    snapshot, draws = partial, 0
     for rec in training.train(steps, partial):
         bar.progress(rec.fraction, text=_progress_text(rec, label))
         if "snapshot" not in rec.extra:
@@ -157,8 +157,9 @@ def _run(key, steps, partial, cache, curves, labels, label) -> RunResult | None:
         rows = snapshot["history"]
         now = time.perf_counter()
         if curves and len(rows) > 1 and (now - last_draw > 0.3 or rec.done):
+            draws += 1  # a key per drawing: two records may carry the same number of rows (a run's last one)
             chart.plotly_chart(line_figure(pd.DataFrame(rows), steps.x, curves, labels=labels, height=260),
-                               theme=None, key=f"live-{key}-{len(rows)}")
+                               theme=None, key=f"live-{key}-{draws}")
             last_draw = now
     seconds = time.perf_counter() - t0
     if snapshot is None:
