@@ -152,8 +152,9 @@ class QualityModel:
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Images x (B, C, H, W) in [0, 1], each redrawn as another writer or scanner might have drawn it: a random
     affine map about the centre (rotation within 0.2 rad, width 0.7-1.4x, height 0.85-1.2x, shear within 0.25),
-    then a shift within 6 % of the side each way, then, for a quarter of the images each, its strokes kept, thickened (3x3 max), thinned (3x3 min) or
-    blurred (3x3 mean), then a contrast gain in [0.6, 1.6] clipped to [0, 1]. A new tensor; x is not modified."""
+    then a shift within 6 % of the side each way, then, for a quarter of the images each, its strokes kept,
+    thickened (3x3 max), thinned (3x3 min) or blurred (3x3 mean), then a contrast gain in [0.6, 1.6] clipped to
+    [0, 1]. A new tensor; x is not modified."""
     n = len(x)
 
     def u(lo, hi):

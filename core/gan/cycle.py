@@ -376,9 +376,10 @@ READER = {"epochs": 12, "augment": True}  # the reader of both domains: core.qua
 DOMAIN = {"epochs": 2}  # the domain judge (A or B?): an easy question
 
 
-def domain_digits(data_a: datasets.ImageData, data_b: datasets.ImageData) -> datasets.ImageData:
-    """The same images as `reader_digits`, labelled by domain: 0 for A, 1 for B."""
-    d = reader_digits(data_a, data_b)
+def domain_digits(data_a: datasets.ImageData, data_b: datasets.ImageData,
+                  d: datasets.ImageData | None = None) -> datasets.ImageData:
+    """The same images as `reader_digits` (or `d`, its result), labelled by domain: 0 for A, 1 for B."""
+    d = d if d is not None else reader_digits(data_a, data_b)
     n_a, n_a_test = len(data_a.X_train), len(data_a.X_test)
     y = (np.arange(len(d.X_train)) >= n_a).astype(np.int64)
     y_test = (np.arange(len(d.X_test)) >= n_a_test).astype(np.int64)
@@ -404,15 +405,16 @@ def classifiers(data_a: datasets.ImageData, data_b: datasets.ImageData) -> Judge
     random (core.quality.augment: another writer's slant, width, strokes and contrast). It reads 97 % of MNIST's
     held-out digits and 97 % of B's. Each domain's own classifier is a narrow judge of the other domain's style:
     B's, from 1,437 digits of a few dozen writers, reads only 39 % of MNIST's digits drawn exactly the way B is
-    made (`render_as_b`; the reader of both reads 91 %), so it cannot tell a good translation from a bad one. A reader of both
-    domains also reads an untranslated digit, so a second judge, a classifier of the domain (trained on the same
+    made (`render_as_b`; the reader of both reads 91 %), so it cannot tell a good translation from a bad one.
+    A reader of both domains also reads an untranslated digit, so a second judge, a classifier of the domain (trained on the same
     images without redrawing), says whether a translation looks like its target domain at all. Another domain A
     (Fashion-MNIST) keeps each domain's own classifier and no domain judge."""
     from core.quality import ClassifierConfig, quality_model
 
     if list(data_a.classes) == list(data_b.classes):
-        reader = quality_model(reader_digits(data_a, data_b), ClassifierConfig(**READER))
-        return Judges(reader, reader, quality_model(domain_digits(data_a, data_b), ClassifierConfig(**DOMAIN)))
+        both = reader_digits(data_a, data_b)
+        reader = quality_model(both, ClassifierConfig(**READER))
+        return Judges(reader, reader, quality_model(domain_digits(data_a, data_b, both), ClassifierConfig(**DOMAIN)))
     return Judges(quality_model(data_a), quality_model(data_b, ClassifierConfig(epochs=60)))
 
 
