@@ -93,7 +93,8 @@ with tab_lat:
             line = ui.vae.interpolate(cod["mu"][a], cod["mu"][b], 10)
             imgs = ui.decoded(res.key, res.done, model, tuple(map(tuple, line.tolist())))
             strip = np.concatenate([V_all[[a]], imgs, V_all[[b]]])
-            plots.show_grid(strip, data.shape, f"Digit {a} → digit {b}: the data, 10 decoded codes on the straight line "
+            plots.show_grid(strip, data.shape, f"A {classes[ca]} → a {classes[cb]} (held-out digits #{a} and #{b}): the data, "
+                            "10 decoded codes on the straight line "
                             "between their posterior means, the data", key="interp", ncols=len(strip))
         st.caption(f"Active latent units (Var_x E[z_i | x] > 0.01): {cod['active']} of {run.latent}. {settings}")
         shell.what_to_look_for(
