@@ -302,13 +302,14 @@ def main(make_steps, config, argv=None, description: str = "", finish=None, pres
     steps = make_steps(cfg, data)
     title, note = (data.title, data.note) if data is not None else (getattr(steps, "title", type(cfg).__name__), "")
     print(f"device: {describe(pick_device())}; data: {title}" + (f" ({note})" if note else ""), flush=True)
-    snap = None
+    snap, cpu0 = None, time.process_time()
     for rec in train(steps):
         if "snapshot" in rec.extra:
             print(rec.line(), flush=True)
             snap = rec.extra["snapshot"]()
     if snap is None:
         return {}
+    cpu = time.process_time() - cpu0  # this process's CPU seconds (a shared or throttled machine inflates only wall)
     if not a.no_cache:
         path = DiskCache().put(make_key(steps.kind, cfg), snap)
         print(f"stored in the cache: {path}", flush=True)
@@ -322,7 +323,8 @@ def main(make_steps, config, argv=None, description: str = "", finish=None, pres
                 "kind": steps.kind, "config": json.loads(json.dumps(asdict(cfg), default=str)),
                 "code_version": CODE_VERSION, "data": title, "data_note": note,
                 "data_sha256": assets.fingerprint(*steps.data_arrays()),
-                "train_seconds": round(snap["seconds"], 1), "last_row": last, "scores": scores,
+                "train_seconds": round(snap["seconds"], 1), "train_cpu_seconds": round(cpu, 1),
+                "threads": __import__("torch").get_num_threads(), "last_row": last, "scores": scores,
                 "device": describe(pick_device()), "torch": __import__("torch").__version__,
                 "python": platform.python_version(), "machine": platform.machine(),
                 "date": time.strftime("%Y-%m-%d")}

@@ -58,7 +58,8 @@ def lab(name: str, steps_cls, config, argv: list[str], out: Path, finish=None, f
         want = training.config_from_arguments(ap.parse_args(argv), config)
         if prov["config"] != json.loads(json.dumps(dataclasses.asdict(want), default=str)):
             raise SystemExit(f"{out}: the shipped run is not the default config; train it again (--only {name})")
-        CLOCKS[name] = {"train_wall": float(prov["train_seconds"]), "train_cpu": float("nan"), "score_wall": float("nan"),
+        CLOCKS[name] = {"train_wall": float(prov["train_seconds"]),
+                        "train_cpu": float(prov.get("train_cpu_seconds", float("nan"))), "score_wall": float("nan"),
                         "score_cpu": float("nan"), "load": float("nan"), "from": "provenance"}
         print(f"\n== {name}: read from {out}/provenance.json (made {prov['date']} by `{prov['command']}`)", flush=True)
         return prov
@@ -144,6 +145,7 @@ def main(argv=None):
     print(f"vae_heldout_ll_is: {s32['heldout_ll_is']['ll']:.2f}")
     print(f"vae_heldout_elbo: {s32['heldout_elbo']['elbo']:.2f}")
     print(f"vae_train_seconds: {CLOCKS['vae32']['train_wall']:.1f}")
+    print(f"vae_train_cpu_seconds: {CLOCKS['vae32']['train_cpu']:.1f}")
     print(f"vae2d_heldout_ll_is: {s2['heldout_ll_is']['ll']:.2f}")
     print(f"dae_chain_fid: {chains['dae']['fid']:.1f}")
     print(f"dae_chain_classes_covered: {chains['dae']['classes_covered']}")
