@@ -187,6 +187,35 @@ def test_cycle_run_translates_both_ways_and_measures_preservation(mnist, tmp_pat
     assert G(torch.zeros(2, 1, 28, 28)).shape == (2, 1, 28, 28)
 
 
+def test_cycle_translators_shown_are_the_moving_average_of_the_trained_ones(mnist):
+    b = cycle.upscaled_digits()
+    small_a = ImageData("mnist", mnist.X_train[:64], mnist.y_train[:64], mnist.X_test[:8], mnist.y_test[:8],
+                        (1, 28, 28), mnist.classes)
+    for average in (0.5, 0.0):
+        run = cycle.CycleRun("mnist", 64, cycle.CycleConfig(width=2, n_res=1, n_iters=6, batch_size=4, average=average))
+        steps = cycle.CycleSteps(run, small_a, b, device="cpu")
+        steps.start()
+        expect = [p.detach().clone() for p in steps.nets["G"].parameters()]  # the average starts at the initial weights
+        for t in range(1, 7):
+            steps.advance(t - 1)
+            w = 1.0 if average == 0 else min(1.0, 1.0 / (average * t))
+            expect = [e * (1 - w) + w * p.detach() for e, p in zip(expect, steps.nets["G"].parameters())]
+        got = list(steps.avg["G"].parameters())
+        for e, g in zip(expect, got):
+            torch.testing.assert_close(g, e)
+        raw = list(steps.nets["G"].parameters())
+        differ = any(not torch.equal(g, r) for g, r in zip(got, raw))
+        assert differ == (average > 0)  # 0: the raw weights themselves
+        x = steps.data_a.X_test[:3]
+        with torch.no_grad():
+            by_avg = cycle._to_unit(steps.avg["G"](cycle._to_pm(x)))
+        np.testing.assert_allclose(steps.translate(x, "ab"), by_avg, atol=1e-6)  # the shown translation
+        shipped = steps.shippable(steps.state())
+        G, _ = cycle.translators({"config": {"cycle": vars(run.cycle)}, **shipped})
+        for g, a in zip(G.parameters(), steps.avg["G"].parameters()):
+            assert torch.equal(g, a)  # what ships is the average
+
+
 # ----------------------------------------------------------------------------- shipped GAN runs
 
 def test_a_shipped_gan_run_is_used_only_for_its_exact_config_and_data(tmp_path):

@@ -1,4 +1,5 @@
 """The GAN pages under AppTest: small and extreme settings, then the defaults (which train for real)."""
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,12 @@ def test_cyclegan_page_small_with_and_without_cycle_loss(monkeypatch):
 
     monkeypatch.setitem(cycle.READER, "epochs", 1)  # quick judges (their own cache keys): the page is tested here
     monkeypatch.setitem(cycle.DOMAIN, "epochs", 1)
+    full = cycle.classifiers
+
+    def quick(a, b):  # the page's judges, trained on 1,000 MNIST digits and B (their own cache keys)
+        return full(dataclasses.replace(a, X_train=a.X_train[:1000], y_train=a.y_train[:1000]), b)
+
+    monkeypatch.setattr(cycle, "classifiers", quick)
     at = _app("gan_5_cyclegan.py", iters="50", width="4", cyc="20.0", idt="true", cnoise="0.5", seed="5",
               view="Label preservation")
     at.run()
