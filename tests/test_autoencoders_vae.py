@@ -209,3 +209,24 @@ def test_training_digits_are_moved_by_at_most_the_shift_with_zeros_shifted_in():
     edge = torch.zeros(200, 42)
     edge[:, 0] = 1.0  # a corner pixel: moving it out of the image loses it (zeros come in, nothing wraps around)
     assert V.shifted(edge, (1, 6, 7), 1, g).reshape(200, 6, 7)[:, 5, :].sum() == 0
+
+
+def test_the_fused_adam_takes_the_unfused_step_and_shares_its_state():
+    from core.device import adam
+
+    torch.manual_seed(0)
+    a, b = torch.nn.Linear(20, 7), torch.nn.Linear(20, 7)
+    b.load_state_dict(a.state_dict())
+    fused, plain = adam(a.parameters(), lr=1e-2), torch.optim.Adam(b.parameters(), lr=1e-2)
+    assert fused.defaults["fused"] and not plain.defaults["fused"]
+    x = torch.randn(16, 20)
+    for _ in range(5):
+        for net, opt in ((a, fused), (b, plain)):
+            opt.zero_grad()
+            net(x).square().sum().backward()
+            opt.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+    again = torch.optim.Adam(b.parameters(), lr=1e-2)
+    again.load_state_dict(fused.state_dict())  # a snapshot of the fused optimiser resumes an unfused one
+    assert again.state_dict()["state"][0]["exp_avg"].equal(fused.state_dict()["state"][0]["exp_avg"])
