@@ -256,13 +256,16 @@ def dae_controls(ctrl: Controls, data: ImageData) -> dae.DAERun:
     p = ctrl.log_slider("Walkback: probability of one more step", "walkback_p", 0.1, 0.9, d.walkback_p,
                         options=[0.1, 0.3, 0.5, 0.7, 0.8, 0.9]) if walk else d.walkback_p
     hidden = ctrl.log_slider("Hidden units (tanh)", "hidden", 100, 2000, d.hidden, options=[100, 200, 500, 1000, 2000])
+    tied = ctrl.toggle("Tied weights (decoder = encoder transposed)", "tied", d.tied,
+                       help="Vincent et al.'s tied autoencoder: half the parameters, and a reconstruction that cannot "
+                            "copy through a separate decoder.")
     epochs = ctrl.log_slider("Epochs", "epochs", 1, 200, d.epochs, options=list(dae.EPOCHS),
                              help="Each epoch trains every model once over the 8,000 training digits; raising it "
                                   "continues the cached shorter run. The defaults ship with the app.")
     lr = ctrl.log_slider("Learning rate (Adam)", "lr", 1e-4, 1e-2, d.lr)
     seed = ctrl.number("Seed", "seed", 0, 10_000, d.seed)
     return replace(d, dataset=data.name, n_train=min(len(data.X_train), d.n_train), corruption=kind,
-                   level=float(level), walkback=bool(walk), walkback_p=float(p), hidden=int(hidden),
+                   level=float(level), walkback=bool(walk), walkback_p=float(p), hidden=int(hidden), tied=bool(tied),
                    epochs=int(epochs), lr=float(lr), seed=int(seed), n_eval=min(len(data.X_test), d.n_eval))
 
 
