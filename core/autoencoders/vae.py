@@ -42,7 +42,7 @@ from core.autoencoders.digits import DigitEpochs
 from core.device import adam, pick_device
 
 LOG_2PI = math.log(2 * math.pi)
-EPOCHS = (1, 2, 5, 10, 20, 30, 50, 100, 130, 150, 200, 300, 500)  # the page's lengths: a longer run continues a shorter one
+EPOCHS = (1, 2, 5, 10, 20, 30, 50, 100, 130, 150, 200, 300, 500)  # page lengths: a longer run continues a shorter one
 LATENTS = (2, 4, 8, 16, 32, 64)
 ASSET_DIRS = {2: assets.folder("vae_z2"), 32: assets.folder("vae_z32")}  # shipped default runs, by latent size
 
