@@ -88,7 +88,7 @@ with tab_pres:
         looks = [c for c in table.columns if "looks like" in c]
         if looks:
             gan_ui.show_curves(table, "step", looks, "Do the translations look like the other domain?",
-                               key="cycle-looks", xlabel="step", ylabel="share taken for the target domain",
+                               key="cycle-looks", xlabel="step", ylabel="taken for the target domain",
                                markers=True)
         shell.what_to_look_for(
             "Read the two charts together. The translators start as the identity: every digit keeps its class "
