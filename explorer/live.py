@@ -51,9 +51,9 @@ class RunResult:
         if self.status == "shipped":
             prov = r.get("provenance", {})
             command = prov.get("equivalent_command") or prov.get("command", "its command")
-            cpu = prov.get("train_cpu_seconds")
-            clock = f"{r['seconds']:.0f} s" + (f" ({cpu:.0f} CPU s on {prov.get('threads', '?')} thread"
-                                               f"{'' if prov.get('threads') == 1 else 's'})" if cpu else "")
+            clock, cpu, threads = f"{r['seconds']:.0f} s", prov.get("train_cpu_seconds"), prov.get("threads", "?")
+            if cpu:
+                clock += f" ({cpu:.0f} CPU s on {threads} thread{'' if threads == 1 else 's'})"
             return f"shipped with the app ({amount}, trained in {clock} by `{command}`)"
         if self.status == "trained":
             return f"trained now in {self.seconds:.1f} s ({amount})"
