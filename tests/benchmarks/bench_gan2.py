@@ -140,11 +140,12 @@ def main() -> None:
 
     pres, looks = {}, {}
     cyc_secs = cyc_cpu = float("nan")
-    classifiers = cycle.classifiers(data_mnist, cycle.upscaled_digits())
+    b_data = cycle.upscaled_digits()
+    judges = cycle.classifiers(data_mnist, b_data)
     for name, run in cycle.presets().items():
         if a.retrain:
             t, c = time.perf_counter(), time.process_time()
-            res = training.run_to_end(cycle.CycleSteps(run, data_mnist, classifiers=classifiers))
+            res = training.run_to_end(cycle.CycleSteps(run, data_mnist, b_data, classifiers=judges))
             secs, cpu = time.perf_counter() - t, time.process_time() - c
         else:
             res = cycle.shipped(run, data_mnist)
@@ -156,8 +157,6 @@ def main() -> None:
             cyc_secs, cyc_cpu = secs, cpu
         print(f"  {name}: preservation {pres[name]:.3f} ({secs:.0f} s wall, {cpu:.0f} s CPU)", flush=True)
 
-    judges = classifiers
-    b_data = cycle.upscaled_digits()
     n = 1000
 
     def read(qm, X, y):
@@ -195,6 +194,7 @@ def main() -> None:
     print(f"cycle_reader_b_accuracy: {reader_b:.4f}")
     print(f"cycle_reader_on_mnist_rendered_as_b: {reader_rendered:.4f}")
     print(f"cycle_b_own_classifier_on_mnist_rendered_as_b: {own_b_rendered:.4f}")
+
 
 if __name__ == "__main__":
     main()
