@@ -106,8 +106,43 @@ def test_comparison_measures_exact_log_likelihood_of_every_algorithm(comparison,
         assert snap["history"][-1][f"ll_{a}"] == pytest.approx(want, abs=1e-6)
         assert snap["history"][-1][f"ll_{a}"] > snap["history"][0][f"ll_{a}"] + 10  # learnt
         assert len(snap["particles"][a]) == 4 and snap["particles"][a][-1].shape == (algorithms.N_PARTICLES, 784)
-    first = snap["history"][0]
-    assert first["ll_cd"] == first["ll_pcd"] == first["ll_fpcd"]  # same initial weights
+    start = measured[0][1]["models"]  # the models the step-0 row measured: one set of initial weights
+    m0 = RBM.from_state_dict(start["cd"], device="cpu")
+    for a in algorithms.ALGORITHMS[1:]:
+        torch.testing.assert_close(RBM.from_state_dict(start[a], device="cpu").W, m0.W, rtol=0, atol=0)
+    W, b, c = (t.double() for t in (m0.W, m0.b, m0.c))
+    want0 = float(exact_log_likelihood(V, W, b, c, log_partition_exact(W, b, c)).mean())
+    assert snap["history"][0]["ll_cd"] == pytest.approx(want0, abs=1e-6)  # measured before the first update
+    pixel_means = mnist.X_train[: run.n_train].mean(0)  # visible biases start at the data's base rates
+    assert np.abs(1 / (1 + np.exp(-m0.intercept_visible_)) - pixel_means).max() < 0.05
+
+
+def test_the_algorithms_see_the_same_mini_batches_in_the_same_order(mnist, monkeypatch):
+    """Only the negative phase differs: every algorithm's update u gets the same digits (reshuffled every epoch),
+    and the models part ways through their negative phases alone."""
+    fed = []
+    real = RBM.update
+
+    def spy(self, V):
+        fed.append((self.method, V.clone()))
+        return real(self, V)
+
+    monkeypatch.setattr(RBM, "update", spy)
+    run = algorithms.BMRun(n_train=300, n_hidden=8, batch_size=100, updates=6, eval_every=6, n_eval=200)
+    hist = [r.extra["snapshot"]() for r in algorithms.train(run, mnist) if "snapshot" in r.extra][-1]["history"]
+    assert [m for m, _ in fed] == list(algorithms.ALGORITHMS) * 6
+    X = torch.as_tensor(mnist.X_train[:300])
+    epochs = []
+    for u in range(6):
+        batches = [V for _, V in fed[3 * u: 3 * u + 3]]
+        for V in batches[1:]:
+            assert torch.equal(V, batches[0]), u
+        rows = [int(torch.nonzero((X == v).all(1))[0]) for v in batches[0]]  # which training digits
+        epochs.append(rows)
+    for e in (0, 3):  # an epoch (3 updates) covers the 300 digits once, in a new order the next epoch
+        assert sorted(sum(epochs[e: e + 3], [])) == list(range(300))
+    assert epochs[0] != epochs[3]
+    assert abs(hist[-1]["ll_cd"] - hist[-1]["ll_pcd"]) > 1e-3  # yet different negative phases part ways
 
 
 def test_large_models_are_measured_by_ais_with_a_band(mnist):
