@@ -65,9 +65,19 @@ def test_dcgan_page_extremes():
     assert at.get("imgs") or at.get("image")
 
 
-def test_dcgan_page_choosing_missing_cifar_falls_back_visibly():
-    if datasets.available("cifar10"):
-        pytest.skip("CIFAR-10 is on this machine")
+def test_dcgan_page_choosing_missing_cifar_falls_back_visibly(monkeypatch):
+    """Runs everywhere: CIFAR-10 is made absent (its files and its load), whether or not this machine has it."""
+    from explorer import shell
+
+    on_disk, load = datasets.on_disk, shell.load_dataset
+
+    def load_without_cifar(name):
+        if name == "cifar10":
+            raise datasets.DatasetUnavailable("(this test hides CIFAR-10)")
+        return load(name)
+
+    monkeypatch.setattr(datasets, "on_disk", lambda name: name != "cifar10" and on_disk(name))
+    monkeypatch.setattr(shell, "load_dataset", load_without_cifar)
     at = _app("gan_1_dcgan.py", data="CIFAR-10 (not on this machine)", iters="20", width="8", batch="16")
     at.run()
     assert not at.exception, at.exception
