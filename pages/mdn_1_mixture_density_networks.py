@@ -91,8 +91,10 @@ with tab_par:
             shell.what_to_look_for(
                 "Where the inverse is single-valued one α_i is close to 1 and the other kernels are switched off "
                 "(their μ_i and σ_i then mean nothing). In the three-branch region the α_i share the mass and each μ_i "
-                "follows one branch. σ_i is small where a branch is steep in t (g(x) is flat there, so the noise "
-                "spreads x little) and large where it is flat.")
+                "follows one branch. σ_i is large where a branch is steep in t and small where it is flat: t = g(x) + "
+                "noise, so a noise band 2w wide in t spreads x over about 2w/|g′(x)|, widest where g is flat (|g′| "
+                "small, near its turning points). Bishop's uniform noise gives σ ≈ 2w/(√12 |g′|): about 0.02 on the "
+                "outer branches at w = 0.1.")
 
 with tab_smp:
     if tab_smp.open:

@@ -1,6 +1,6 @@
 """OT: Sinkhorn's lambda
 
-Slide lambda from a uniform plan to the exact one: the entropic plan, its cost, entropy, iterations and gap to the exact cost, and curves against lambda.
+Slide lambda from the independent plan a bᵀ to the exact one: the entropic plan, its cost, entropy, iterations and gap to the exact cost, and curves against lambda.
 """
 import numpy as np
 import pandas as pd
@@ -16,7 +16,8 @@ ctrl = pg.controls
 problem = ctrl.select("Problem", "prob", ["1d", "plane"], "1d",
                       labels={"1d": "two 1-D mixtures", "plane": "random points in the plane"})
 lam = ctrl.log_slider("λ (POT reg = 1/λ)", "lam", 0.1, 10_000, 100,
-                      help="Small λ: strong entropy, a blurred (at the extreme uniform) plan. Large λ: the exact plan.")
+                      help="Small λ: strong entropy, a blurred plan (at the extreme the independent plan a bᵀ). Large λ: the "
+                      "exact plan.")
 if problem == "1d":
     n = ctrl.slider("Grid points", "n", 20, 200, 100, step=10)
     x, a, b, _ = transport_ui.two_measures(ctrl, n, allow_values=False)
@@ -84,7 +85,8 @@ with c2:
 plots.download_csv(df, "sinkhorn-sweep", key="csv-sweep", label="CSV of the λ sweep (cost, entropy, iterations, solver)")
 
 shell.what_to_look_for(
-    "At small λ the entropy term wins: the plan spreads over everything (at the extreme P = a kᵀ, maximal entropy) and "
-    "its cost is far above the optimum. As λ grows the plan concentrates on the exact plan's support, the entropy "
-    "falls and the cost approaches d_M from above; Sinkhorn needs more iterations, and beyond max(M)·λ ≈ 200 the plain "
-    "iteration would underflow (e^(−λ M) = 0), so the page switches to POT's log-stabilised solvers.")
+    "At small λ the entropy term wins: the plan spreads over everything (at the extreme P = a bᵀ, the independent "
+    "coupling of the two marginals, maximal entropy) and its cost is far above the optimum. As λ grows the plan "
+    "concentrates on the exact plan's support, the entropy falls and the cost approaches d_M from above; Sinkhorn "
+    "needs more iterations, and beyond max(M)·λ ≈ 200 the plain iteration would underflow (e^(−λ M) = 0), so the page "
+    "switches to POT's log-stabilised solvers.")
