@@ -11,6 +11,7 @@ from core.cache import DiskCache
 from core.data import ImageData
 
 FAST = Q.ClassifierConfig(epochs=3, batch_size=32)
+pytestmark = pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # sqrtm of singular ReLU covariances
 
 
 def _fd_scipy(mu1, c1, mu2, c2):
@@ -51,24 +52,100 @@ def qm(small_mnist, tmp_path_factory):
     return Q.quality_model(small_mnist, FAST, cache=DiskCache(tmp_path_factory.mktemp("quality")))
 
 
+def _fd_to_halves_scipy(F_x, F_pop, draws):
+    """Mean over the draws of scipy's FD of F_x against the statistics of each draw's reference half."""
+    return np.mean([_fd_scipy(F_x.mean(0), np.cov(F_x.T), F_pop[h].mean(0), np.cov(F_pop[h].T)) for h, _ in draws])
+
+
+def _blurred(X):
+    return F.avg_pool2d(torch.as_tensor(X).view(-1, 1, 28, 28), 5, 1, 2).reshape(len(X), -1).numpy()
+
+
+def test_split_half_draws_are_random_disjoint_halves():
+    draws = Q.split_half_draws(2000, [0, 1], n_draws=5, n_eval=1000)
+    assert len(draws) == 5
+    for half, sample in draws:
+        assert len(half) == 1000 and len(sample) == 1000 and not set(half) & set(sample)
+        assert len(set(half) | set(sample)) == 2000
+        # random, not a block of the ordered file: both ends of the file are in the reference half
+        assert (half < 200).any() and (half >= 1800).any() and (sample < 200).any() and (sample >= 1800).any()
+    assert not np.array_equal(draws[0][0], draws[1][0])  # each draw its own split
+    again = Q.split_half_draws(2000, [0, 1], n_draws=5, n_eval=1000)
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(draws, again))
+    small = Q.split_half_draws(300, 7, n_draws=2, n_eval=1000)
+    assert [len(s) for _, s in small] == [150, 150]  # a half smaller than N_EVAL: all of it
+
+
+def test_floors_and_scores_match_an_independent_scipy_recomputation(qm, small_mnist):
+    Ftr, Fte = qm.features(small_mnist.X_train), qm.features(small_mnist.X_test)
+    ref = qm.reference()
+    seed = 0  # FAST's seed
+    for pop, F_pop, tag in (("train", Ftr, 0), ("heldout", Fte, 1)):
+        draws = Q.split_half_draws(len(F_pop), [seed, 0, tag])
+        floors = [_fd_scipy(F_pop[s].mean(0), np.cov(F_pop[s].T), F_pop[h].mean(0), np.cov(F_pop[h].T))
+                  for h, s in draws]
+        assert ref[pop]["floor_draws"] == pytest.approx(floors, rel=1e-4)
+        assert ref[pop]["floor"] == pytest.approx(np.mean(floors), rel=1e-4)
+        assert ref[pop]["floor_sd"] == pytest.approx(np.std(floors, ddof=1), rel=1e-4)
+    # a set of 1,000 images is scored against the same halves, averaged over the same draws
+    X = _blurred(small_mnist.X_test[::2])
+    r = qm.report(X)
+    FX = qm.features(X)
+    assert r["fid"] == pytest.approx(_fd_to_halves_scipy(FX, Ftr, Q.split_half_draws(len(Ftr), [seed, 0, 0])), rel=1e-4)
+    assert r["fid_heldout"] == pytest.approx(_fd_to_halves_scipy(FX, Fte, Q.split_half_draws(len(Fte), [seed, 0, 1])),
+                                             rel=1e-4)
+    assert r["fid_floor"] == ref["floor"] and r["fid_heldout_floor"] == ref["heldout_floor"]
+    assert r["fid_scaled"] == pytest.approx((r["fid"] - ref["floor"]) / (ref["ceiling"] - ref["floor"]))
+
+
+def test_samplers_of_the_training_digits_score_at_the_floor_and_blur_far_above(qm, small_mnist):
+    ref = qm.reference()
+    floor, sd = ref["floor"], ref["floor_sd"]
+    assert sd > 0.05 * floor  # a spread, not a single number
+    rng = np.random.default_rng(2024)  # another seed than the reference's
+    subsets = [qm.report(small_mnist.X_train[rng.choice(3000, Q.N_EVAL, replace=False)])["fid"] for _ in range(5)]
+    assert abs(np.mean(subsets) - floor) < 2 * sd and min(subsets) > floor - 2.5 * sd
+    # a memoriser: each sample a copy of a random training digit (it shares about half its images with each
+    # reference half, which lowers FD by about n / (n + |half|) of the floor)
+    memo = [qm.report(small_mnist.X_train[rng.integers(0, 3000, Q.N_EVAL)])["fid"] for _ in range(5)]
+    assert np.mean(memo) > floor - 2 * sd
+    blurred = qm.report(_blurred(small_mnist.X_train[rng.choice(3000, Q.N_EVAL, replace=False)]))
+    assert blurred["fid"] > floor + 20 * sd and blurred["fid_spreads"] > 20
+    # the held-out digits are another population (other writers): far above the train floor, and random training
+    # digits far above the held-out floor
+    assert ref["heldout_of_train"] > ref["heldout_floor"] + 2 * ref["heldout_floor_sd"]
+
+
 def test_quality_ranks_real_below_blurred_below_noise(qm, small_mnist, rng):
     assert qm.test_accuracy > 0.85
     real = small_mnist.X_test[:Q.N_EVAL]
     real0 = real.copy()
-    blurred = F.avg_pool2d(torch.as_tensor(real).view(-1, 1, 28, 28), 5, 1, 2).reshape(len(real), -1).numpy()
+    blurred = _blurred(real)
     noise = rng.random(real.shape, dtype=np.float32)
     r_real, r_blur, r_noise = qm.report(real), qm.report(blurred), qm.report(noise)
     assert r_real["fid"] < r_blur["fid"] < r_noise["fid"]
+    assert r_real["fid_heldout"] < r_blur["fid_heldout"] < r_noise["fid_heldout"]
     assert np.array_equal(real, real0)  # the input was not modified
-    # calibration points: held-out real images are the floor, noise images the ceiling
-    assert r_real["fid"] == pytest.approx(r_real["fid_floor"], rel=1e-6)
+    # the ceiling: other noise images score like it (FD of noise is far larger than its sampling spread)
     assert r_noise["fid"] == pytest.approx(r_real["fid_ceiling"], rel=0.1)
-    assert 0 <= r_blur["fid_scaled"] <= 1.2 and r_real["fid_scaled"] == pytest.approx(0, abs=1e-6)
-    # classes and diversity
-    assert r_real["classes_covered"] == 10 and r_real["diversity"] == pytest.approx(1.0, rel=1e-5)
-    assert r_real["class_hist"].sum() == pytest.approx(1.0)
+    assert 0 < r_blur["fid_scaled"] <= 1.2
+    # classes
+    assert r_real["classes_covered"] == 10 and r_real["class_hist"].sum() == pytest.approx(1.0)
     expected = np.bincount(qm.predict_proba(real).argmax(1), minlength=10) / len(real)
     assert np.allclose(r_real["class_hist"], expected)
+
+
+def test_diversity_reference_is_random_held_out_digits(qm, small_mnist):
+    ref = qm.reference()
+    idx = ref["diversity_index"]
+    assert len(idx) == Q.N_DIVERSITY and len(set(idx.tolist())) == Q.N_DIVERSITY
+    assert idx.min() < 200 and idx.max() >= 1800  # spread over the ordered file, not its first block
+    Fd = qm.features(small_mnist.X_test[idx]).astype(np.float64)
+    brute = np.mean([np.linalg.norm(Fd[i] - Fd[j]) for i in range(0, 400, 3) for j in range(400) if i != j])
+    assert ref["diversity"] == pytest.approx(brute, rel=0.02)  # every third row against all: a sample of the pairs
+    assert qm.report(small_mnist.X_test[idx])["diversity"] == pytest.approx(1.0, rel=1e-5)
+    r3 = qm.reference(3)
+    assert np.all(small_mnist.y_test[r3["diversity_index"]] == 3)
 
 
 def test_mode_collapse_is_measured(qm, small_mnist):
@@ -78,11 +155,14 @@ def test_mode_collapse_is_measured(qm, small_mnist):
     same = np.repeat(small_mnist.X_test[:1], 300, 0)
     r_same = qm.report(same)
     assert r_same["diversity"] == pytest.approx(0, abs=1e-6) and r_same["classes_covered"] == 1
-    # per-class reference: real images of the class are at that class's floor
+    # per-class reference: random training 3s (as many as the floor's sample) score at the class's floor
+    ref3 = qm.reference(3)
+    tr3 = np.flatnonzero(small_mnist.y_train == 3)
+    assert ref3["train"]["n"] == len(tr3) - len(tr3) // 2
+    sub = small_mnist.X_train[np.random.default_rng(5).choice(tr3, ref3["train"]["n"], replace=False)]
+    assert abs(qm.report(sub, label=3)["fid"] - ref3["floor"]) < 2 * ref3["floor_sd"]
     threes = small_mnist.X_test[small_mnist.y_test == 3]
-    r3 = qm.report(threes, label=3)
-    assert r3["fid"] == pytest.approx(qm.reference(3)["floor"], rel=1e-6)
-    assert r3["fid"] < qm.report(threes)["fid"]  # closer to the 3s than to all digits
+    assert qm.report(threes, label=3)["fid"] < qm.report(threes)["fid"]  # closer to the 3s than to all digits
 
 
 def test_quality_model_is_cached_on_disk(small_mnist, tmp_path):
@@ -96,6 +176,20 @@ def test_quality_model_is_cached_on_disk(small_mnist, tmp_path):
     X = small_mnist.X_test[:50]
     assert np.allclose(first.features(X), second.features(X), atol=1e-6)
     assert second.reference()["floor"] == pytest.approx(first.reference()["floor"])
+
+
+def test_a_new_reference_version_recomputes_the_references_and_keeps_the_classifier(small_mnist, tmp_path,
+                                                                                   monkeypatch):
+    cache = DiskCache(tmp_path)
+    first = Q.quality_model(small_mnist, Q.ClassifierConfig(epochs=1), cache=cache)
+    Q.clear_memo()
+    monkeypatch.setattr(Q, "REFERENCE_VERSION", Q.REFERENCE_VERSION + 1)
+    monkeypatch.setattr(Q, "N_DRAWS", 3)
+    second = Q.quality_model(small_mnist, Q.ClassifierConfig(epochs=1), cache=cache)
+    assert len(second.reference()["train"]["floor_draws"]) == 3 != len(first.reference()["train"]["floor_draws"])
+    X = small_mnist.X_test[:50]
+    assert np.array_equal(first.features(X), second.features(X))
+    Q.clear_memo()
 
 
 def test_augment_redraws_each_image_without_moving_it_far_or_touching_the_input():
