@@ -20,16 +20,26 @@ around a point that their average approaches. Measured on the default run, the a
 digits in their class than the last weights at the same "looks like the other domain" share.
 
 Without the cycle term (lambda_cyc = 0) nothing ties G(a) to a: any image that looks like B fools D_B, so a 3
-may come out as any digit. Two judges score a translator (`classifiers`): label preservation, the share of translated
-digits that a reader of both domains puts in the class of the source digit, and the share that a domain classifier
-takes for the other domain ("looks like B"), without which an identity map would preserve every label.
+may come out as any digit. Two judges score a translator (`classifiers`, `score_translations`), per held-out digit:
+does a reader of both domains put the translation in the source digit's class ("keeps its class"), and does a
+domain classifier take it for the target domain ("looks like B")? The headline is the joint rate, the share of
+digits for which both hold:
+
+    joint_ab = (1/n) sum_i [reader(G(a_i)) = y_i] * [domain(G(a_i)) = B]      (the same for F on B, "joint_ba")
+
+Each separate rate can be met by a translator that does not translate: the identity map keeps about 96 % of the
+classes (the reader reads both domains) and looks like the other domain almost never; a map to any digit drawn as
+B looks like B and keeps 10 %. Two separate rates p and q only bound the joint one: max(0, p + q - 1) <= joint <=
+min(p, q). `score_translations` scores any pair of translate functions, the identity map included
+(`identity_map`), on the same held-out digits.
 
     python -m core.gan.cycle                     # the page's default run
 """
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 import torch
@@ -338,20 +348,10 @@ class CycleSteps(training.Steps):
         return {"step": step, "images": torch.as_tensor(np.stack(rows) * 255 + 0.5).clamp(0, 255).to(torch.uint8)}
 
     def quality_row(self, step: int) -> dict:
-        """Label preservation each way (the readers on n_eval held-out digits translated) and, with a domain judge,
-        the share of translations it takes for the target domain ("looks_b": G(A), "looks_a": F(B))."""
-        j = self.classifiers
-        n = int(self.config.cycle.n_eval)
-        xa, ya = self.data_a.X_test[:n], self.data_a.y_test[:n]
-        xb, yb = self.data_b.X_test[:n], self.data_b.y_test[:n]
-        ab, ba = self.translate(xa, "ab"), self.translate(xb, "ba")
-        pab = float((j.b.predict_proba(ab).argmax(1) == ya).mean())
-        pba = float((j.a.predict_proba(ba).argmax(1) == yb).mean())
-        row = {"step": step, "preservation_ab": pab, "preservation_ba": pba, "preservation": (pab + pba) / 2}
-        if j.domain is not None:  # class 0: domain A, class 1: domain B
-            row["looks_b"] = float((j.domain.predict_proba(ab).argmax(1) == 1).mean())
-            row["looks_a"] = float((j.domain.predict_proba(ba).argmax(1) == 0).mean())
-        return row
+        """`score_translations` of the averaged translators on n_eval held-out digits of each domain: the joint
+        rates (with a domain judge) and the separate ones."""
+        return {"step": step, **score_translations(lambda X: self.translate(X, "ab"), lambda X: self.translate(X, "ba"),
+                                                   self.classifiers, self.data_a, self.data_b, self.config.cycle.n_eval)}
 
     def message(self, done: int) -> str:
         return f"step {done}/{self.total()}"
@@ -390,6 +390,74 @@ def translators(result: dict) -> tuple[Translator, Translator]:
     return G.eval(), Fn.eval()
 
 
+def translate_with(net: nn.Module, batch: int = 500) -> Callable[[np.ndarray], np.ndarray]:
+    """The translate function of one translator (e.g. G of `translators`): flat images in [0, 1] (n, 784) -> their
+    translations, flat, in [0, 1], in batches, without gradients."""
+    dev = next(net.parameters()).device
+
+    @torch.no_grad()
+    def translate(X) -> np.ndarray:
+        X = np.asarray(X, np.float32)
+        return np.concatenate([_to_unit(net(_to_pm(X[i:i + batch]).to(dev))) for i in range(0, len(X), batch)]
+                              or [np.zeros((0, SIDE * SIDE), np.float32)])
+
+    return translate
+
+
+def identity_map(X) -> np.ndarray:
+    """The translation that does not translate: each image unchanged (flat, float32). The reference of every rate."""
+    return np.asarray(X, np.float32).reshape(len(X), -1)
+
+
+def eval_digits(data_a: datasets.ImageData, data_b: datasets.ImageData, n_eval: int) -> tuple:
+    """(xa, ya, xb, yb): the first n_eval held-out digits of each domain (B has 360), on which every translate
+    function is scored."""
+    n = int(n_eval)
+    return data_a.X_test[:n], data_a.y_test[:n], data_b.X_test[:n], data_b.y_test[:n]
+
+
+def judge_each(images, labels, reader, domain=None, target: int = 1) -> dict[str, np.ndarray]:
+    """Per image (boolean arrays of length n): "keeps" (the reader's most probable class is the label), and with a
+    domain judge "looks" (its most probable domain is `target`: 0 for A, 1 for B) and "both" (keeps and looks)."""
+    out = {"keeps": reader.predict_proba(images).argmax(1) == np.asarray(labels)}
+    if domain is not None:
+        out["looks"] = domain.predict_proba(images).argmax(1) == int(target)
+        out["both"] = out["keeps"] & out["looks"]
+    return out
+
+
+def score_translations(ab: Callable, ba: Callable, judges: "Judges", data_a: datasets.ImageData,
+                       data_b: datasets.ImageData, n_eval: int = 500) -> dict[str, float]:
+    """Score a pair of translate functions (flat images in [0, 1] -> flat images in [0, 1]; e.g. `translate_with(G)`,
+    or `identity_map` for no translation) on `eval_digits`, each image judged once (`judge_each`):
+
+        joint_ab       = mean_i [reader(ab(a_i)) = y_i and domain(ab(a_i)) = B]   the headline, A -> B
+        joint_ba       = mean_j [reader(ba(b_j)) = y_j and domain(ba(b_j)) = A]   B -> A
+        preservation_* = mean [reader(.) = y]    looks_b, looks_a = mean [domain(.) = target]   the separate rates
+
+    joint, preservation: the two ways' mean. Without a domain judge (judges.domain None) only the preservation."""
+    xa, ya, xb, yb = eval_digits(data_a, data_b, n_eval)
+    ea = judge_each(ab(xa), ya, judges.b, judges.domain, target=1)
+    eb = judge_each(ba(xb), yb, judges.a, judges.domain, target=0)
+    row = {}
+    if judges.domain is not None:
+        row.update(joint_ab=float(ea["both"].mean()), joint_ba=float(eb["both"].mean()))
+        row["joint"] = (row["joint_ab"] + row["joint_ba"]) / 2
+    row.update(preservation_ab=float(ea["keeps"].mean()), preservation_ba=float(eb["keeps"].mean()))
+    row["preservation"] = (row["preservation_ab"] + row["preservation_ba"]) / 2
+    if judges.domain is not None:
+        row.update(looks_b=float(ea["looks"].mean()), looks_a=float(eb["looks"].mean()))
+    return row
+
+
+def final_scores(result: dict, judges: "Judges", data_a: datasets.ImageData, data_b: datasets.ImageData) -> dict:
+    """`score_translations` of a finished run's translators (`translators`; a shipped one included) on the run's
+    n_eval held-out digits: the joint rate of a run whose quality history predates it."""
+    G, Fn = translators(result)
+    n = CycleConfig(**result["config"]["cycle"]).n_eval
+    return score_translations(translate_with(G), translate_with(Fn), judges, data_a, data_b, n)
+
+
 def reader_digits(data_a: datasets.ImageData, data_b: datasets.ImageData) -> datasets.ImageData:
     """The training digits of both domains in one set (B's 1,437 repeated three times, so each domain weighs about as
     much), held out: both domains' held-out digits. The translators' evaluation digits are held out here too."""
@@ -426,8 +494,68 @@ class Judges:
     domain: object = None
 
 
+JUDGES_DIR = gt.ASSET_DIR / "cyclegan-judges"  # the default judges, shipped (about a minute to train on a CPU)
+
+
+def judges_config() -> dict:
+    """What the shipped judges must have been trained with: both core.quality.ClassifierConfig, as dicts."""
+    from core.quality import ClassifierConfig
+
+    return {"reader": asdict(ClassifierConfig(**READER)), "domain": asdict(ClassifierConfig(**DOMAIN))}
+
+
+def judges_fingerprint(both: datasets.ImageData, dom: datasets.ImageData) -> str:
+    """SHA-256 of what the judges learnt from and were tested on (`reader_digits`, `domain_digits`)."""
+    from core import assets
+
+    return assets.fingerprint(both.X_train, both.y_train, both.X_test, both.y_test, dom.y_train, dom.y_test)
+
+
+def shipped_judges(both: datasets.ImageData, dom: datasets.ImageData, folder=JUDGES_DIR) -> Judges | None:
+    """The shipped reader and domain judge (float16 weights) if made with `judges_config` on exactly these
+    images, else None."""
+    from core import assets
+    from core.quality import QualityModel
+
+    got = assets.shipped(folder, judges_config(), judges_fingerprint(both, dom))
+    if got is None:
+        return None
+    try:
+        reader, domain = QualityModel(got["reader"]), QualityModel(got["domain"])
+    except (KeyError, RuntimeError):  # another classifier architecture since: train instead
+        return None
+    return Judges(reader, reader, domain)
+
+
+def ship_judges(data_a: datasets.ImageData | None = None, data_b: datasets.ImageData | None = None, out=JUDGES_DIR):
+    """Train (or take from the cache) the default judges and write them as a shipped asset: the CycleGAN page
+    then scores its shipped translators at once: python -c "from core.gan import cycle; cycle.ship_judges()"
+    (domain A: MNIST, domain B: `upscaled_digits`, when data_a, data_b are None)."""
+    import datetime
+    import platform
+
+    from core import CODE_VERSION, assets
+    from core.quality import ClassifierConfig, quality_model
+
+    data_a = data_a if data_a is not None else datasets.load("mnist")
+    data_b = data_b if data_b is not None else upscaled_digits()
+    both = reader_digits(data_a, data_b)
+    dom = domain_digits(data_a, data_b, both)
+    judges = {"reader": quality_model(both, ClassifierConfig(**READER)),
+              "domain": quality_model(dom, ClassifierConfig(**DOMAIN))}
+    keep = ("weights", "shape", "classes", "test_accuracy")  # what judging needs (no Frechet references)
+    result = {"config": judges_config(), **{k: {f: q.state[f] for f in keep} for k, q in judges.items()}}
+    prov = {"command": 'python -c "from core.gan import cycle; cycle.ship_judges()"',
+            "kind": "cyclegan-judges", "config": judges_config(), "code_version": CODE_VERSION,
+            "data_sha256": judges_fingerprint(both, dom),
+            "test_accuracy": {k: q.test_accuracy for k, q in judges.items()}, "torch": torch.__version__,
+            "python": platform.python_version(), "date": datetime.date.today().isoformat()}
+    return assets.save(out, result, prov)
+
+
 def classifiers(data_a: datasets.ImageData, data_b: datasets.ImageData) -> Judges:
-    """The judges of a translation, trained once and cached on disk (core.quality.quality_model).
+    """The judges of a translation: the shipped ones (`shipped_judges`) when made from exactly these digits with
+    these settings, else trained once (about a minute on a CPU) and cached on disk (core.quality.quality_model).
 
     When both domains hold the same classes (MNIST's digits and B's), one reader of both domains judges both
     directions: core.quality's small classifier trained on both domains' training digits, every batch redrawn at
@@ -442,8 +570,12 @@ def classifiers(data_a: datasets.ImageData, data_b: datasets.ImageData) -> Judge
 
     if list(data_a.classes) == list(data_b.classes):
         both = reader_digits(data_a, data_b)
+        dom = domain_digits(data_a, data_b, both)
+        shipped = shipped_judges(both, dom)
+        if shipped is not None:
+            return shipped
         reader = quality_model(both, ClassifierConfig(**READER))
-        return Judges(reader, reader, quality_model(domain_digits(data_a, data_b, both), ClassifierConfig(**DOMAIN)))
+        return Judges(reader, reader, quality_model(dom, ClassifierConfig(**DOMAIN)))
     return Judges(quality_model(data_a), quality_model(data_b, ClassifierConfig(epochs=60)))
 
 
