@@ -1,5 +1,7 @@
 """core.rbm.RBM against independent computations: enumeration, autograd, scikit-learn."""
 import itertools
+import re
+import zlib
 from dataclasses import replace
 
 import numpy as np
@@ -235,6 +237,38 @@ def test_full_pseudo_likelihood_is_the_mean_of_the_one_bit_estimator():
 
 
 # ----------------------------------------------------------------------------- a scikit-learn estimator
+
+def test_verbose_prints_every_iteration_as_scikit_learn_does(capsys):
+    """verbose=1 prints scikit-learn's line per iteration; its pseudo-likelihood is the mean of score_samples'
+    definition (n_v log sigm(F(v~) - F(v)), v~ = v with one bit flipped: the bit score_samples documents)
+    recomputed in NumPy from the weights after that iteration; verbose=0 prints nothing."""
+    X = (np.random.default_rng(0).random((100, 12)) < 0.3).astype(np.float64)
+    line = re.compile(r"\[(\w+)\] Iteration (\d+), pseudo-likelihood = (-?\d+\.\d\d), time = (\d+\.\d\d)s")
+    BernoulliRBM(4, n_iter=2, verbose=1, random_state=0).fit(X)
+    theirs = [line.fullmatch(x) for x in capsys.readouterr().out.splitlines()]
+    assert [(m.group(1), m.group(2)) for m in theirs] == [("BernoulliRBM", "1"), ("BernoulliRBM", "2")]
+    RBM(4, n_iter=3, verbose=1, random_state=0, device="cpu").fit(X)
+    ours = [line.fullmatch(x) for x in capsys.readouterr().out.splitlines()]
+    assert all(ours) and [(m.group(1), m.group(2)) for m in ours] == [("RBM", "1"), ("RBM", "2"), ("RBM", "3")]
+    rows = np.arange(len(X))
+    bits = [zlib.crc32(v.astype(np.float32).tobytes(), 0) % X.shape[1] for v in X]
+    Xf = X.copy()
+    Xf[rows, bits] = 1 - Xf[rows, bits]
+    printed, want = [float(m.group(3)) for m in ours], []
+    for i in (1, 2, 3):
+        r = RBM(4, n_iter=i, random_state=0, device="cpu").fit(X)  # the same updates, stopped after iteration i
+        W, b, c = (a.astype(np.float64) for a in (r.components_, r.intercept_visible_, r.intercept_hidden_))
+
+        def free(V):
+            return -V @ b - np.logaddexp(0, V @ W.T + c).sum(1)
+
+        want.append(float(np.mean(-X.shape[1] * np.logaddexp(0, free(X) - free(Xf)))))
+    np.testing.assert_allclose(printed, want, atol=0.0051)
+    assert len(set(printed)) == 3  # it moves with training
+    RBM(4, n_iter=2, random_state=0, device="cpu").fit(X)
+    assert capsys.readouterr().out == ""
+
+
 
 def test_passes_scikit_learns_estimator_checks():
     """Every check of sklearn.utils.estimator_checks.check_estimator passes (none is expected to fail)."""

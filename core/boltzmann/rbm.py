@@ -16,6 +16,7 @@ CD/PCD is four matrix products and two samplers (the ones-column of the data car
 from __future__ import annotations
 
 import math
+import time
 import zlib
 from dataclasses import asdict, dataclass
 
@@ -327,14 +328,18 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._check_fitted()
         X = self._checked(X, reset=False)
         V = torch.as_tensor(np.require(X, requirements=("W", "C")), dtype=torch.float32, device=self._P.device)
+        return self._score_rows(V, random_state).cpu().numpy()
+
+    def _score_rows(self, V: torch.Tensor, random_state=None) -> torch.Tensor:
+        """score_samples of the float32 rows V (n, n_v) on the model's device."""
         seed = _seed(self.random_state if random_state is None else random_state) % 2**32
-        rows32 = np.ascontiguousarray(X, dtype=np.float32)
+        rows32 = np.ascontiguousarray(V.cpu().numpy(), dtype=np.float32)
         pick = [zlib.crc32(r.tobytes(), seed) for r in rows32]
         idx = torch.as_tensor(np.asarray(pick, dtype=np.int64) % V.shape[1], device=V.device)
         rows = torch.arange(V.shape[0], device=V.device)
         V_ = V.clone()
         V_[rows, idx] = 1 - V_[rows, idx]
-        return (V.shape[1] * F.logsigmoid(self._free_energy(V_) - self._free_energy(V))).cpu().numpy()
+        return V.shape[1] * F.logsigmoid(self._free_energy(V_) - self._free_energy(V))
 
     @torch.no_grad()
     def pseudo_log_likelihood(self, X, chunk: int = 64) -> np.ndarray:
@@ -588,13 +593,22 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         yield Progress(0, total, 0.0, self.metrics(ev), "initial weights")
         step = 0
         for epoch in range(int(self.n_iter)):
+            begin = time.time()
             for i in self._epoch(Xa):
                 step += 1
                 if (i + 1) in marks:
-                    end = i + 1 == n_batches
+                    end = i + 1 == n_batches  # always among the marks
+                    if end and self.verbose:
+                        self._say(epoch + 1, Xt, time.time() - begin)
                     yield Progress(step, total, epoch + (i + 1) / n_batches,
                                    self.metrics(ev) if end else {},
                                    f"epoch {epoch + 1}/{self.n_iter}", done=step == total)
+
+    def _say(self, iteration: int, X: torch.Tensor, seconds: float) -> None:
+        """verbose: one line per epoch as scikit-learn's BernoulliRBM prints it (the mean score_samples of the
+        training rows; the seconds of the epoch's updates)."""
+        print("[%s] Iteration %d, pseudo-likelihood = %.2f, time = %.2fs"
+              % (type(self).__name__, iteration, float(self._score_rows(X).mean()), seconds))
 
     # ------------------------------------------------------------------ training steps (for core's training loops)
 
