@@ -41,15 +41,97 @@ DEFAULT_BETAS = 14_500  # Salakhutdinov & Murray: 500 in [0, .5), 4,000 in [.5, 
 DEFAULT_RUNS = 100
 
 
+# ----------------------------------------------------------------------------- base models
+
+@dataclass
+class BernoulliMixture:
+    """A normalised mixture of M independent-pixel models, p(v) = sum_m pi_m prod_j mu_mj^v_j (1 - mu_mj)^(1 - v_j):
+    the base model p_0 of AIS. M = 1 with mu = the data's pixel means is the base-rate model."""
+
+    log_pi: np.ndarray  # (M,) log mixing weights (sum of exp = 1)
+    mu: np.ndarray  # (M, n_v) pixel probabilities, strictly inside (0, 1)
+
+    @property
+    def n_components(self) -> int:
+        return len(self.log_pi)
+
+    def log_joint(self, V) -> np.ndarray:
+        """log pi_m + log p(v | m) for rows V: (n, M), float64."""
+        V = np.asarray(V, dtype=np.float64)
+        mu = np.asarray(self.mu, dtype=np.float64)
+        return self.log_pi[None, :] + V @ np.log(mu).T + (1.0 - V) @ np.log1p(-mu).T
+
+    def log_prob(self, V) -> np.ndarray:
+        """log p(v) for rows V: (n,), float64."""
+        G = self.log_joint(V)
+        m = G.max(1, keepdims=True)
+        return (m + np.log(np.exp(G - m).sum(1, keepdims=True)))[:, 0]
+
+
+def base_rates(X, pseudo_count: float = 0.05) -> BernoulliMixture:
+    """The one-component base-rate model of X (pixel means smoothed as in `base_rate_biases`)."""
+    return BernoulliMixture(np.zeros(1), 1.0 / (1.0 + np.exp(-base_rate_biases(X, pseudo_count)))[None, :])
+
+
+def fit_bernoulli_mixture(X, n_components: int = 20, n_iter: int = 20, pseudo_count: float = 1.0,
+                          random_state: int = 0) -> BernoulliMixture:
+    """EM for a mixture of `n_components` Bernoulli images on rows X (gray values in [0, 1] count as expected
+    binarisations). Responsibilities start from `n_components` random rows of X; every M-step smooths the
+    pixel means by `pseudo_count` examples' worth of 0.5 (mu_mj = (sum_i r_im x_ij + a) / (sum_i r_im + 2 a))."""
+    X = np.asarray(X, dtype=np.float64)
+    n, M = len(X), int(n_components)
+    if M < 1 or n < M:
+        raise ValueError(f"need at least {M} rows for {M} components")
+    rng = np.random.default_rng(int(random_state))
+    a = float(pseudo_count)
+    mu = (X[rng.choice(n, M, replace=False)] + a) / (1 + 2 * a)
+    log_pi = np.full(M, -math.log(M))
+    for _ in range(int(n_iter)):
+        G = BernoulliMixture(log_pi, mu).log_joint(X)  # E-step
+        G -= G.max(1, keepdims=True)
+        R = np.exp(G)
+        R /= R.sum(1, keepdims=True)
+        Nm = R.sum(0)  # M-step
+        mu = (R.T @ X + a) / (Nm[:, None] + 2 * a)
+        log_pi = np.log((Nm + 1e-3) / (n + 1e-3 * M))
+    return BernoulliMixture(log_pi, mu)
+
+
+def base_rate_biases(X, pseudo_count: float = 0.05) -> np.ndarray:
+    """Visible biases of the base-rate model: logit of the pixel means of X, smoothed by `pseudo_count`
+    examples' worth of 0.5 on both sides (so that never-inked pixels get a large finite negative bias)."""
+    X = np.asarray(X, dtype=np.float64)
+    n = max(1, X.shape[0])
+    k = pseudo_count * n if pseudo_count < 1 else pseudo_count
+    p = (X.sum(0) + k) / (n + 2 * k)
+    return np.log(p) - np.log1p(-p)
+
+
+def _base(base, base_visible_bias, X, n_v: int) -> BernoulliMixture:
+    if base is None:
+        if base_visible_bias is None:
+            base_visible_bias = np.zeros(n_v) if X is None else base_rate_biases(X)
+        bA = np.asarray(base_visible_bias, dtype=np.float64)
+        base = BernoulliMixture(np.zeros(1), 1.0 / (1.0 + np.exp(-bA.reshape(1, -1))))
+    mu = np.asarray(base.mu, dtype=np.float64)
+    if mu.ndim != 2 or mu.shape[1] != n_v:
+        raise ValueError(f"the base model must have {n_v} pixels, got shape {tuple(mu.shape)}")
+    return BernoulliMixture(np.asarray(base.log_pi, dtype=np.float64), np.clip(mu, 1e-12, 1 - 1e-12))
+
+
+# ----------------------------------------------------------------------------- results
+
 @dataclass
 class AISResult:
-    log_z: float  # estimate of log Z: log Z_0 + log mean(w)
-    log_z_low: float  # log(mean(w) - 3 standard errors) + log Z_0 (-inf when the band reaches 0)
-    log_z_high: float  # log(mean(w) + 3 standard errors) + log Z_0
-    log_z_base: float  # log Z_0 of the base model
+    log_z: float  # estimate of log Z: log Z_0 + log mean(w) - log M
+    log_z_low: float  # log(mean(w) - 3 standard errors) + log Z_0 - log M (-inf when the band reaches 0)
+    log_z_high: float  # log(mean(w) + 3 standard errors) + log Z_0 - log M
+    log_z_base: float  # log Z_0 of the base path's start (2^hidden units; the mixture itself is normalised)
     log_weights: np.ndarray  # (n_runs,) log importance weights
     n_betas: int  # intermediate distributions, including beta = 0 and 1
     seconds: float  # wall-clock time of the annealing
+    cpu_seconds: float = float("nan")  # CPU time of the process during the annealing (all threads)
+    n_components: int = 1  # components M of the Bernoulli-mixture base model
 
     @property
     def n_runs(self) -> int:
@@ -61,6 +143,12 @@ class AISResult:
         lw = self.log_weights - self.log_weights.max()
         w = np.exp(lw)
         return float(w.sum() ** 2 / (w ** 2).sum())
+
+    @property
+    def band_meaningful(self) -> bool:
+        """Whether the +-3 s.e. band says anything: with an ESS of a few runs the standard error of the weights
+        is itself unknown (it is dominated by the rare heavy runs that were not drawn), so no band is shown."""
+        return self.ess >= MIN_ESS_FOR_BAND
 
     @property
     def width(self) -> float:
@@ -75,7 +163,11 @@ class AISResult:
     def as_dict(self) -> dict:
         return {"log_z": self.log_z, "log_z_low": self.log_z_low, "log_z_high": self.log_z_high,
                 "log_z_base": self.log_z_base, "n_runs": self.n_runs, "n_betas": self.n_betas,
-                "seconds": self.seconds, "ess": self.ess}
+                "n_components": self.n_components, "seconds": self.seconds, "cpu_seconds": self.cpu_seconds,
+                "ess": self.ess, "band_meaningful": self.band_meaningful}
+
+
+MIN_ESS_FOR_BAND = 30.0  # below this effective sample size no +-s.e. band is drawn or stored as meaningful
 
 
 def betas_schedule(n: int = DEFAULT_BETAS) -> np.ndarray:
@@ -93,31 +185,21 @@ def betas_schedule(n: int = DEFAULT_BETAS) -> np.ndarray:
                            np.linspace(0.9, 1.0, n3)])
 
 
-def base_rate_biases(X, pseudo_count: float = 0.05) -> np.ndarray:
-    """Visible biases of the base-rate model: logit of the pixel means of X, smoothed by `pseudo_count`
-    examples' worth of 0.5 on both sides (so that never-inked pixels get a large finite negative bias)."""
-    X = np.asarray(X, dtype=np.float64)
-    n = max(1, X.shape[0])
-    k = pseudo_count * n if pseudo_count < 1 else pseudo_count
-    p = (X.sum(0) + k) / (n + 2 * k)
-    return np.log(p) - np.log1p(-p)
-
-
-def _result(logw: torch.Tensor, log_z0: float, n_betas: int, seconds: float) -> AISResult:
+def _result(logw: torch.Tensor, log_z0: float, n_betas: int, t0: tuple[float, float], M: int) -> AISResult:
     lw = logw.cpu().numpy().astype(np.float64)
     m = lw.max()
     w = np.exp(lw - m)  # weights scaled by exp(-m)
     mean = w.mean()
     se = w.std(ddof=1) / math.sqrt(len(w)) if len(w) > 1 else 0.0
-    log_mean = math.log(mean) + m
-    high = math.log(mean + 3 * se) + m
-    low = math.log(mean - 3 * se) + m if mean - 3 * se > 0 else -math.inf
-    return AISResult(log_mean + log_z0, low + log_z0, high + log_z0, log_z0, lw, n_betas, seconds)
+    shift = m + log_z0 - math.log(M)
+    low = math.log(mean - 3 * se) + shift if mean - 3 * se > 0 else -math.inf
+    return AISResult(math.log(mean) + shift, low, math.log(mean + 3 * se) + shift, log_z0, lw, n_betas,
+                     time.perf_counter() - t0[0], time.process_time() - t0[1], M)
 
 
 def _prepare(betas, n_runs, random_state, device):
     betas = betas_schedule(betas) if np.isscalar(betas) else np.asarray(betas, dtype=np.float64)
-    if betas[0] != 0.0 or betas[-1] != 1.0 or np.any(np.diff(betas) < 0):
+    if len(betas) < 2 or betas[0] != 0.0 or betas[-1] != 1.0 or np.any(np.diff(betas) < 0):
         raise ValueError("betas must increase from 0 to 1")
     if int(n_runs) < 1:
         raise ValueError("n_runs must be positive")
@@ -131,89 +213,201 @@ def _bern(P: torch.Tensor, gen: torch.Generator, out: torch.Tensor) -> torch.Ten
     return out.lt_(P)
 
 
-def _base(base_visible_bias, X, n_v: int) -> torch.Tensor:
-    if base_visible_bias is None:
-        if X is None:
-            return torch.zeros(n_v, dtype=torch.float64)
-        base_visible_bias = base_rate_biases(X)
-    bA = torch.as_tensor(np.asarray(base_visible_bias, dtype=np.float64))
-    if bA.shape != (n_v,):
-        raise ValueError(f"base visible biases must have shape ({n_v},), got {tuple(bA.shape)}")
-    return bA
+def _categorical(logits: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """One index per row of (R, M) float64 logits, drawn by inverting the cumulative probabilities."""
+    P = torch.softmax(logits, 1).cumsum(1)
+    u = torch.rand(len(P), 1, generator=gen, device=P.device, dtype=P.dtype) * P[:, -1:]
+    return (P < u).sum(1).clamp_(max=P.shape[1] - 1)
 
 
-def rbm_log_likelihood(W, b, c, V_bin, X_base, betas=14_500, n_runs=100, random_state=0, device=None) -> dict:
-    """Mean held-out log p(v) of an RBM with log Z by AIS: {"ll", "ll_low", "ll_high", "ais": {...}}."""
+class _Mixture:
+    """The base model's tensors on the device: log pi (M,), log mu and log(1 - mu) (M, n_v) float64, logit mu
+    (M, n_v) float32."""
+
+    def __init__(self, base: BernoulliMixture, dev):
+        mu = torch.as_tensor(base.mu, dtype=torch.float64)
+        self.M = mu.shape[0]
+        self.log_pi = torch.as_tensor(base.log_pi, dtype=torch.float64).to(dev)
+        self.L1, self.L0 = mu.log().to(dev), torch.log1p(-mu).to(dev)
+        self.logit = (self.L1 - self.L0).to(dev, torch.float32)
+        self.L0sum = self.L0.sum(1)  # (M,)
+
+    def log_joint(self, V: torch.Tensor) -> torch.Tensor:
+        """(R, M): log pi_m + log p(v | m), float64."""
+        V64 = V.double()
+        return self.log_pi + V64 @ (self.L1 - self.L0).T + self.L0sum
+
+    def draw(self, R: int, gen) -> torch.Tensor:
+        return _categorical(self.log_pi.expand(R, self.M), gen)
+
+
+class _RBMPath:
+    """The annealing path of an RBM in v-space (h and m summed out), x = W v + c:
+
+        log f_beta(v) = logsumexp_m (1 - beta) [log pi_m + log p(v | m)] + beta b.v + sum_i softplus(beta x_i)."""
+
+    def __init__(self, W, b, c, base: BernoulliMixture, dev):
+        self.W = torch.as_tensor(W).detach().to(dev, torch.float32)  # (n_h, n_v)
+        n_h, n_v = self.W.shape
+        self.b64 = torch.as_tensor(b).detach().to(dev, torch.float64).reshape(n_v)
+        self.b32 = self.b64.float()
+        self.c = torch.as_tensor(c).detach().to(dev, torch.float32).reshape(n_h)
+        self.mix = _Mixture(base, dev)
+        self.log_z0 = n_h * math.log(2.0)
+
+    def terms(self, V: torch.Tensor):
+        """What log f_beta(v) needs at any beta: (x float32 (R, n_h), G (R, M), b.v) of rows V."""
+        return torch.addmm(self.c, V, self.W.T), self.mix.log_joint(V), V.double() @ self.b64
+
+    def log_f(self, beta: float, x64: torch.Tensor, G: torch.Tensor, bv: torch.Tensor) -> torch.Tensor:
+        base = torch.logsumexp((1.0 - beta) * G, 1) if self.mix.M > 1 else (1.0 - beta) * G[:, 0]
+        return base + beta * bv + F.softplus(beta * x64).sum(1)
+
+    def increment(self, beta: float, beta_prev: float, terms) -> torch.Tensor:
+        """log f_beta(v) - log f_beta_prev(v) (float64, the pre-activations promoted from float32)."""
+        x, G, bv = terms
+        x64 = x.double()
+        return self.log_f(beta, x64, G, bv) - self.log_f(beta_prev, x64, G, bv)
+
+    def step(self, beta: float, V: torch.Tensor, terms, gen) -> torch.Tensor:
+        """One Gibbs step of p_beta: (h, m) | v, then v | h, m (reversible with respect to f_beta(v))."""
+        x, G, _ = terms
+        H = _bern(torch.sigmoid(beta * x), gen, torch.empty_like(x))
+        base = self.mix.logit[_categorical((1.0 - beta) * G, gen)] if self.mix.M > 1 else self.mix.logit[0]
+        P = torch.addmm(self.b32, H, self.W, beta=beta, alpha=beta).add_(base, alpha=1.0 - beta).sigmoid_()
+        return _bern(P, gen, torch.empty_like(P))
+
+    def start(self, R: int, gen) -> torch.Tensor:
+        """R draws of the base model."""
+        mu = self.mix.logit[self.mix.draw(R, gen)] if self.mix.M > 1 else self.mix.logit[0].expand(R, -1)
+        return _bern(torch.sigmoid(mu), gen, torch.empty(R, mu.shape[1], device=mu.device))
+
+
+def ais_rbm(W, b, c, *, X=None, base_visible_bias=None, base: BernoulliMixture | None = None, betas=DEFAULT_BETAS,
+            n_runs: int = DEFAULT_RUNS, random_state: int = 0, device=None, callback=None,
+            threads: int | None = None) -> AISResult:
+    """AIS estimate of log Z of a binary RBM (W: (n_h, n_v), b: (n_v,), c: (n_h,)).
+
+    Base model: `base` (a Bernoulli mixture, see `default_base`), else the one-component model with visible
+    biases `base_visible_bias`, else the base rates of X (training data), else uniform pixels. `betas`: a number
+    of temperatures (schedule of `betas_schedule`) or the array itself. `callback(k, n_betas)` is called every
+    500 temperatures (for progress bars). `threads`: see `torch_threads`.
+    """
+    with torch_threads(threads):
+        return _ais_rbm(W, b, c, _base(base, base_visible_bias, X, np.shape(W)[1]), betas, n_runs, random_state,
+                        device, callback)
+
+
+@torch.no_grad()
+def _ais_rbm(W, b, c, base, betas, n_runs, random_state, device, callback) -> AISResult:
+    t0 = time.perf_counter(), time.process_time()
+    betas, dev, gen = _prepare(betas, n_runs, random_state, device)
+    path = _RBMPath(W, b, c, base, dev)
+    V = path.start(int(n_runs), gen)  # x_0 ~ p_0
+    logw = torch.zeros(int(n_runs), dtype=torch.float64, device=dev)
+    for k in range(1, len(betas)):
+        t = path.terms(V)
+        logw += path.increment(float(betas[k]), float(betas[k - 1]), t)
+        if k == len(betas) - 1:
+            break
+        V = path.step(float(betas[k]), V, t, gen)
+        if callback is not None and k % 500 == 0:
+            callback(k, len(betas))
+    return _result(logw, path.log_z0, len(betas), t0, path.mix.M)
+
+
+@dataclass
+class RAISEResult:
+    """Reverse annealing (RAISE) of held-out rows: per-row log p_hat(v), whose exp is unbiased for the annealing
+    model's p_fwd(v), so that log p_hat is a stochastic lower bound of log p_fwd(v) (and of its mean)."""
+
+    log_p: np.ndarray  # (n,) log p_hat(v) per row
+    n_betas: int  # temperatures of the reverse path
+    seconds: float  # wall-clock time
+    cpu_seconds: float  # CPU time of the process (all threads)
+    n_components: int  # components of the base model
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.log_p))
+
+    @property
+    def se(self) -> float:
+        """Standard error of the mean over rows (digits differ; the annealing noise is inside it)."""
+        return float(np.std(self.log_p, ddof=1) / math.sqrt(len(self.log_p))) if len(self.log_p) > 1 else 0.0
+
+    def as_dict(self) -> dict:
+        return {"ll": self.mean, "se": self.se, "n": len(self.log_p), "n_betas": self.n_betas,
+                "n_components": self.n_components, "seconds": self.seconds, "cpu_seconds": self.cpu_seconds}
+
+
+def raise_rbm(W, b, c, V, *, X=None, base: BernoulliMixture | None = None, betas=DEFAULT_BETAS,
+              random_state: int = 0, device=None, callback=None, threads: int | None = None) -> RAISEResult:
+    """RAISE (Burda, Grosse & Salakhutdinov 2015): the conservative side of an RBM's held-out log p(v).
+
+    From each row v of V, the reverse chain x_K = v, x_{k-1} ~ T_k(. | x_k) for k = K..1 (the Gibbs steps of
+    `ais_rbm`, reversible with respect to f_k), and
+
+        log p_hat(v) = log f_K(v) - log Z_0 - sum_{k=1..K} [log f_k(x_{k-1}) - log f_{k-1}(x_{k-1})],
+
+    where f_K(v) = M p*(v) (the mixture's index m is uniform and decoupled at beta = 1) and Z_0 = 2^n_h. E[p_hat(v)]
+    is the probability p_fwd(v) that forward annealing ends at v, so log p_hat is below log p_fwd on average
+    (Jensen); p_fwd -> p as K grows. Not a strict bound on log p(v): conservative in practice. Base model as in
+    `ais_rbm` (X: base rates).
+    """
+    W = torch.as_tensor(W).detach()
+    with torch_threads(threads):
+        return _raise_rbm(W, b, c, V, _base(base, None, X, W.shape[1]), betas, random_state, device, callback)
+
+
+@torch.no_grad()
+def _raise_rbm(W, b, c, V, base, betas, random_state, device, callback) -> RAISEResult:
+    t0 = time.perf_counter(), time.process_time()
+    betas, dev, gen = _prepare(betas, 1, random_state, device)
+    path = _RBMPath(W, b, c, base, dev)
+    V = torch.as_tensor(np.asarray(V, dtype=np.float32)).to(dev).reshape(-1, path.W.shape[1])
+    x, G, bv = path.terms(V)
+    lp = path.log_f(1.0, x.double(), G, bv) - path.log_z0  # log f_K(v) - log Z_0
+    t = (x, G, bv)
+    K = len(betas) - 1
+    for k in range(K, 0, -1):
+        V = path.step(float(betas[k]), V, t, gen)  # x_{k-1} ~ T_k(. | x_k)
+        t = path.terms(V)
+        lp -= path.increment(float(betas[k]), float(betas[k - 1]), t)
+        if callback is not None and (K - k + 1) % 500 == 0:
+            callback(K - k + 1, len(betas))
+    return RAISEResult(lp.cpu().numpy(), len(betas), time.perf_counter() - t0[0], time.process_time() - t0[1],
+                       path.mix.M)
+
+
+def rbm_log_likelihood(W, b, c, V_bin, X_base, betas=DEFAULT_BETAS, n_runs=DEFAULT_RUNS, random_state=0, device=None,
+                       base: BernoulliMixture | None = None) -> dict:
+    """Mean held-out log p(v) of an RBM with log Z by AIS: {"ll", "ll_low", "ll_high", "ais": {...}}. Base model:
+    `base`, else the base rates of X_base."""
     from core.boltzmann.likelihood import free_energy
 
-    r = ais_rbm(W, b, c, X=X_base, betas=betas, n_runs=n_runs, random_state=random_state, device=device)
+    r = ais_rbm(W, b, c, X=X_base, base=base, betas=betas, n_runs=n_runs, random_state=random_state, device=device)
     W64, b64, c64 = (torch.as_tensor(t).detach().double().cpu() for t in (W, b, c))
-    unnorm = (-free_energy(torch.as_tensor(V_bin).double(), W64, b64, c64)).numpy()
+    unnorm = (-free_energy(torch.as_tensor(np.asarray(V_bin)).double(), W64, b64, c64)).numpy()
     ll, lo, hi = r.log_likelihood(unnorm)
     return {"ll": ll, "ll_low": lo, "ll_high": hi, "ais": r.as_dict()}
 
 
-def ais_rbm(W, b, c, *, X=None, base_visible_bias=None, betas=DEFAULT_BETAS, n_runs: int = DEFAULT_RUNS,
-            random_state: int = 0, device=None, callback=None, threads: int | None = None) -> AISResult:
-    """AIS estimate of log Z of a binary RBM (W: (n_h, n_v), b: (n_v,), c: (n_h,)).
+# ----------------------------------------------------------------------------- two-layer DBM
 
-    The base model's visible biases are `base_visible_bias`, else the base rates of X (training data),
-    else zero. `betas`: a number of temperatures (schedule of `betas_schedule`) or the array itself.
-    `callback(k, n_betas)` is called every 500 temperatures (for progress bars). `threads`: see
-    `torch_threads`.
-    """
-    with torch_threads(threads):
-        return _ais_rbm(W, b, c, X, base_visible_bias, betas, n_runs, random_state, device, callback)
-
-
-@torch.no_grad()
-def _ais_rbm(W, b, c, X, base_visible_bias, betas, n_runs, random_state, device, callback) -> AISResult:
-    t0 = time.perf_counter()
-    betas, dev, gen = _prepare(betas, n_runs, random_state, device)
-    W = torch.as_tensor(W).detach().to(dev, torch.float32)  # (n_h, n_v)
-    n_h, n_v = W.shape
-    b64 = torch.as_tensor(b).detach().to(torch.float64).reshape(n_v)
-    c = torch.as_tensor(c).detach().to(dev, torch.float32).reshape(n_h)
-    bA64 = _base(base_visible_bias, X, n_v)
-    log_z0 = n_h * math.log(2.0) + float(F.softplus(bA64).sum())
-    db = (b64 - bA64).to(dev)  # (n_v,) float64: b - b_A
-    bA, b32 = bA64.to(dev, torch.float32), b64.to(dev, torch.float32)
-    R = int(n_runs)
-    V = _bern(torch.sigmoid(bA).expand(R, n_v), gen, torch.empty(R, n_v, device=dev))  # x_0 ~ p_0
-    logw = torch.zeros(R, dtype=torch.float64, device=dev)
-    X_ = torch.empty(R, n_h, device=dev)
-    Hp, H = torch.empty(R, n_h, device=dev), torch.empty(R, n_h, device=dev)
-    Vp = torch.empty(R, n_v, device=dev)
-    for k in range(1, len(betas)):
-        bk, bk1 = float(betas[k]), float(betas[k - 1])
-        torch.addmm(c, V, W.T, out=X_)  # (R, n_h): W v + c
-        x64 = X_.double()
-        logw += (bk - bk1) * (V.double() @ db)
-        logw += (F.softplus(bk * x64) - F.softplus(bk1 * x64)).sum(1)
-        if k == len(betas) - 1:
-            break
-        torch.mul(X_, bk, out=Hp).sigmoid_()  # P(h | v) at beta_k
-        _bern(Hp, gen, H)
-        torch.addmm(b32, H, W, beta=bk, alpha=bk, out=Vp)  # beta (b + W^T h)
-        Vp.add_(bA, alpha=1.0 - bk).sigmoid_()  # + (1 - beta) b_A
-        _bern(Vp, gen, V)
-        if callback is not None and k % 500 == 0:
-            callback(k, len(betas))
-    return _result(logw, log_z0, len(betas), time.perf_counter() - t0)
-
-
-def ais_dbm(W1, W2, b, c1, c2, *, X=None, base_visible_bias=None, betas=DEFAULT_BETAS,
-            n_runs: int = DEFAULT_RUNS, random_state: int = 0, device=None, callback=None,
+def ais_dbm(W1, W2, b, c1, c2, *, X=None, base_visible_bias=None, base: BernoulliMixture | None = None,
+            betas=DEFAULT_BETAS, n_runs: int = DEFAULT_RUNS, random_state: int = 0, device=None, callback=None,
             threads: int | None = None) -> AISResult:
-    """AIS estimate of log Z of a binary DBM v - h1 - h2 (W1: (n1, n_v), W2: (n2, n1)); h1 is annealed,
+    """AIS estimate of log Z of a binary DBM v - h1 - h2 (W1: (n1, n_v), W2: (n2, n1)); the state is (h1, m),
     v and h2 are summed out analytically. Base model, betas, callback and threads as in `ais_rbm`."""
     with torch_threads(threads):
-        return _ais_dbm(W1, W2, b, c1, c2, X, base_visible_bias, betas, n_runs, random_state, device, callback)
+        return _ais_dbm(W1, W2, b, c1, c2, _base(base, base_visible_bias, X, np.shape(W1)[1]), betas, n_runs,
+                        random_state, device, callback)
 
 
 @torch.no_grad()
-def _ais_dbm(W1, W2, b, c1, c2, X, base_visible_bias, betas, n_runs, random_state, device, callback) -> AISResult:
-    t0 = time.perf_counter()
+def _ais_dbm(W1, W2, b, c1, c2, base, betas, n_runs, random_state, device, callback) -> AISResult:
+    t0 = time.perf_counter(), time.process_time()
     betas, dev, gen = _prepare(betas, n_runs, random_state, device)
     W1 = torch.as_tensor(W1).detach().to(dev, torch.float32)  # (n1, n_v)
     W2 = torch.as_tensor(W2).detach().to(dev, torch.float32)  # (n2, n1)
@@ -225,33 +419,37 @@ def _ais_dbm(W1, W2, b, c1, c2, X, base_visible_bias, betas, n_runs, random_stat
     c1_64 = torch.as_tensor(c1).detach().to(dev, torch.float64).reshape(n1)
     c1 = c1_64.float()
     c2 = torch.as_tensor(c2).detach().to(dev, torch.float32).reshape(n2)
-    bA64 = _base(base_visible_bias, X, n_v)
-    log_z0 = (n1 + n2) * math.log(2.0) + float(F.softplus(bA64).sum())
-    bA64 = bA64.to(dev)
-    bA = bA64.float()
+    mix = _Mixture(base, dev)
+    log_z0 = (n1 + n2) * math.log(2.0)
     R = int(n_runs)
     H1 = _bern(torch.full((R, n1), 0.5, device=dev), gen, torch.empty(R, n1, device=dev))  # uniform under p_0
+    m = mix.draw(R, gen)  # (R,) the base model's component
     logw = torch.zeros(R, dtype=torch.float64, device=dev)
     A, T = torch.empty(R, n_v, device=dev), torch.empty(R, n2, device=dev)
     V, H2 = torch.empty(R, n_v, device=dev), torch.empty(R, n2, device=dev)
     P1 = torch.empty(R, n1, device=dev)
 
-    def log_p(beta: float, a64, t64, h1c1):
-        return beta * h1c1 + F.softplus(bA64 + beta * (a64 - bA64)).sum(1) + F.softplus(beta * t64).sum(1)
+    def log_f(beta: float, a64, t64, h1c1, lg64, own):  # log f_beta(h1, m), v and h2 summed out
+        return ((1.0 - beta) * own + beta * h1c1 + F.softplus((1.0 - beta) * lg64 + beta * a64).sum(1)
+                + F.softplus(beta * t64).sum(1))
 
     for k in range(1, len(betas)):
         bk, bk1 = float(betas[k]), float(betas[k - 1])
         torch.addmm(b, H1, W1, out=A)  # (R, n_v): b + W1^T h1
         torch.addmm(c2, H1, W2.T, out=T)  # (R, n2): c2 + W2 h1
-        a64, t64, h1c1 = A.double(), T.double(), H1.double() @ c1_64
-        logw += log_p(bk, a64, t64, h1c1) - log_p(bk1, a64, t64, h1c1)
+        lg = mix.logit[m] if mix.M > 1 else mix.logit[0].expand(R, -1)  # (R, n_v) logit mu_m
+        own = mix.log_pi[m] + mix.L0sum[m]  # log pi_m + sum_j log(1 - mu_mj)
+        a64, t64, h1c1, lg64 = A.double(), T.double(), H1.double() @ c1_64, lg.double()
+        logw += log_f(bk, a64, t64, h1c1, lg64, own) - log_f(bk1, a64, t64, h1c1, lg64, own)
         if k == len(betas) - 1:
             break
-        _bern(A.mul_(bk).add_(bA, alpha=1.0 - bk).sigmoid_(), gen, V)  # v | h1 at beta_k
+        _bern(A.mul_(bk).add_(lg, alpha=1.0 - bk).sigmoid_(), gen, V)  # v | h1, m at beta_k
         _bern(T.mul_(bk).sigmoid_(), gen, H2)  # h2 | h1
         torch.addmm(c1, V, W1.T, out=P1)  # c1 + W1 v
         P1.addmm_(H2, W2).mul_(bk).sigmoid_()  # + W2^T h2, times beta
         _bern(P1, gen, H1)
+        if mix.M > 1:
+            m = _categorical((1.0 - bk) * mix.log_joint(V), gen)  # m | v
         if callback is not None and k % 500 == 0:
             callback(k, len(betas))
-    return _result(logw, log_z0, len(betas), time.perf_counter() - t0)
+    return _result(logw, log_z0, len(betas), t0, mix.M)
