@@ -220,7 +220,8 @@ class QualityModel:
         """Scores of images X (in [0, 1], the dataset's shape): "fid" (mean over the draws against the training
         halves) with "fid_sd" (sd over the draws), "fid_floor", "fid_floor_sd", "fid_ceiling", "fid_scaled"
         ((fid - floor) / (ceiling - floor)), "fid_spreads" ((fid - floor) / floor sd), the same against the held-out
-        halves ("fid_heldout", "fid_heldout_floor", "fid_heldout_floor_sd", "fid_heldout_of_train", its sd), and
+        halves ("fid_heldout", "fid_heldout_floor", "fid_heldout_floor_sd", "fid_heldout_of_train", its sd), "fid_n"
+        (the images per draw: the floor's sample size when X has as many), and
         "classes_covered", "class_hist", "diversity", "confidence", "n"."""
         X = np.asarray(X, np.float32).reshape(len(X), -1)
         ref = self.reference(label)
@@ -232,6 +233,7 @@ class QualityModel:
         covered = int((hist >= 1.0 / (4 * self.n_classes)).sum())
         div = mean_pairwise_distance(Fx[:N_DIVERSITY]) / max(1e-12, ref["diversity"])
         return {"fid": fd, "fid_sd": float(tr.std(ddof=1)), "fid_floor": floor, "fid_floor_sd": sd,
+                "fid_n": int(min(len(X), ref["train"]["n"])),
                 "fid_ceiling": ceil, "fid_scaled": (fd - floor) / max(1e-12, ceil - floor),
                 "fid_spreads": (fd - floor) / max(1e-12, sd), "fid_heldout": float(he.mean()),
                 "fid_heldout_floor": float(ref["heldout_floor"]), "fid_heldout_floor_sd": float(ref["heldout_floor_sd"]),

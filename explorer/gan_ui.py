@@ -20,7 +20,11 @@ LABELS = {"d_loss": "D loss", "g_loss": "G loss", "d_real": "D(x), real", "d_fak
           "acc_real": "D accuracy on real", "acc_fake": "D accuracy on fake", "d_fake_g": "D(G(z)) in the G step",
           "w_estimate": "Wasserstein estimate", "critic_real": "critic on real", "critic_fake": "critic on fake",
           "gp": "gradient penalty", "fid": "Frechet distance", "classes_covered": "classes covered",
-          "diversity": "diversity (real = 1)", "fid_floor": "floor: real held-out", "fid_ceiling": "ceiling: noise"}
+          "diversity": "diversity (real = 1)", "fid_floor": "floor: training digits (split-half)",
+          "fid_ceiling": "ceiling: noise"}
+FLOOR_LINE = ("Floor: what random training images (as many as the samples scored, at most 1,000) score against the "
+              "statistics of the other half of the training images (mean ± sd over 8 random splits); within about "
+              "2 sd of it, this classifier cannot tell the samples from training images.")
 
 
 # ----------------------------------------------------------------------------- data
@@ -41,9 +45,10 @@ def dcgan_dataset(ctrl: Controls) -> datasets.ImageData:
                          help="DCGAN works at 32x32: MNIST and Fashion-MNIST are padded from 28x28, the 8x8 digits "
                               "upsampled x4.")
     if not have_cifar and st.session_state.get("data") != "cifar10":  # chosen something else (no fallback notice)
-        st.warning("**CIFAR-10 is not on this machine** and cannot be downloaded here (no internet). The exercise "
-                   "asks for one CIFAR-10 class; this page offers MNIST and Fashion-MNIST padded to 32x32 instead "
-                   "(put `cifar-10-batches-py` in a data folder, see the README, to get CIFAR-10).",
+        st.warning("**CIFAR-10 is not on this machine.** The exercise asks for one CIFAR-10 class; this page offers "
+                   "MNIST and Fashion-MNIST padded to 32x32 instead. On a machine with a network, "
+                   "`python -m core.data --download cifar10` fetches it (about 170 MB); or put `cifar-10-batches-py` "
+                   "in a data folder (see the README).",
                    icon=":material/cloud_off:")
     return data
 
@@ -215,20 +220,56 @@ def curves(hist: pd.DataFrame, loss: str, key: str, settings: str = "") -> None:
         st.caption(settings)
 
 
+@st.cache_data(show_spinner="Scoring the generator's samples (today's Frechet reference)…", max_entries=32)
+def final_quality(key: str, done: int, label, _result: dict, _data: datasets.ImageData) -> dict:
+    """The run's final generator scored now (core.gan.latent.quality_report, 1,000 samples): the same definition for
+    shipped runs, whose rows were logged under an earlier reference, and for runs trained today."""
+    return latent.quality_report(_result, _data, quality(_data.name), label)
+
+
+def current_quality(res: live.RunResult, data: datasets.ImageData, label=None) -> dict | None:
+    """The last quality row when it was logged under today's reference (it has "fid_floor_sd"), else the final
+    generator re-scored now; None without quality rows."""
+    rows = res.result.get("quality") or []
+    if not rows:
+        return None
+    if "fid_floor_sd" in rows[-1] and label is None:
+        return rows[-1]
+    return final_quality(res.key, res.done, label, res.result, data)
+
+
+def logged_under_old_reference(result: dict) -> bool:
+    """Quality rows logged before the split-half reference: their "fid" is FD against all training digits' statistics
+    (close to today's: the reference halves add about the floor's spread) and their floor was the first 1,000
+    held-out digits (not a floor)."""
+    rows = result.get("quality") or []
+    return bool(rows) and "fid_floor_sd" not in rows[-1]
+
+
+def floor_help(q: dict) -> str:
+    """One line: the score's floor (train and held-out), its ceiling and where the score stands."""
+    return (f"Floor {q['fid_floor']:.2f} ± {q['fid_floor_sd']:.2f} ({q.get('fid_n', N_EVAL):,} random training images "
+            f"vs the other half's statistics, 8 random splits; this score is {q['fid_spreads']:+.1f} sd from it), ceiling "
+            f"{q['fid_ceiling']:.0f} (uniform noise). Against held-out digits (other writers): {q['fid_heldout']:.1f}, "
+            f"floor {q['fid_heldout_floor']:.2f} ± {q['fid_heldout_floor_sd']:.2f}; the training digits themselves "
+            f"score {q['fid_heldout_of_train']:.1f} there.")
+
+
 def quality_rows(result: dict) -> pd.DataFrame:
     rows = [{k: v for k, v in r.items() if k != "class_hist"} for r in result.get("quality", [])]
     return pd.DataFrame(rows)
 
 
-def quality_panel(result: dict, qm: QualityModel, key: str, label: int = -1) -> None:
+def quality_panel(res: live.RunResult, data: datasets.ImageData, qm: QualityModel, key: str, label: int = -1) -> None:
+    result = res.result
     q = quality_rows(result)
     if q.empty:
         st.info("No quality evaluation yet (it runs at the end of training).")
         return
-    last = result["quality"][-1]
+    last = current_quality(res, data)
+    old = logged_under_old_reference(result)
     m = st.columns(4)
-    m[0].metric("Frechet distance", f"{last['fid']:.1f}", help=f"Floor (real held-out vs train) "
-                f"{last['fid_floor']:.1f}, ceiling (uniform noise) {last['fid_ceiling']:.1f}.")
+    m[0].metric("Frechet distance", f"{last['fid']:.1f}", help=floor_help(last))
     if label >= 0:
         m[1].metric(f"Classified as {qm.classes[label]}", f"{last['class_hist'][label]:.0%}",
                     help="Share of the samples the classifier puts in the trained class (real images of the class: "
@@ -236,11 +277,14 @@ def quality_panel(result: dict, qm: QualityModel, key: str, label: int = -1) -> 
     else:
         m[1].metric("Classes covered", f"{int(last['classes_covered'])} / {qm.n_classes}",
                     help="A class counts when at least 1/(4K) of the samples are classified as it.")
-    m[2].metric("Diversity", f"{last['diversity']:.2f}", help="Mean pairwise feature distance, relative to real images.")
+    m[2].metric("Diversity", f"{last['diversity']:.2f}", help="Mean pairwise feature distance, relative to 400 random "
+                "held-out images.")
     m[3].metric("Classifier confidence", f"{last['confidence']:.2f}", help="Mean top probability: low = unclear shapes.")
     c1, c2 = st.columns(2)
     with c1:
-        fig = plots.line_figure(q, "step", ["fid", "fid_floor", "fid_ceiling"], "Frechet distance (classifier "
+        curve = q.drop(columns=[c for c in ("fid_floor", "fid_ceiling") if c in q]).assign(
+            fid_floor=last["fid_floor"], fid_ceiling=last["fid_ceiling"])  # today's floor and ceiling
+        fig = plots.line_figure(curve, "step", ["fid", "fid_floor", "fid_ceiling"], "Frechet distance (classifier "
                                 "features)", xlabel="generator iteration", labels=LABELS, markers=True,
                                 legend_below=True)
         for tr in fig.data[1:]:
@@ -255,8 +299,10 @@ def quality_panel(result: dict, qm: QualityModel, key: str, label: int = -1) -> 
         plots.style(fig, f"Classes of {N_EVAL} samples (classifier)", "class", "share of samples", legend=False)
         plots.show_figure(fig, key=f"{key}-hist")
     st.caption(f"Classifier: {qm.test_accuracy:.1%} held-out accuracy, 64 features. Frechet distance of {N_EVAL} "
-               "samples against the training images" + (" of the class" if label >= 0 else "") + "; floor = the same "
-               "number of real held-out images, ceiling = uniform noise images.")
+               "samples against the training images" + (" of the class" if label >= 0 else "") + ". " + FLOOR_LINE
+               + (" The curve was logged while this shipped run trained, against all training digits' statistics "
+                  "(an earlier definition that reads lower by up to about one floor sd); the figures above and the floor "
+                  "line are today's, from its final generator re-scored now." if old else ""))
 
 
 def flags(result: dict, run: gt.GANRun, n_classes: int) -> None:
@@ -347,14 +393,19 @@ def _walk(key: str, done: int, label, _result: dict, seed: int, direction: int, 
     return gt.to_unit(smp.render(z))
 
 
+N_RATIO = 200  # samples and random held-out images of the nearest-neighbour ratio
+
+
 @st.cache_data(show_spinner="Searching the training images…", max_entries=32)
 def _copies(key: str, done: int, label, _result: dict, _data: datasets.ImageData, seed: int, n: int) -> dict:
     smp = _sampler(key, done, label, _result)
     native, train, held_out = latent.images_of(_result, _data, label)
     samples = native(smp.render(smp.noise(n, seed)))
     embed = quality(_data.name).features if _data.name in datasets.DATASETS else None  # no classifier for uploads
-    check = latent.copy_check(samples, train, held_out[: 4 * n], embed=embed)
-    return {"samples": samples, "train": train, **check}
+    check = latent.copy_check(samples, train, held_out, embed=embed, n_held_out=4 * n, seed=seed)
+    many = native(smp.render(smp.noise(N_RATIO, seed + 1)))
+    ratio = latent.copy_ratio(many, train, held_out, embed=embed, n_held_out=N_RATIO, seed=seed)
+    return {"samples": samples, "train": train, "ratio": ratio, **check}
 
 
 def latent_panel(res: live.RunResult, data: datasets.ImageData, key: str, label: int | None = None) -> None:
@@ -416,6 +467,12 @@ def latent_panel(res: live.RunResult, data: datasets.ImageData, key: str, label:
                    delta=f"{np.median(d['distance']) - np.median(d['held_out_distance']):+.2f} vs real held-out",
                    delta_color="off", help="Real held-out images of the same class, to the same training images: "
                    "the distance of a genuinely new image. A copying generator would be far below it.")
+    st.caption("Nearest-neighbour ratio (median distance of " + f"{N_RATIO} samples to their nearest training image "
+               f"/ that of {N_RATIO} random held-out digits): " + ", ".join(f"{v:.2f} in {k}" for k, v in
+                                                                          cp["ratio"].items())
+               + ". A copier scores 0; new digits as far from the training set as unseen real ones score about 1 "
+                 "(held-out digits are other writers, so a faithful model of the training digits may score a little "
+                 "below 1).")
     shell.what_to_look_for(
         "If the samples were copies, each would sit on top of its nearest training image (distance near 0, far "
         "below the real held-out images' distance). Similar digits with different strokes, at distances like the "
@@ -450,7 +507,7 @@ def show_run(res: live.RunResult, run: gt.GANRun, data: datasets.ImageData, ctrl
     with tab_q:
         if tab_q.open:
             if data.name in datasets.DATASETS:
-                quality_panel(res.result, quality(data.name), f"{key}-q", label=run.label)
+                quality_panel(res, data, quality(data.name), f"{key}-q", label=run.label)
             else:
                 st.info("Quality is measured with a classifier of the dataset's classes; your own images have none, so "
                         "judge by eye (and by the DiffAugment tab).", icon=":material/info:")

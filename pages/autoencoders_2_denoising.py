@@ -10,7 +10,7 @@ import streamlit as st
 from core.autoencoders import dae
 from core.data import held_out_binary
 from explorer import autoencoders_ui as ui
-from explorer import plots, shell
+from explorer import gan_ui, plots, shell
 
 pg = shell.page("Denoising autoencoders as generative models", exercise=(
     "Train a denoising autoencoder on binarised MNIST (salt-and-pepper or Gaussian corruption) and use it as a "
@@ -74,6 +74,7 @@ with tab_q:
                                 bind="query-params")
         scores = ui.chain_scores(res.key, res.done, res.result, data, int(burn), int(seed_c))
         rows = [{"model": dae.NAMES[m], "Frechet distance": s["fid"], "floor": s["fid_floor"],
+                 "floor sd": s["fid_floor_sd"], "against held-out digits": s["fid_heldout"],
                  "ceiling": s["fid_ceiling"], "classes covered": s["classes_covered"], "diversity": s["diversity"],
                  "classes per chain": s["classes_per_chain"], "class changes": s["class_change_rate"]}
                 for m, s in scores.items()]
@@ -82,7 +83,7 @@ with tab_q:
         for c, m in zip(cols, names):
             s = scores[m]
             c.metric(f"{dae.NAMES[m]}: Frechet distance", f"{s['fid']:.1f}",
-                     help=f"Floor {s['fid_floor']:.1f} (real held-out digits), ceiling {s['fid_ceiling']:.1f} (noise).")
+                     help=gan_ui.floor_help(s))
             c.metric("classes covered", f"{int(s['classes_covered'])} / {len(data.classes or range(10))}")
         st.dataframe(df.style.format(precision=2), hide_index=True, width="stretch")
         plots.download_csv(df, "dae-chain-quality", key="csv-q", label="CSV of this table")
@@ -97,13 +98,15 @@ with tab_q:
         plots.show_figure(fig, key="q-hist")
         st.caption(f"100 chains from noise; after {burn} steps, one picture every 10 steps, 10 per chain (1,000 "
                    "pictures, the mean P(x | x~)). The quality classifier (core.quality) gives the Frechet distance of "
-                   "its 64 features with its floor (real held-out digits) and ceiling (uniform noise), the classes "
+                   "its 64 features against the training digits, with its ceiling (uniform noise). "
+                   f"{gan_ui.FLOOR_LINE} A chain's 10 pictures are correlated, which raises the distance above what "
+                   "1,000 independent samples would score. Also: the classes "
                    "(a class counts with at least 1/40 of the samples), the diversity (mean pairwise feature distance, "
                    "real digits = 1) and how chains move: classes visited per chain, and the share of consecutive "
                    f"pictures of a chain that change class. {settings}")
         shell.what_to_look_for(
-            "A Frechet distance near the floor means samples that the classifier's features cannot tell from real "
-            "digits; near the ceiling, noise. All 10 classes covered from noise means the chain reaches every mode; "
+            "A Frechet distance within about 2 sd of the floor means samples that the classifier's features cannot "
+            "tell from the training digits; near the ceiling, noise. All 10 classes covered from noise means the chain reaches every mode; "
             "'classes visited per chain' and 'class changes' measure mixing: a chain stuck on one digit visits one "
             "class.")
 

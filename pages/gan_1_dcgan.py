@@ -34,8 +34,9 @@ gan_ui.show_run(res, run, data, ctrl, "dcgan", diffaug_tab=True, hints={
         "overpowers G (G's gradients vanish, worst with the minimax loss); losses that swing by large amounts "
         "from one point to the next are oscillation. Compare several seeds or D steps per G step."),
     "quality": (
-        "The Frechet distance should fall from the noise ceiling towards the floor of real held-out images; "
-        "classes covered and diversity catch mode collapse that a low loss hides."),
+        "The Frechet distance should fall from the noise ceiling towards the floor (what random training images of "
+        "the class score against the other half of them); classes covered and diversity catch mode collapse that a "
+        "low loss hides."),
     "step": (
         "Like GAN Lab: press D step a few times and watch D(G(z)) fall while the samples stay the same, then "
         "G step and watch D(G(z)) rise as the samples move towards what D calls real. ■ Stop pauses the "

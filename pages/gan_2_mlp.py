@@ -1,6 +1,6 @@
 """GAN: the fully connected GAN on MNIST
 
-The seed's MLP GAN (G 128-256-512-1024 with BatchNorm, D 1024-512-256 with dropout, noise U(-1, 1)), k D steps per G step, live.
+The exercise's MLP GAN (G 128-256-512-1024 with BatchNorm, D 1024-512-256 with dropout, noise U(-1, 1)), k D steps per G step, live.
 """
 import streamlit as st
 
@@ -21,7 +21,7 @@ lr = ctrl.log_slider("Learning rate (both)", "lr", 1e-5, 2e-3, 2e-4)
 loss = ctrl.select("Generator loss", "loss", ["nonsat", "minimax"], "nonsat", horizontal=True,
                    labels={"nonsat": "non-saturating", "minimax": "minimax"})
 width = ctrl.log_slider("Width scale of the hidden layers", "width", 0.25, 1.0, 1.0, options=[0.25, 0.5, 1.0],
-                        help="1 = the seed's sizes; 0.5 halves every hidden layer (4x faster).")
+                        help="1 = the exercise's sizes; 0.5 halves every hidden layer (4x faster).")
 seed = ctrl.number("Seed", "seed", 0, 10_000, 0)
 run = gt.GANRun(data.name, -1, 8000, gt.mlp_config(iters, width, batch, k, loss, lr, seed))
 

@@ -31,7 +31,8 @@ def test_dcgan_page_small_run_says_cifar_is_missing():
     text = _texts(at)
     assert "Generator iterations: 20" in text and "Class: 3" in text  # the URL's settings were used
     if not datasets.available("cifar10"):
-        assert "CIFAR-10 is not on this machine" in text
+        assert "CIFAR-10 is not on this machine" in text and "python -m core.data --download cifar10" in text
+        assert "cannot be downloaded" not in text
     assert "fixed noise" in text  # the timeline grid was drawn
     assert len(at.get("imgs")) >= 1 or len(at.get("image")) >= 1
     assert at.select_slider(key="tl-dcgan").options  # the timeline slider lists the stored iterations
@@ -153,6 +154,7 @@ def test_latent_tab_at_its_extremes():
     texts = _texts(at)
     assert "linear (top row) and spherical (bottom row)" in texts and "s from −20 to +20" in texts
     assert len(at.metric) == 2 and all(float(m.value) > 0 for m in at.metric)  # distances to the training images
+    assert "Nearest-neighbour ratio" in texts and "in pixels" in texts and "in features" in texts
     at.button(key="dcgan-lat-new").click().run()  # new noise
     assert not at.exception and at.number_input(key="dcgan-lat-za").value == 1  # wrapped round: 100,002 mod 100,001
 
@@ -229,3 +231,35 @@ def test_your_own_images_train_the_dcgan_and_bad_archives_get_one_line():
     at.get_by_key("zip").set_value(("mine.zip", archive(60), "application/zip")).run()
     assert not at.exception, at.exception
     assert not at.error and "your 60 images from mine.zip" in _texts(at) and "fixed noise" in _texts(at)
+
+
+def test_shipped_runs_are_scored_on_todays_floor_and_none_below_it():
+    """The shipped runs' quality rows were logged under the earlier reference: the pages re-score the final generators
+    with today's split-half definition, say what the floor is, and label the logged curves."""
+    import re
+
+    from core.gan import latent
+    from core.gan import train as gt
+    from core.quality import quality_model
+
+    at = _app("gan_3_minimax_vs_wgan.py", view="Wasserstein estimate and quality")
+    at.run()
+    assert not at.exception, at.exception
+    text = _caption(at)
+    assert "Floor: what random training images" in text and "re-scored now" in text
+    spreads = [float(x) for x in re.findall(r"\(([+-]\d+) sd\)", text)]
+    assert len(spreads) == 3 and min(spreads) > -2  # no shipped generator below its floor
+    # the figure on the page is core's re-scored one
+    data = datasets.load("mnist")
+    qm = quality_model(data)
+    wgp = latent.quality_report(gt.shipped(gt.presets()["compare-wgan-gp"], data), data, qm)
+    assert f"WGAN-GP {wgp['fid']:.1f}" in text and wgp["fid"] > wgp["fid_floor"] - 2 * wgp["fid_floor_sd"]
+    q = _app("gan_2_mlp.py", view="Quality")
+    q.run()
+    assert not q.exception, q.exception
+    assert "sd from it" in q.metric[0].proto.help and "earlier definition" in _caption(q)
+
+
+def test_gan_pages_say_the_exercise_not_the_seed():
+    for page in sorted((ROOT / "pages").glob("gan_*.py")) + [ROOT / "explorer" / "gan_ui.py"]:
+        assert "the seed's" not in page.read_text(), page.name

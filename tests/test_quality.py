@@ -209,3 +209,20 @@ def test_augment_redraws_each_image_without_moving_it_far_or_touching_the_input(
     # half side of 14 px); stroke and contrast changes keep a symmetric disc's centre
     assert (cy - 13.5).abs().max() <= 0.12 * 14 + 0.05 and (cx - 13.5).abs().max() <= 0.12 * 14 + 0.05
     assert (cy - 13.5).abs().max() > 0.2  # and they do move it
+
+
+def test_copy_ratio_of_a_memoriser_is_zero_and_matches_brute_force(small_mnist, rng):
+    from sklearn.neighbors import NearestNeighbors
+
+    from core.gan import latent
+
+    train, held = small_mnist.X_train[:500], small_mnist.X_test
+    copies = train[rng.integers(0, 500, 50)]
+    assert latent.copy_ratio(copies, train, held, n_held_out=100)["pixels"] == pytest.approx(0, abs=1e-6)
+    new = small_mnist.X_train[1000:1060]
+    r = latent.copy_ratio(new, train, held, n_held_out=80, seed=3)["pixels"]
+    pick = np.sort(np.random.default_rng(3).choice(len(held), 80, replace=False))
+    nn = NearestNeighbors(n_neighbors=1).fit(train.astype(np.float64))
+    brute = np.median(nn.kneighbors(new.astype(np.float64))[0]) / np.median(nn.kneighbors(held[pick].astype(np.float64))[0])
+    assert r == pytest.approx(brute, rel=1e-6)
+    assert latent.copy_ratio(held[pick], train, held[pick])["pixels"] == pytest.approx(1.0)

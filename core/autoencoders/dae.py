@@ -365,7 +365,8 @@ def finish(result: dict, data: datasets.ImageData) -> dict:
     from core.quality import quality_model
 
     scores = score_chains(result, data, quality_model(data))
-    keep = ("fid", "fid_floor", "fid_ceiling", "classes_covered", "diversity", "classes_per_chain", "class_change_rate")
+    keep = ("fid", "fid_floor", "fid_floor_sd", "fid_heldout", "fid_heldout_floor", "fid_ceiling", "classes_covered",
+            "diversity", "classes_per_chain", "class_change_rate")
     return {"chains_from_noise": {m: {k: s[k] for k in keep} for m, s in scores.items()},
             "note": "100 chains from noise, 100 burn-in steps, then 10 pictures 10 steps apart each (1,000 images)"}
 

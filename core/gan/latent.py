@@ -12,6 +12,12 @@ so every point is as typical as the ends. For (anti-)parallel vectors (sin W = 0
 A generator that copies its training images would put each sample at distance ~0 from one of them: `nearest`
 finds, for each sample, its exact nearest training image (by brute force, in chunks) in any feature space:
 pixels, or the quality classifier's features (core.quality), where "the same digit drawn the same way" is close.
+`copy_ratio` sums it up: the median nearest-training distance of the samples over that of real held-out images
+(0 for a copier; about 1 for new images as far from the training images as new real digits are; held-out digits
+are other writers, so a perfect model of the training digits may score somewhat below 1).
+
+`quality_report` scores a trained generator now (core.quality's current definition), for runs whose quality rows
+were logged under an earlier reference.
 """
 from __future__ import annotations
 
@@ -96,12 +102,16 @@ def render(G: torch.nn.Module, z: torch.Tensor, cfg, context: int = 256) -> torc
     return generate(G, torch.cat([z, ctx]))[: len(z)]
 
 
-def copy_check(samples, train, held_out, embed=None) -> dict:
+def copy_check(samples, train, held_out, embed=None, n_held_out: int | None = None, seed: int = 0) -> dict:
     """Does the generator copy its training images? For each sample: its nearest training image and the distance,
     in pixels and (when `embed`, e.g. the quality classifier's features, is given) in that feature space; and the
     same distances for real held-out images, the yardstick: a new real digit is typically this far from its nearest
-    training digit, a copied one would be much closer. All images flat, in [0, 1], the dataset's own shape."""
+    training digit, a copied one would be much closer. All images flat, in [0, 1], the dataset's own shape.
+    n_held_out: that many random held-out images (seeded; MNIST's file is ordered by writer, so not its first block);
+    None: all. "ratio": median sample distance / median held-out distance."""
     samples, train, held_out = (np.asarray(a, np.float32).reshape(len(a), -1) for a in (samples, train, held_out))
+    if n_held_out is not None and n_held_out < len(held_out):
+        held_out = held_out[np.sort(np.random.default_rng(seed).choice(len(held_out), int(n_held_out), replace=False))]
     out = {}
     spaces = {"pixels": lambda X: X}
     if embed is not None:
@@ -110,8 +120,16 @@ def copy_check(samples, train, held_out, embed=None) -> dict:
         F_train = f(train)
         idx, dist = nearest(f(samples), F_train)
         _, ref = nearest(f(held_out), F_train)
-        out[name] = {"index": idx, "distance": dist, "held_out_distance": ref}
+        out[name] = {"index": idx, "distance": dist, "held_out_distance": ref,
+                     "ratio": float(np.median(dist) / max(1e-12, float(np.median(ref))))}
     return out
+
+
+def copy_ratio(samples, train, held_out, embed=None, n_held_out: int | None = None, seed: int = 0) -> dict[str, float]:
+    """median_i min_j |s_i - t_j| / median_k min_j |h_k - t_j| per space ("pixels", and "features" with `embed`):
+    how close the samples s are to their nearest training images t, relative to real held-out images h. 0: copies;
+    about 1: as new as real unseen digits (copy_check's "ratio"; n_held_out, seed: as there)."""
+    return {k: v["ratio"] for k, v in copy_check(samples, train, held_out, embed, n_held_out, seed).items()}
 
 
 class Sampler:
@@ -159,3 +177,24 @@ def images_of(result: dict, data, label: int | None = None) -> tuple:
         run = gt.run_from_dict(result["config"])
     native = lambda imgs: gt.to_native(imgs, run, data.shape)  # noqa: E731
     return native, gt.training_images(run, data), gt.training_images(run, data, "test")
+
+
+def quality_report(result: dict, data, quality, label: int | None = None, n: int | None = None,
+                   seed: int = 20_000) -> dict:
+    """A run's final generator scored now: core.quality.QualityModel.report of n (N_EVAL) samples from seeded noise,
+    against the run's class (a one-class run) or `label` (a conditional run; None: all classes, n / K samples of
+    each). For shipped runs whose quality rows were logged under an earlier reference definition."""
+    from core.gan import conditional
+    from core.quality import N_EVAL
+
+    n = int(n or N_EVAL)
+    if result["kind"] == conditional.CGANSteps.kind:
+        G = conditional.generator(result)
+        y = torch.arange(n) % G.n_classes if label is None else torch.full((n,), int(label), dtype=torch.long)
+        imgs = conditional.render(G, torch.randn(n, G.nz, generator=torch.Generator().manual_seed(int(seed))), y)
+        native, _, _ = images_of(result, data, label)
+        return quality.report(native(imgs), label)
+    smp = sampler_for(result)
+    native, _, _ = images_of(result, data)
+    run_label = int(result["config"].get("label", -1))
+    return quality.report(native(smp.render(smp.noise(n, seed))), run_label if run_label >= 0 else None)

@@ -482,8 +482,9 @@ def diagnose(history: list[dict], quality: list[dict] | None = None, loss: str =
     if quality:
         q = quality[-1]
         if q.get("fid_scaled") is not None and q["fid_scaled"] > 0.7:
-            where = ("further from real images than uniform noise is" if q["fid_scaled"] >= 1 else
-                     f"far from real images ({q['fid_scaled']:.0%} of the way from real data to noise)")
+            where = ("further from the training images than uniform noise is" if q["fid_scaled"] >= 1 else
+                     f"far from the training images ({q['fid_scaled']:.0%} of the way from the floor, what real "
+                     "training images score, to noise)")
             flags.append(("early", f"Too early to judge variety: by the Frechet distance the samples are still {where}. "
                           "Train longer."))
         elif q.get("diversity") is not None and q["diversity"] < 0.4:
