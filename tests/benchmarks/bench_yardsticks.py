@@ -20,8 +20,57 @@ import core  # noqa: E402,F401  (first: OpenMP's wait policy before torch loads)
 
 
 def fid_lines() -> dict[str, float]:
-    """Frechet-distance section (filled in by the FID work)."""
-    return {}
+    """Frechet-distance section (core.quality: the MNIST classifier's features, N_EVAL = 1,000 images, split-half
+    references, N_DRAWS = 8 draws):
+    - fid_floor_train_mean, fid_floor_train_sd: the train floor's mean and sd over the draws (1,000 random images of
+      one half of the 8,000 training digits against the other half's statistics); fid_floor_heldout_mean: the same
+      within the 2,000 held-out digits (halves of 1,000).
+    - fid_random_train_subset_minus_floor: 1,000 training digits drawn without replacement (seeds 101-105, not the
+      reference's), scored like a generator, mean over the 5 seeds minus the floor; fid_memoriser_minus_floor: a
+      "generator" whose every sample is a copy of a random training digit (drawn with replacement), the same way.
+      Target: each within 2 sd of the floor (they share about half their images with each reference half, which
+      lowers them by about 20 % of the floor); the spread of the 5 seeds is printed above the lines.
+    - fid_<run>_train, fid_<run>_heldout: the shipped WGAN-GP, minimax (minimax-vs-WGAN page, all classes) and DCGAN
+      (one class, the 3s: scored against that class) generators, 1,000 samples from noise seed 20,000, re-scored
+      here (core.gan.latent.quality_report), against the training and the held-out references."""
+    import numpy as np
+
+    from core import data as datasets
+    from core import quality
+    from core.gan import latent
+    from core.gan import train as gt
+
+    data = datasets.load("mnist")
+    qm = quality.quality_model(data)
+    ref = qm.reference()
+    floor, sd = ref["floor"], ref["floor_sd"]
+    out = {"fid_floor_train_mean": floor, "fid_floor_train_sd": sd}
+    subset = [qm.report(data.X_train[np.random.default_rng(100 + s).choice(len(data.X_train), quality.N_EVAL,
+                                                                           replace=False)])["fid"] for s in range(1, 6)]
+    memo = [qm.report(data.X_train[np.random.default_rng(200 + s).integers(0, len(data.X_train), quality.N_EVAL)])["fid"]
+            for s in range(1, 6)]
+    print(f"  train floor draws {np.round(ref['train']['floor_draws'], 2)}; random subsets {np.round(subset, 2)}; "
+          f"memoriser {np.round(memo, 2)}; held-out floor draws {np.round(ref['heldout']['floor_draws'], 2)}; "
+          f"training digits vs the held-out halves {ref['heldout_of_train']:.2f} ± {ref['heldout_of_train_sd']:.2f}",
+          flush=True)
+    out["fid_random_train_subset_minus_floor"] = float(np.mean(subset) - floor)
+    out["fid_memoriser_minus_floor"] = float(np.mean(memo) - floor)
+    out["fid_floor_heldout_mean"] = ref["heldout_floor"]
+    presets = gt.presets()
+    for name, key in (("wgan_gp", "compare-wgan-gp"), ("minimax", "compare-minimax"), ("dcgan", "dcgan")):
+        res = gt.shipped(presets[key], data)
+        if res is None:
+            print(f"  shipped run {key} missing", flush=True)
+            continue
+        r = latent.quality_report(res, data, qm)
+        lab = presets[key].label
+        rf = qm.reference(lab if lab >= 0 else None)
+        print(f"  {key}: train {r['fid']:.2f} (floor {rf['floor']:.2f} ± {rf['floor_sd']:.2f}, {r['fid_spreads']:+.1f} "
+              f"sd), held-out {r['fid_heldout']:.2f} (floor {rf['heldout_floor']:.2f} ± {rf['heldout_floor_sd']:.2f}; "
+              f"training digits {rf['heldout_of_train']:.2f}), logged in training {res['quality'][-1]['fid']:.2f}",
+              flush=True)
+        out[f"fid_{name}_train"], out[f"fid_{name}_heldout"] = r["fid"], r["fid_heldout"]
+    return out
 
 
 def ais_lines() -> dict[str, float]:
