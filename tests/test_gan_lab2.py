@@ -14,6 +14,7 @@ from core import assets, training
 from core.data import ImageData
 from core.gan import conditional, cycle, latent
 from core.gan import train as gt
+from core.quality import N_EVAL
 from core.uploads import ImageError, load_image_zip
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -106,14 +107,54 @@ def test_conditional_run_rows_are_classes_and_label_accuracy_is_scored(tmp_path)
     qm = quality_model(data, ClassifierConfig(epochs=1), cache=DiskCache(tmp_path))
     run = conditional.CGANRun("mnist", 200, conditional.CGANConfig(width=8, batch_size=16, n_iters=4, log_every=2,
                                                                    grid_every=2, quality_every=2))
-    res = training.run_to_end(conditional.CGANSteps(run, data, qm, device="cpu"))
+    reading = np.random.default_rng(3).integers(0, 10, N_EVAL)  # what the classifier "reads" in the i-th sample
+    res = training.run_to_end(conditional.CGANSteps(run, data, ReadsInOrder(qm, reading), device="cpu"))
     assert res["grids"][-1]["images"].shape == (10 * conditional.N_PER_CLASS, 1, 32, 32)
     rows = [r for r in res["history"] if "label_accuracy" in r]
-    assert rows and all(0 <= r["label_accuracy"] <= 1 for r in rows)
-    # label accuracy against the classifier's own reading of real images: a perfect generator scores its accuracy
-    acc = conditional.label_accuracy(data.X_test, data.y_test, qm)
-    want = float((qm.predict_proba(data.X_test).argmax(1) == data.y_test).mean())
-    assert acc["label_accuracy"] == pytest.approx(want) and acc["confusion"].sum() == len(data.X_test)
+    # the samples are asked for classes 0, 1, ..., 9, 0, 1, ... in turn: count, sample by sample, the ones read so
+    hits = sum(1 for i in range(N_EVAL) if reading[i] == i % 10)
+    assert [r["step"] for r in rows] == [2, 4]
+    assert all(r["label_accuracy"] == pytest.approx(hits / N_EVAL) for r in rows)
+    per = [sum(reading[i] == k for i in range(k, N_EVAL, 10)) / len(range(k, N_EVAL, 10)) for k in range(10)]
+    np.testing.assert_allclose(res["quality"][-1]["per_class"], per)
+
+
+class ReadsInOrder:
+    """A classifier whose answers we choose: the i-th image of each call is read as class reading[i] (the real
+    model's report, for the Frechet rows)."""
+
+    def __init__(self, qm, reading):
+        self.qm, self.reading, self.n_classes = qm, np.asarray(reading), qm.n_classes
+
+    def report(self, X, label=None):
+        return self.qm.report(X, label)
+
+    def predict_proba(self, X):
+        P = np.full((len(X), self.n_classes), 0.01)
+        P[np.arange(len(X)), self.reading[: len(X)]] = 0.9
+        return P
+
+
+def test_label_accuracy_and_confusion_against_a_count_by_hand(tmp_path):
+    from core.quality import ClassifierConfig, quality_model
+    from core.cache import DiskCache
+
+    g = np.random.default_rng(1)
+    labels, reading = g.integers(0, 10, 300), g.integers(0, 10, 300)
+    reading[:150] = labels[:150]  # half read right, the rest at random
+    stub = ReadsInOrder(type("K", (), {"n_classes": 10})(), reading)
+    acc = conditional.label_accuracy(np.zeros((300, 4)), labels, stub)
+    conf = np.zeros((10, 10), int)
+    for asked, read in zip(labels, reading):
+        conf[asked, read] += 1
+    assert acc["label_accuracy"] == pytest.approx(sum(a == r for a, r in zip(labels, reading)) / 300)
+    np.testing.assert_array_equal(acc["confusion"], conf)
+    np.testing.assert_allclose(acc["per_class"], [conf[k, k] / conf[k].sum() for k in range(10)])
+    # real images with the real classifier: a perfect generator scores the accuracy measured when it was trained
+    data = _tiny(200)
+    qm = quality_model(data, ClassifierConfig(epochs=1), cache=DiskCache(tmp_path))
+    assert conditional.label_accuracy(data.X_test, data.y_test, qm)["label_accuracy"] == pytest.approx(
+        qm.test_accuracy, abs=1e-6)
 
 
 # ----------------------------------------------------------------------------- CycleGAN
@@ -178,13 +219,112 @@ def test_cycle_run_translates_both_ways_and_measures_preservation(mnist, tmp_pat
     run = cycle.CycleRun("mnist", 300, cycle.CycleConfig(width=4, n_res=1, n_iters=4, log_every=2, grid_every=2,
                                                          quality_every=2, n_eval=50))
     qd = quality_model(cycle.domain_digits(small_a, b), ClassifierConfig(epochs=1), cache=DiskCache(tmp_path))
-    res = training.run_to_end(cycle.CycleSteps(run, small_a, b, classifiers=cycle.Judges(qa, qb, qd), device="cpu"))
+    judges = cycle.Judges(qa, qb, qd)
+    res = training.run_to_end(cycle.CycleSteps(run, small_a, b, classifiers=judges, device="cpu"))
     assert res["grids"][-1]["images"].shape == (4, cycle.CycleSteps.N_SHOW, 784)
     q = res["quality"][-1]
-    assert 0 <= q["preservation_ab"] <= 1 and q["preservation"] == pytest.approx((q["preservation_ab"] + q["preservation_ba"]) / 2)
-    assert 0 <= q["looks_a"] <= 1 and 0 <= q["looks_b"] <= 1 and res["history"][-1]["looks_b"] == q["looks_b"]
-    G, Fn = cycle.translators(res)
-    assert G(torch.zeros(2, 1, 28, 28)).shape == (2, 1, 28, 28)
+    assert q["step"] == 4 and res["history"][-1]["joint_ab"] == q["joint_ab"]
+    G, Fn = cycle.translators(res)  # the averaged translators of the last step
+    # one digit at a time: translate it, ask each judge, count (the first 50 held-out digits of each domain)
+    want = {}
+    for way, net, X, y, reader, target in (("ab", G, small_a.X_test[:50], small_a.y_test[:50], qb, 1),
+                                           ("ba", Fn, b.X_test[:50], b.y_test[:50], qa, 0)):
+        keeps = looks = both = 0
+        for x, label in zip(X, y):
+            with torch.no_grad():
+                t = ((net(torch.as_tensor(x).reshape(1, 1, 28, 28) * 2 - 1) + 1) / 2).clamp(0, 1).reshape(1, 784)
+            k = int(np.argmax(reader.predict_proba(t.numpy())[0])) == label
+            lk = int(np.argmax(qd.predict_proba(t.numpy())[0])) == target
+            keeps, looks, both = keeps + k, looks + lk, both + (k and lk)
+        want.update({f"preservation_{way}": keeps / 50, f"looks_{'b' if way == 'ab' else 'a'}": looks / 50,
+                     f"joint_{way}": both / 50})
+    for k, v in want.items():
+        assert q[k] == pytest.approx(v, abs=1e-9), k
+    assert q["joint"] == pytest.approx((want["joint_ab"] + want["joint_ba"]) / 2)
+    # a finished run's translators scored afresh (what the page does for a shipped run) give its last row
+    again = cycle.final_scores(res, judges, small_a, b)
+    assert again == pytest.approx({k: v for k, v in q.items() if k != "step"}, abs=1e-9)
+
+
+class Table:
+    """A judge whose answers we choose: an image's first pixel, times 1000, indexes `answers` (its class)."""
+
+    def __init__(self, answers, n_classes):
+        self.answers, self.n_classes = np.asarray(answers), n_classes
+
+    def predict_proba(self, X):
+        idx = np.rint(np.asarray(X)[:, 0] * 1000).astype(int)
+        P = np.full((len(X), self.n_classes), 0.01)
+        P[np.arange(len(X)), self.answers[idx]] = 0.9
+        return P
+
+
+def test_the_joint_rate_counts_each_digit_once_and_the_identity_map_gets_the_same_measure():
+    g = np.random.default_rng(0)
+    n_a, n_b = 40, 30
+
+    def domain(name, n, offset):  # image i of a domain: first pixel (offset + i) / 1000, the rest blank
+        X = np.zeros((n, 784), np.float32)
+        X[:, 0] = (offset + np.arange(n)) / 1000
+        y = g.integers(0, 10, n)
+        return ImageData(name, X, y, X, y, (1, 28, 28), [str(i) for i in range(10)])
+
+    A, B = domain("a", n_a, 0), domain("b", n_b, 100)
+    shift = lambda X: X + np.where(np.arange(784) == 0, 0.5, 0).astype(np.float32)  # noqa: E731  code c -> c + 500
+    # the judges' answers for every code: originals (0..129) and translations (500..629)
+    reader = g.integers(0, 10, 700)
+    reader[500:540] = np.where(g.random(40) < 0.7, A.y_test, reader[500:540])  # about 70 % of G(a) keep their class
+    reader[600:630] = np.where(g.random(30) < 0.6, B.y_test, reader[600:630])
+    reader[:40], reader[100:130] = A.y_test, B.y_test  # untranslated digits are all read right
+    dom = np.zeros(700, int)
+    dom[100:130] = 1  # originals: their own domain
+    dom[500:540] = g.random(40) < 0.6  # G(a) taken for B about 60 % of the time, independently of the class
+    dom[600:630] = g.random(30) < 0.2  # F(b) taken for B (so not for A) about 20 % of the time
+    judges = cycle.Judges(Table(reader, 10), Table(reader, 10), Table(dom, 2))
+
+    got = cycle.score_translations(shift, shift, judges, A, B, n_eval=100)  # 100: all of each domain
+    want = {}
+    for way, D, target in (("ab", A, 1), ("ba", B, 0)):
+        keeps = looks = both = 0
+        for x, label in zip(D.X_test, D.y_test):
+            code = int(round(float(x[0]) * 1000)) + 500
+            keeps += reader[code] == label
+            looks += dom[code] == target
+            both += reader[code] == label and dom[code] == target
+        n = len(D.X_test)
+        want.update({f"preservation_{way}": keeps / n, f"looks_{'b' if way == 'ab' else 'a'}": looks / n,
+                     f"joint_{way}": both / n})
+    for k, v in want.items():
+        assert got[k] == pytest.approx(v, abs=1e-12), k
+    for way, looks in (("ab", "looks_b"), ("ba", "looks_a")):  # the two separate rates do not make the joint one
+        p, q, j = got[f"preservation_{way}"], got[looks], got[f"joint_{way}"]
+        assert max(0.0, p + q - 1) <= j < min(p, q)
+    assert got["joint"] == pytest.approx((want["joint_ab"] + want["joint_ba"]) / 2)
+
+    # the identity map, the same function on the same digits: every class kept, no digit in the other domain
+    ident = cycle.score_translations(cycle.identity_map, cycle.identity_map, judges, A, B, n_eval=100)
+    assert ident["preservation_ab"] == 1.0 and ident["preservation_ba"] == 1.0
+    assert ident["joint_ab"] == 0.0 and ident["joint_ba"] == 0.0 and ident["looks_b"] == 0.0
+    # the first n_eval digits only; no domain judge: the preservation alone
+    few = cycle.score_translations(shift, shift, cycle.Judges(judges.a, judges.b), A, B, n_eval=10)
+    assert "joint_ab" not in few and "looks_b" not in few
+    assert few["preservation_ab"] == pytest.approx(np.mean(reader[500:510] == A.y_test[:10]))
+
+
+def test_the_shipped_judges_are_the_ones_made_from_these_digits(mnist):
+    b = cycle.upscaled_digits()
+    both = cycle.reader_digits(mnist, b)
+    dom = cycle.domain_digits(mnist, b, both)
+    j = cycle.shipped_judges(both, dom)
+    assert j is not None and j.a is j.b
+    # they read the held-out digits as well as when they were trained (float16 weights since: within 0.5 %)
+    for qm, d in ((j.a, both), (j.domain, dom)):
+        assert float((qm.predict_proba(d.X_test).argmax(1) == d.y_test).mean()) == pytest.approx(
+            qm.test_accuracy, abs=0.005)
+    assert cycle.classifiers(mnist, b).domain.test_accuracy == j.domain.test_accuracy  # classifiers() takes them
+    other = replace(both, X_train=both.X_train.copy())
+    other.X_train[0, 300] += 0.5  # one pixel of one digit
+    assert cycle.shipped_judges(other, dom) is None  # not these digits: trained instead
 
 
 def test_cycle_translators_shown_are_the_moving_average_of_the_trained_ones(mnist):
@@ -207,9 +347,7 @@ def test_cycle_translators_shown_are_the_moving_average_of_the_trained_ones(mnis
         differ = any(not torch.equal(g, r) for g, r in zip(got, raw))
         assert differ == (average > 0)  # 0: the raw weights themselves
         x = steps.data_a.X_test[:3]
-        with torch.no_grad():
-            by_avg = cycle._to_unit(steps.avg["G"](cycle._to_pm(x)))
-        np.testing.assert_allclose(steps.translate(x, "ab"), by_avg, atol=1e-6)  # the shown translation
+        np.testing.assert_allclose(steps.translate(x, "ab"), cycle.translate_with(steps.avg["G"])(x), atol=1e-6)
         shipped = steps.shippable(steps.state())
         G, _ = cycle.translators({"config": {"cycle": vars(run.cycle)}, **shipped})
         for g, a in zip(G.parameters(), steps.avg["G"].parameters()):
