@@ -253,7 +253,7 @@ def test_shipped_runs_are_scored_on_todays_floor_and_none_below_it():
     data = datasets.load("mnist")
     qm = quality_model(data)
     wgp = latent.quality_report(gt.shipped(gt.presets()["compare-wgan-gp"], data), data, qm)
-    assert f"WGAN-GP {wgp['fid']:.1f}" in text and wgp["fid"] > wgp["fid_floor"] - 2 * wgp["fid_floor_sd"]
+    assert f"{gt.LOSS_NAMES['wgan-gp']} {wgp['fid']:.1f}" in text and wgp["fid"] > wgp["fid_floor"] - 2 * wgp["fid_floor_sd"]
     q = _app("gan_2_mlp.py", view="Quality")
     q.run()
     assert not q.exception, q.exception
