@@ -222,6 +222,104 @@ def test_training_curves_improve_and_exact_ll_is_reported_for_small_models(mnist
     assert hist[-1]["recon_error"] < hist[0]["recon_error"]
 
 
+def numpy_energy(W, b, c, v, h):
+    return -(v @ b) - (h @ c) - h @ W @ v
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_one_digits_energy_free_energy_and_hidden_state_against_enumeration(seed):
+    """digit_energies against every hidden state listed: F(v) = -log sum_h exp(-E(v,h)), h* = argmin_h E(v,h),
+    E(v,h*) - F(v) = -log P(h*|v), P(h_j=1|v) as the enumerated marginal."""
+    r = tiny(7, 5, seed=seed, scale=1.5)
+    W, b, c = (a.astype(np.float64) for a in (r.components_, r.intercept_visible_, r.intercept_hidden_))
+    H = all_states(5)
+    for v in all_states(7)[seed::23]:
+        E = np.array([numpy_energy(W, b, c, v, h) for h in H])  # (32,)
+        F = -np.log(np.exp(-E).sum())
+        p = np.exp(F - E)  # P(h | v)
+        e = rbm_lab.digit_energies(r, v, top=3)
+        assert e["free_energy"] == pytest.approx(F, abs=1e-9)
+        np.testing.assert_array_equal(e["h"], H[np.argmin(E)])
+        assert e["energy"] == pytest.approx(E.min(), abs=1e-9)
+        assert e["gap"] == pytest.approx(-np.log(p.max()), abs=1e-9)
+        assert sum(e["terms"].values()) == pytest.approx(E.min(), abs=1e-9)
+        assert e["terms"]["-b.v"] == pytest.approx(-(v @ b), abs=1e-9)
+        marginal = H.T @ p  # P(h_j = 1 | v)
+        np.testing.assert_allclose(e["p_h"], marginal, atol=1e-9)
+        np.testing.assert_array_equal(e["top"], np.argsort(-marginal)[:3])
+        np.testing.assert_allclose(r.energy(np.tile(v, (len(H), 1)), H), E, atol=1e-9)
+
+
+def test_hidden_activations_as_a_square_picture():
+    sq = rbm_lab.hidden_square(np.arange(10.0))
+    assert sq.shape == (4, 4) and sq[0, 3] == 3 and sq[2, 1] == 9 and np.isnan(sq[2, 2:]).all() and np.isnan(sq[3]).all()
+    assert rbm_lab.hidden_square(np.ones(100)).shape == (10, 10) and not np.isnan(rbm_lab.hidden_square(np.ones(100))).any()
+
+
+def exact_visible_distribution(P_h_rows, W, b):
+    """P(v^ = s) for every visible state s given a distribution over h per row: sum_h P(h) P(s | h), (n_states,)."""
+    S = all_states(W.shape[1])
+    H = all_states(W.shape[0])
+    Pv = 1 / (1 + np.exp(-(H @ W + b)))  # (H, n_v)
+    lik = np.prod(np.where(S[None] == 1, Pv[:, None], 1 - Pv[:, None]), -1)  # (H, S): P(s | h)
+    return P_h_rows @ lik
+
+
+def test_cd_negative_samples_follow_one_gibbs_step_from_the_data():
+    r = tiny(5, 3, seed=3, scale=1.0, method="cd", k=1, device="cpu")
+    W, b, c = (a.astype(np.float64) for a in (r.components_, r.intercept_visible_, r.intercept_hidden_))
+    v = np.array([1.0, 0, 1, 1, 0])
+    H = all_states(3)
+    ph = 1 / (1 + np.exp(-(c + W @ v)))
+    P_h = np.prod(np.where(H == 1, ph, 1 - ph), 1)  # P(h | v)
+    want = exact_visible_distribution(P_h, W, b)
+    before = r.components_.copy()
+    draws = r.negative_samples(np.tile(v, (40_000, 1)), random_state=0)
+    idx = (draws @ (2 ** np.arange(5)[::-1])).astype(int)  # itertools.product order: first bit most significant
+    freq = np.bincount(idx, minlength=32) / len(idx)
+    assert 0.5 * np.abs(freq - want).sum() < 0.02  # total variation, Monte Carlo: 40,000 draws
+    np.testing.assert_array_equal(r.components_, before)
+    np.testing.assert_array_equal(r.negative_samples(np.tile(v, (5, 1)), random_state=1),
+                                  r.negative_samples(np.tile(v, (5, 1)), random_state=1))
+
+
+def test_pcd_negative_samples_start_from_the_persistent_chains():
+    X = (np.random.default_rng(0).random((60, 6)) < 0.4).astype(np.float64)
+    r = RBM(4, n_iter=2, batch_size=10, n_chains=3, k=1, method="pcd", random_state=0, device="cpu").fit(X)
+    W, b = r.components_.astype(np.float64), r.intercept_visible_.astype(np.float64)
+    chains = r.h_samples_
+    draws = r.negative_samples(np.zeros((30_000, 6)), random_state=0)  # the rows' values do not matter for PCD
+    for i in range(3):  # row n uses chain n % 3
+        want = 1 / (1 + np.exp(-(b + chains[i] @ W)))  # P(v = 1 | h_chain)
+        np.testing.assert_allclose(draws[i::3].mean(0), want, atol=0.015)
+    np.testing.assert_array_equal(r.h_samples_, chains)  # the chains did not move
+
+
+def test_the_free_energy_objective_is_data_minus_negative_samples():
+    r = tiny(6, 4, seed=5, method="cd", k=2, device="cpu")
+    W, b, c = (a.astype(np.float64) for a in (r.components_, r.intercept_visible_, r.intercept_hidden_))
+    V = np.random.default_rng(1).random((50, 6))  # gray values, as training sees them
+
+    def free(X):
+        return -X @ b - np.logaddexp(0, X @ W.T + c).sum(1)
+
+    Vn = r.negative_samples(V, random_state=4)
+    out = r.free_energy_objective(V, random_state=4)
+    assert out["objective"] == pytest.approx(free(V).mean() - free(Vn).mean(), abs=1e-4)
+    assert out["se"] == pytest.approx(free(Vn).std(ddof=1) / np.sqrt(50), rel=1e-3)
+
+
+def test_the_lab_records_the_objective_of_each_epochs_model(mnist):
+    run = rbm_lab.RBMRun("mnist", 600, rbm=replace(rbm_lab.RBMRun().rbm, n_components=20, n_iter=3))
+    snap = exhaust(rbm_lab.train(run, mnist)).extra["snapshot"]()
+    m = rbm_lab.model(snap)
+    Xtr, Xte = rbm_lab.arrays(run, mnist)
+    want = m.free_energy_objective(m.monitor_set(Xtr, Xte)["train"], random_state=0)
+    assert snap["history"][-1]["fe_objective"] == pytest.approx(want["objective"], abs=1e-6)
+    assert snap["history"][-1]["fe_objective_se"] == pytest.approx(want["se"], abs=1e-6)
+    assert len({round(r["fe_objective"], 6) for r in snap["history"]}) == 4  # one value per epoch
+
+
 def test_full_pseudo_likelihood_is_the_mean_of_the_one_bit_estimator():
     """Averaging score_samples over every choice of the flipped bit gives pseudo_log_likelihood."""
     r = tiny(8, 5, seed=4)

@@ -320,6 +320,46 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return self._free_energy(self._tensor(V, "V")).cpu().numpy()
 
     @torch.no_grad()
+    def energy(self, V, H) -> np.ndarray:
+        """E(v, h) = -b.v - c.h - h.W.v for each row of V (n, n_v) with the same row of H (n, n_h), in float64."""
+        self._check_fitted()
+        V, H = np.atleast_2d(np.asarray(V, dtype=np.float64)), np.atleast_2d(np.asarray(H, dtype=np.float64))
+        W, b, c = (t.detach().cpu().double().numpy() for t in (self.W, self.b, self.c))
+        return -(V @ b) - H @ c - np.einsum("ni,ij,nj->n", H, W, V)
+
+    @torch.no_grad()
+    def negative_samples(self, V, random_state=0) -> np.ndarray:
+        """Visible samples v^ of the negative phase an update on the mini-batch V would use, one per row of V, drawn
+        with a local generator (the model is untouched): CD-k: k Gibbs steps from each row of V; PCD/FPCD: k Gibbs
+        steps from the persistent chains' hidden states (chain i % n_chains for row i; under the regular plus fast
+        weights for FPCD). Returns the last sampled v (0/1 floats), (n, n_v)."""
+        self._check_fitted()
+        g = self._rng(random_state)
+        V = self._tensor(V, "V")
+        P = self._P + (self._fast if getattr(self, "_fast", None) is not None else 0.0)
+        W, b, c = P[:-1, :-1], P[-1, :-1], P[:-1, -1]
+        if self.method == "cd":
+            H = self._sample(torch.sigmoid(torch.addmm(c, V, W.T)), g)
+        else:
+            H = self._chains[torch.arange(len(V), device=V.device) % self._chains.shape[0], :-1]
+        for step in range(int(self.k)):
+            Vs = self._sample(torch.sigmoid(torch.addmm(b, H, W)), g)
+            if step < int(self.k) - 1:
+                H = self._sample(torch.sigmoid(torch.addmm(c, Vs, W.T)), g)
+        return Vs.cpu().numpy()
+
+    @torch.no_grad()
+    def free_energy_objective(self, V, random_state=0) -> dict[str, float]:
+        """The CD/PCD training objective on the rows V: mean F(v) - mean F(v^), v^ = negative_samples(V) (held fixed,
+        its gradient is minus the update's direction). {"objective", "se": its Monte-Carlo standard error from the
+        spread of F(v^) over the samples}. Lower: the model puts the data below its own samples in free energy."""
+        V = self._tensor(V, "V")
+        Fd = self._free_energy(V).double()
+        Fn = self._free_energy(self._tensor(self.negative_samples(V, random_state))).double()
+        se = float(Fn.std() / math.sqrt(len(Fn))) if len(Fn) > 1 else 0.0
+        return {"objective": float(Fd.mean() - Fn.mean()), "se": se}
+
+    @torch.no_grad()
     def score_samples(self, X, random_state=None) -> np.ndarray:
         """Pseudo-log-likelihood as scikit-learn: n_v * log sigm(F(v~) - F(v)), one random bit of each row flipped.
 

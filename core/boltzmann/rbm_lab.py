@@ -6,12 +6,15 @@ One run serves the app (live and cached), the tests and the command line:
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from core import data as datasets
 from core import training
+from core.boltzmann.likelihood import free_energy
 from core.boltzmann.rbm import RBM, RBMConfig
 from core.inpainting.masks import masked_mse
 
@@ -36,7 +39,10 @@ def arrays(run: RBMRun, data: datasets.ImageData) -> tuple[np.ndarray, np.ndarra
 
 
 class RBMSteps(training.Steps):
-    """One epoch of the RBM per unit; held-out metrics (RBM.metrics) after each. Snapshot: {"model": RBM state}."""
+    """One epoch of the RBM per unit; after each, the held-out metrics (RBM.metrics) and the training objective
+    "fe_objective" = mean F(v) - mean F(v^) on the fixed training rows of the monitor set (up to 500 digits as
+    training sees them) with v^ their negative-phase samples (RBM.free_energy_objective, one seeded draw;
+    "fe_objective_se" its Monte-Carlo standard error). Snapshot: {"model": RBM state}."""
 
     kind = "rbm"
 
@@ -61,7 +67,8 @@ class RBMSteps(training.Steps):
         self.rbm.fit_epoch(self.Xtr)
 
     def measure(self, done: int) -> dict[str, float]:
-        return self.rbm.metrics(self.ev)
+        obj = self.rbm.free_energy_objective(self.ev["train"], random_state=0)
+        return {**self.rbm.metrics(self.ev), "fe_objective": obj["objective"], "fe_objective_se": obj["se"]}
 
     def state(self) -> dict:
         return {"model": self.rbm.state_dict()}
@@ -78,6 +85,40 @@ def train(run: RBMRun, data: datasets.ImageData, partial: dict | None = None):
 def model(result: dict) -> RBM:
     """The RBM of a finished or partial run (a fresh object: callers may use it freely)."""
     return RBM.from_state_dict(result["model"])
+
+
+# ----------------------------------------------------------------------------- one digit: energy, free energy, P(h|v)
+
+def digit_energies(rbm: RBM, v, top: int = 8) -> dict:
+    """One binary digit v (n_v,) under the RBM, exactly (float64; nothing is sampled):
+
+        p_h          P(h_j = 1 | v) = sigm(c_j + W_j.v), (n_h,)
+        h            the most probable hidden state h* = argmax_h P(h | v): h*_j = 1 when P(h_j = 1 | v) > 1/2
+                     (P(h | v) factorises over the units), (n_h,)
+        energy       E(v, h*) = -b.v - c.h* - h*.W v, and its three terms in "terms"
+        free_energy  F(v) = -b.v - sum_j softplus(c_j + W_j.v) = -log sum_h exp(-E(v, h))
+        gap          E(v, h*) - F(v) = -log P(h* | v) >= 0 (F is a soft minimum of E over h)
+        top          the `top` units with the largest P(h_j = 1 | v), largest first
+    """
+    v = np.asarray(v, dtype=np.float64).ravel()
+    W, b, c = (np.asarray(a, dtype=np.float64) for a in (rbm.components_, rbm.intercept_visible_, rbm.intercept_hidden_))
+    pre = c + W @ v
+    p_h = 1.0 / (1.0 + np.exp(-pre))
+    h = (p_h > 0.5).astype(np.float64)
+    terms = {"-b.v": float(-b @ v), "-c.h": float(-c @ h), "-h.Wv": float(-h @ pre + h @ c)}
+    energy = float(rbm.energy(v, h)[0])
+    fe = float(free_energy(*(torch.as_tensor(a) for a in (v[None], W, b, c)))[0])
+    return {"p_h": p_h, "h": h, "energy": energy, "terms": terms, "free_energy": fe, "gap": energy - fe,
+            "top": np.argsort(-p_h, kind="stable")[: int(top)]}
+
+
+def hidden_square(p: np.ndarray) -> np.ndarray:
+    """n values as a side x side picture, side = ceil(sqrt(n)), row by row; the unused cells are NaN."""
+    p = np.asarray(p, dtype=np.float64).ravel()
+    side = max(1, math.ceil(math.sqrt(len(p))))
+    out = np.full(side * side, np.nan)
+    out[: len(p)] = p
+    return out.reshape(side, side)
 
 
 # ----------------------------------------------------------------------------- inpainting by rows
