@@ -1,9 +1,11 @@
 """RBM: learn and reconstruct
 
-Train a restricted Boltzmann machine, reconstruct unseen digits with k Gibbs steps, see its filters, sweep a setting.
+Train a restricted Boltzmann machine, reconstruct unseen digits with k Gibbs steps, see its filters, one digit's energy, free energy and hidden activations, sweep a setting.
 """
+import plotly.graph_objects as go
 import streamlit as st
 
+from core import data as datasets
 from core.boltzmann import rbm_lab
 from explorer import boltzmann_ui, plots, shell
 
@@ -25,7 +27,8 @@ hist = res.history
 settings = ctrl.caption(["data", "hidden", "epochs", "lr", "batch", "method", "k", "seed"])
 st.caption(f"{settings} · {res.status_line()}")
 
-tab_rec, tab_filt, tab_curves, tab_sweep = shell.tabs(["Reconstructions", "Filters", "Training curves", "Sweep"])
+tab_rec, tab_filt, tab_energy, tab_curves, tab_sweep = shell.tabs(
+    ["Reconstructions", "Filters", "Energy of one digit", "Training curves", "Sweep"])
 
 with tab_rec:
     if tab_rec.open:
@@ -48,6 +51,70 @@ with tab_filt:
                            key="filters", n=64, ncols=8, caption=f"Each image is one row of W, scaled to its own range. {settings}")
         shell.what_to_look_for("Trained filters look like strokes and pen-position detectors; random-looking noise "
                                "means too few epochs or too small a learning rate.")
+
+with tab_energy:
+    if tab_energy.open:
+        Xb = datasets.held_out_binary(data.X_test)  # the one fixed binarisation of the held-out digits
+        i = int(st.number_input(f"Held-out digit (0 – {len(Xb) - 1})", 0, len(Xb) - 1, 0, key="digit",
+                                bind="query-params"))
+        e = rbm_lab.digit_energies(rbm, Xb[i], top=8)
+        c_img, c_num, c_math = st.columns([1, 2, 3])
+        with c_img:
+            plots.show_grid(Xb[i][None], data.shape, f"Digit {i} (binarised), v", key="e-digit", download=False)
+        with c_num:
+            st.metric("E(v, h*)", f"{e['energy']:.2f}", help="h* = the most probable hidden state given v (not a "
+                      "sample): h*_j = 1 where P(h_j = 1 | v) > 1/2; " f"{int(e['h'].sum())} of {len(e['h'])} units on.")
+            st.metric("F(v)", f"{e['free_energy']:.2f}", help="Summed over all 2^n_h hidden states in closed form.")
+            st.metric("E(v, h*) − F(v) = −log P(h* | v)", f"{e['gap']:.2f}")
+            t = e["terms"]
+            st.caption(f"E(v, h*) = −bᵀv {t['-b.v']:+.2f} · −cᵀh* {t['-c.h']:+.2f} · −h*ᵀWv {t['-h.Wv']:+.2f}. "
+                       "Exact for these weights (float64, nothing sampled); nats, up to the unknown log Z.")
+        with c_math:
+            st.latex(r"E(v,h) = -b^\top v - c^\top h - h^\top W v")
+            st.latex(r"F(v) = -\log \sum_h e^{-E(v,h)} = -b^\top v - \sum_j \log\left(1 + e^{c_j + W_j v}\right)")
+            st.latex(r"P(h_j = 1 \mid v) = \sigma(c_j + W_j v), \qquad E(v,h) - F(v) = -\log P(h \mid v) \ge 0")
+        c_heat, c_top = st.columns(2)
+        with c_heat:
+            sq = rbm_lab.hidden_square(e["p_h"])
+            side = sq.shape[0]
+            unit = [[r * side + col for col in range(side)] for r in range(side)]
+            fig = go.Figure(go.Heatmap(z=sq, customdata=unit, colorscale="Greys", zmin=0, zmax=1,
+                                       colorbar=dict(title="P(h_j=1|v)"),
+                                       hovertemplate="unit %{customdata}: P = %{z:.3f}<extra></extra>"))
+            plots.style(fig, f"P(h | v): {len(e['p_h'])} hidden units, {side} per row", height=380, legend=False)
+            fig.update_xaxes(showticklabels=False, showgrid=False)
+            fig.update_yaxes(showticklabels=False, showgrid=False, autorange="reversed", scaleanchor="x")
+            plots.show_figure(fig, key="e-hidden")
+        with c_top:
+            top = e["top"]
+            plots.show_filters(rbm.components_[top], data.shape, "Filters of the 8 most active units", key="e-top",
+                               n=8, ncols=4, caption="Rows of W, each scaled to its own range; units (P(h_j=1|v)): "
+                               + ", ".join(f"{j} ({e['p_h'][j]:.2f})" for j in top) + ".")
+        st.markdown("**The training objective over training**")
+        c_obj, c_rec = st.columns(2)
+        if "fe_objective" in hist:
+            with c_obj:
+                plots.show_curves(hist, "epoch", ["fe_objective"], "Training objective F(v) − F(v̂)", key="e-obj",
+                                  ylabel="nats (mean over 500 digits)", labels={"fe_objective": "F(v) − F(v̂)"},
+                                  markers=True)
+        else:
+            c_obj.info("This run was cached before its history recorded the objective: train it again to see it.")
+        with c_rec:
+            plots.show_curves(hist, "epoch", ["recon_error"], "Held-out reconstruction error", key="e-rec",
+                              ylabel="squared error per image", labels=boltzmann_ui.LABELS, markers=True)
+        se = float(hist["fe_objective_se"].iloc[-1]) if "fe_objective_se" in hist else float("nan")
+        start = "the persistent chains (PCD)" if run.rbm.method == "pcd" else "each of these digits (CD-k)"
+        st.caption(f"v: 500 fixed training digits as training sees them (gray values); v̂: the negative phase's "
+                   f"samples, k Gibbs steps from {start}, one seeded draw per epoch: Monte-Carlo noise about "
+                   f"±{se:.1f} nats (1 s.e., last epoch). Its gradient with v̂ held fixed is minus the update; its "
+                   f"value is not a log-likelihood. {settings}")
+        shell.what_to_look_for(
+            "F(v) is never above E(v, h*): it sums over every hidden state, so the gap is how unsure the model is of h "
+            "given v. Try a badly drawn digit: its F is higher (less probable). The objective falls while the model "
+            "lowers the data's free energy faster than its samples catch up; it says nothing about log p(v) itself. "
+            "scikit-learn's `score_samples` is a pseudo-likelihood, n_v·log σ(F(ṽ) − F(v)) with one bit of v flipped "
+            "in ṽ: a difference of free energies, so log Z cancels; F(v) alone gives log p(v) = −F(v) − log Z only "
+            "up to that unknown log Z.")
 
 with tab_curves:
     if tab_curves.open:

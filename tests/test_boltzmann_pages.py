@@ -88,3 +88,28 @@ def test_dbm_page_retrains_small_model_with_live_progress():
     assert "DBM first layer W1 (20 units)" in text(at)
     at = app(DEEP, model="Retrain", data=DATASETS["digits"], h1=20, h2=20, pre=1, epochs=1, steps=10, view="Samples")
     assert "from the cache" in text(at) and "RBM after 10 steps" in text(at)
+
+
+def test_rbm_page_energy_tab_shows_one_digits_numbers_from_the_pages_model(mnist):
+    """The 'Energy of one digit' tab: E(v, h*), F(v) and -log P(h*|v) of the chosen held-out digit, recomputed here
+    from the very model the page trained (read back from the cache under the page's key), P(h|v) as a 4x4 picture
+    of 16 units, the top units' filters, and the objective and reconstruction curves."""
+    from dataclasses import replace
+
+    from core import data as datasets
+    from core.boltzmann import rbm_lab
+    from core.cache import DiskCache, make_key
+
+    at = app(ROOT / "pages" / "boltzmann_1_learn.py", hidden=16, epochs=2, view="Energy of one digit", digit=7)
+    run = rbm_lab.RBMRun("mnist", 8000, rbm=replace(rbm_lab.RBMRun().rbm, n_components=16, n_iter=2))
+    model = rbm_lab.model(DiskCache().get(make_key("rbm", run)))
+    e = rbm_lab.digit_energies(model, datasets.held_out_binary(mnist.X_test)[7])
+    shown = {m.label: float(m.value) for m in at.metric}
+    assert shown == pytest.approx({"E(v, h*)": e["energy"], "F(v)": e["free_energy"],
+                                   "E(v, h*) − F(v) = −log P(h* | v)": e["gap"]}, abs=0.006)
+    figs = charts(at)
+    assert len(figs) == 3  # P(h|v), the objective, the reconstruction error
+    assert len(at.get("image")) == 2  # the digit and the top units' filters
+    assert "pseudo-likelihood" in text(at) and "persistent chains (PCD)" in text(at)
+    top = ", ".join(f"{j} ({e['p_h'][j]:.2f})" for j in e["top"])
+    assert top in at.get("image")[1].proto.imgs[0].caption  # the filters shown are the 8 most active units
