@@ -33,21 +33,22 @@ HOW = (f"Each of {n_a} held-out MNIST digits (A → B) and {n_b} held-out 8x8 di
        "look like the target domain?).")
 identity = cycle_ui.identity_scores(data.name, run.cycle.n_eval, data) if "joint_ab" in last else {}
 if "joint_ab" in last:
-    m = st.columns(5)
-    m[0].metric("A → B: keeps its class and looks like B", cycle_ui.pct(last["joint_ab"]), help=HOW + " Counted "
+    m = st.columns(3)  # the headline: the joint rate each way, and what no translation scores
+    m[0].metric("A → B: class kept and looks like B", cycle_ui.pct(last["joint_ab"]), help=HOW + " Counted "
                 "when both judges agree, per digit. Errs low where a judge misreads a good translation.")
-    m[1].metric("B → A: keeps its class and looks like A", cycle_ui.pct(last["joint_ba"]), help=HOW + " Counted "
+    m[1].metric("B → A: class kept and looks like A", cycle_ui.pct(last["joint_ba"]), help=HOW + " Counted "
                 "when both judges agree, per digit.")
-    m[2].metric("Identity map (no translation): both", f"{cycle_ui.pct(identity['joint_ab'])} / "
+    m[2].metric("Identity map: both (A → B / B → A)", f"{cycle_ui.pct(identity['joint_ab'])} / "
                 f"{cycle_ui.pct(identity['joint_ba'])}", help="The same two judges on the same digits, left "
-                "untranslated (A → B / B → A): it keeps the class but does not look like the other domain.")
-    m[3].metric("Keeps its class (alone)", f"{cycle_ui.pct(last['preservation_ab'])} / "
-                f"{cycle_ui.pct(last['preservation_ba'])}", help="A → B / B → A, the reader of both domains "
-                f"alone. The identity map scores {cycle_ui.pct(identity['preservation_ab'])} / "
+                "untranslated: it keeps the class but does not look like the other domain.")
+    m = st.columns(2)  # secondary: each judge alone
+    m[0].metric("Class kept, reader alone (A → B / B → A)", f"{cycle_ui.pct(last['preservation_ab'])} / "
+                f"{cycle_ui.pct(last['preservation_ba'])}", help="The reader of both domains alone. The identity "
+                f"map scores {cycle_ui.pct(identity['preservation_ab'])} / "
                 f"{cycle_ui.pct(identity['preservation_ba'])} here without translating anything.")
-    m[4].metric("Looks like the target (alone)", f"{cycle_ui.pct(last['looks_b'])} / {cycle_ui.pct(last['looks_a'])}",
-                help="G(A) taken for B / F(B) taken for MNIST by the domain judge alone; a translation to the wrong "
-                     "digit counts here.")
+    m[1].metric("Looks like the target, domain judge alone", f"{cycle_ui.pct(last['looks_b'])} / "
+                f"{cycle_ui.pct(last['looks_a'])}", help="G(A) taken for B / F(B) taken for MNIST by the domain "
+                "judge alone; a translation to the wrong digit counts here.")
     st.caption(("From the run's last quality row. " if from_history else "The run's history predates the joint "
                 "rate: its final translators are scored now (from the shipped float16 weights: the separate rates "
                 "may differ by a point from the history's). ") + HOW + " Joint: the share for which both say yes; "
@@ -118,13 +119,14 @@ with tab_pres:
         if looks:
             with cols[0]:
                 gan_ui.show_curves(table, "step", looks, "Do the translations look like the other domain?",
-                                   key="cycle-looks", xlabel="training step", ylabel="taken for the target domain",
-                                   markers=True, refs={f"identity map: {cycle_ui.pct(identity['looks_b'])} / "
+                                   key="cycle-looks", xlabel="training step", ylabel="looks like the target",
+                                   markers=True, height=420, refs={f"identity map: {cycle_ui.pct(identity['looks_b'])} / "
                                                        f"{cycle_ui.pct(identity['looks_a'])}": identity["looks_b"]}
                                    if identity else None)
         with cols[-1]:
             gan_ui.show_curves(table, "step", ys, "Label preservation over training", key="cycle-pres",
-                               xlabel="training step", ylabel="share that keeps its class", markers=True, refs=refs)
+                               xlabel="training step", ylabel="keeps its class", markers=True, refs=refs,
+                               height=420)
         st.caption("The separate rates, each from the run's history: each alone can be met without a good "
                    "translation (the identity map keeps the class; any digit drawn the other way looks like it).")
         shell.what_to_look_for(
