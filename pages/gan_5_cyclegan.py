@@ -120,9 +120,9 @@ with tab_pres:
             with cols[0]:
                 gan_ui.show_curves(table, "step", looks, "Do the translations look like the other domain?",
                                    key="cycle-looks", xlabel="training step", ylabel="looks like the target",
-                                   markers=True, height=420, refs={f"identity map: {cycle_ui.pct(identity['looks_b'])} / "
-                                                       f"{cycle_ui.pct(identity['looks_a'])}": identity["looks_b"]}
-                                   if identity else None)
+                                   markers=True, height=420, refs={
+                                       f"identity map: {cycle_ui.pct(identity['looks_b'])} / "
+                                       f"{cycle_ui.pct(identity['looks_a'])}": identity["looks_b"]} if identity else None)
         with cols[-1]:
             gan_ui.show_curves(table, "step", ys, "Label preservation over training", key="cycle-pres",
                                xlabel="training step", ylabel="keeps its class", markers=True, refs=refs,

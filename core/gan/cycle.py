@@ -350,8 +350,9 @@ class CycleSteps(training.Steps):
     def quality_row(self, step: int) -> dict:
         """`score_translations` of the averaged translators on n_eval held-out digits of each domain: the joint
         rates (with a domain judge) and the separate ones."""
-        return {"step": step, **score_translations(lambda X: self.translate(X, "ab"), lambda X: self.translate(X, "ba"),
-                                                   self.classifiers, self.data_a, self.data_b, self.config.cycle.n_eval)}
+        ab, ba = (lambda X: self.translate(X, "ab")), (lambda X: self.translate(X, "ba"))
+        return {"step": step, **score_translations(ab, ba, self.classifiers, self.data_a, self.data_b,
+                                                   self.config.cycle.n_eval)}
 
     def message(self, done: int) -> str:
         return f"step {done}/{self.total()}"
