@@ -193,8 +193,8 @@ def ll_figure(df: pd.DataFrame, algs, title: str, band: bool) -> go.Figure:
         col, color = f"ll_{a}", plots.PALETTE[i % len(plots.PALETTE)]
         if col not in df:
             continue
-        if band and f"{col}_low" in df:
-            lo = df[f"{col}_low"].replace(-np.inf, np.nan)
+        lo = df[f"{col}_low"].replace(-np.inf, np.nan) if f"{col}_low" in df else None
+        if band and lo is not None and lo.notna().all():  # no band where AIS's ESS was too small to mean anything
             fig.add_trace(go.Scatter(x=list(df["updates"]) + list(df["updates"])[::-1],
                                      y=list(df[f"{col}_high"]) + list(lo)[::-1], fill="toself", fillcolor=color,
                                      opacity=0.18, line=dict(width=0), hoverinfo="skip", showlegend=False))
@@ -256,6 +256,28 @@ def chains(key: str, _dbm: dbm.DBM, _rbm: RBM, n: int, steps: int, seed: int) ->
 def ais_both(key: str, _result: dict, _X_base: np.ndarray, _X_test: np.ndarray, betas: int, runs: int) -> dict:
     """Held-out log-likelihoods of both models (drawn only on a cache miss)."""
     return dbm.both_log_likelihoods(_result, _X_base, _X_test, betas, runs)
+
+
+def log_z_curve_figure(curves: dict[str, list[dict]], default: int, title: str = "AIS: log Ẑ against temperatures"
+                       ) -> go.Figure:
+    """log Z_hat of each model (a line per name) against the number of AIS temperatures (log axis), the default
+    marked; each point's effective sample size in its hover text."""
+    fig = go.Figure()
+    for i, (name, pts) in enumerate(curves.items()):
+        fig.add_trace(go.Scatter(x=[p["n_betas"] for p in pts], y=[p["log_z"] for p in pts], name=name,
+                                 mode="lines+markers", line=dict(color=plots.PALETTE[i % len(plots.PALETTE)]),
+                                 text=[f"ESS {p['ess']:.1f}" for p in pts],
+                                 hovertemplate="%{x:,} temperatures: log Ẑ = %{y:.2f} (%{text})<extra></extra>"))
+    at = [p["log_z"] for pts in curves.values() for p in pts if p["n_betas"] == default]
+    fig.add_trace(go.Scatter(x=[default] * len(at), y=at, mode="markers", name=f"default ({default:,})",
+                             marker=dict(size=14, symbol="circle-open", color="black"), hoverinfo="skip"))
+    return plots.style(fig, title, "AIS temperatures", "log Ẑ (nats)", height=300, log_x=True)
+
+
+def log_z_moves(pts: list[dict], default: int) -> float:
+    """How far log Z_hat moves when the default number of temperatures doubles (nan if not measured)."""
+    at = {p["n_betas"]: p["log_z"] for p in pts}
+    return at[2 * default] - at[default] if default in at and 2 * default in at else float("nan")
 
 
 # ----------------------------------------------------------------------------- the conditional RBM

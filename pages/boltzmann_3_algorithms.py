@@ -5,6 +5,7 @@ Train an RBM with CD-k, persistent CD and fast-weights PCD on the same digits an
 import streamlit as st
 
 from core.boltzmann import algorithms
+from core.boltzmann.ais import DEFAULT_COMPONENTS, MIN_ESS_FOR_BAND
 from explorer import boltzmann_ui, plots, shell
 
 pg = shell.page("Training algorithms compared: CD, PCD, FPCD", exercise=(
@@ -24,8 +25,9 @@ if res is None:
 hist = res.history
 settings = ctrl.caption(["data", "hidden", "k", "lr", "updates", "chains", "fast_lr", "fast_decay", "seed"])
 how = (f"exact: all 2^{run.n_hidden} hidden states enumerated" if run.exact else
-       f"log Z by AIS ({run.ais_runs} runs × {run.ais_betas:,} temperatures), band = ±3 standard errors of the "
-       "importance weights")
+       f"log Z by AIS ({run.ais_runs} runs × {run.ais_betas:,} temperatures, a {DEFAULT_COMPONENTS}-component "
+       "Bernoulli-mixture base), which errs high on average; band = ±3 standard errors of the importance weights, "
+       f"drawn only where the effective sample size reaches {MIN_ESS_FOR_BAND:.0f} runs")
 st.caption(f"{settings} · {res.status_line()}")
 
 tab_ll, tab_neg = shell.tabs(["Held-out log-likelihood", "Negative-phase particles"])
@@ -40,9 +42,22 @@ with tab_ll:
         mcols = st.columns(len(run.algorithms))
         best = max(run.algorithms, key=lambda a: last[f"ll_{a}"])
         for col, a in zip(mcols, run.algorithms):
+            ess = "" if run.exact else f" · ESS {last[f'ess_{a}']:.1f} of {run.ais_runs}"
             col.metric(f"{algorithms.NAMES[a]} after {int(last['updates'])} updates", f"{last[f'll_{a}']:.2f} nats",
+                       delta=f"AIS, errs high{ess}" if not run.exact else None, delta_color="off",
                        help="Mean log p(v) of the held-out digits (binarised once, the same for all).")
         st.caption(f"{min(run.n_eval, len(data.X_test)):,} held-out images; {how}. Best: {algorithms.NAMES[best]}. {settings}")
+        if not run.exact:
+            ref = boltzmann_ui.shipped_dbm()
+            curves = (ref or {}).get("provenance", {}).get("scores", {}).get("log_likelihood", {}).get("log_z_curve")
+            if curves:
+                plots.show_figure(boltzmann_ui.log_z_curve_figure(
+                    {"shipped 500-hidden RBM": curves["rbm"]}, int(curves["rbm"][-2]["n_betas"]),
+                    "AIS for large models: log Ẑ against temperatures (the shipped 500-hidden RBM)"), key="logz-ref")
+                st.caption(f"What convergence looks like for a large RBM ({curves['rbm'][0]['n_betas']:,} to "
+                           f"{curves['rbm'][-1]['n_betas']:,} temperatures, same seed): log Ẑ rises until the path is "
+                           f"long enough. This page's AIS uses {run.ais_betas:,} temperatures to stay fast, so its "
+                           "curves above are optimistic by about the gap between that point and the plateau.")
         shell.what_to_look_for(
             "CD-k's gradient is biased: its negative samples never leave the neighbourhood of the data, so it can keep "
             "modes the data do not have, and its likelihood may stall or even fall. PCD keeps persistent chains that "

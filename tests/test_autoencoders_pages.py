@@ -91,7 +91,7 @@ def test_stacks_extremes_on_every_tab(params):
         if view == "Log-likelihood":
             at.button(key="ais").click().run()
             assert not at.exception, at.exception
-            assert len(at.dataframe) == 1 and "lower bound" in " ".join(at.dataframe[0].value["model"])
+            assert len(at.dataframe) == 1 and "bound − AIS log Ẑ" in " ".join(at.dataframe[0].value["model"])
         if view == "Stacked autoencoders":
             errors = [m for m in at.metric if m.value.endswith("%")]
             assert len(errors) == 4 and len(at.metric) == 6  # pixels, greedy, end to end, DBN; two reconstructions

@@ -6,7 +6,9 @@ the same order; only the negative phase differs. Every `eval_every` updates each
 held-out log-likelihood (nats per image, on one fixed binarisation of the held-out digits) is
 measured: exactly by enumerating the hidden layer when it has at most `exact_limit` units (the
 slides' "modeling MNIST with 25 hidden units, exact log-likelihood"), otherwise with log Z by AIS
-(base-rate start model, `ais_runs` x `ais_betas`), with the AIS band.
+(a Bernoulli-mixture base model of the training digits, `ais_runs` x `ais_betas`; see core.boltzmann.ais), which
+errs high on average; its effective sample size is kept beside it, and its band only when that ESS makes it mean
+something (`AISResult.band_meaningful`).
 
     python -m core.boltzmann.algorithms --n-hidden 16 --updates 3000
 """
@@ -19,7 +21,7 @@ import torch
 
 from core import data as datasets
 from core import training
-from core.boltzmann.ais import base_rate_biases, rbm_log_likelihood
+from core.boltzmann.ais import base_rate_biases, default_base, rbm_log_likelihood
 from core.boltzmann.rbm import RBM
 
 ALGORITHMS = ("cd", "pcd", "fpcd")
@@ -80,13 +82,18 @@ def shown_batch(run: BMRun, data: datasets.ImageData, u: int, n: int = N_PARTICL
     return batch(torch.as_tensor(np.ascontiguousarray(data.X_train[: int(run.n_train)], dtype=np.float32)), run, u)[:n].numpy()
 
 
-def log_likelihood(rbm: RBM, V: torch.Tensor, run: BMRun, X_base: np.ndarray) -> dict[str, float]:
-    """{"ll", "ll_low", "ll_high"}: mean held-out log p(v) in nats; low = high = ll when exact."""
+def log_likelihood(rbm: RBM, V: torch.Tensor, run: BMRun, X_base: np.ndarray, base=None) -> dict[str, float]:
+    """{"ll", "ll_low", "ll_high", "ess"}: mean held-out log p(v) in nats; low = high = ll and ess = nan when exact.
+    AIS (large models): base model `base`, else `default_base(X_base)`; low/high are nan when the ESS is too small
+    for a band to mean anything."""
     if run.exact:
         ll = float(rbm.log_likelihood(V).mean())
-        return {"ll": ll, "ll_low": ll, "ll_high": ll}
-    r = rbm_log_likelihood(rbm.W, rbm.b, rbm.c, V, X_base, int(run.ais_betas), int(run.ais_runs), random_state=0)
-    return {k: r[k] for k in ("ll", "ll_low", "ll_high")}
+        return {"ll": ll, "ll_low": ll, "ll_high": ll, "ess": float("nan")}
+    r = rbm_log_likelihood(rbm.W, rbm.b, rbm.c, V, X_base, int(run.ais_betas), int(run.ais_runs), random_state=0,
+                           base=default_base(X_base) if base is None else base)
+    ok = r["ais"]["band_meaningful"]
+    return {"ll": r["ll"], "ll_low": r["ll_low"] if ok else float("nan"), "ll_high": r["ll_high"] if ok else float("nan"),
+            "ess": r["ais"]["ess"]}
 
 
 def negative_particles(rbm: RBM, Vdata: torch.Tensor, n: int = N_PARTICLES) -> np.ndarray:
@@ -133,6 +140,7 @@ class AlgorithmSteps(training.Steps):
         self.Xtr = torch.as_tensor(np.ascontiguousarray(data.X_train[: int(run.n_train)], dtype=np.float32))
         self.V = torch.as_tensor(held_out_binary(run, data), dtype=torch.float64)
         self.Xbase = data.X_train[: int(run.n_train)]
+        self.base = None if run.exact else default_base(self.Xbase)  # AIS's base model, fit once
 
     @torch.no_grad()
     def start(self) -> None:
@@ -159,10 +167,10 @@ class AlgorithmSteps(training.Steps):
         run, row = self.config, {}
         Vb = batch(self.Xtr, run, done)
         for a, m in self.models.items():
-            ll = log_likelihood(m, self.V, run, self.Xbase)
+            ll = log_likelihood(m, self.V, run, self.Xbase, self.base)
             row[f"ll_{a}"] = ll["ll"]
             if not run.exact:
-                row[f"ll_{a}_low"], row[f"ll_{a}_high"] = ll["ll_low"], ll["ll_high"]
+                row[f"ll_{a}_low"], row[f"ll_{a}_high"], row[f"ess_{a}"] = ll["ll_low"], ll["ll_high"], ll["ess"]
             self.particles[a].append(_u8(negative_particles(m, Vb)))
         return row
 

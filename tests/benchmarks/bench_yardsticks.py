@@ -73,9 +73,43 @@ def fid_lines() -> dict[str, float]:
     return out
 
 
-def ais_lines() -> dict[str, float]:
-    """AIS / conservative-estimate section (filled in by the AIS work)."""
-    return {}
+def ais_lines(threads: int = 2) -> dict[str, float]:
+    """AIS and RAISE on the shipped DBM run (assets/dbm: the DBM and its comparison 500-hidden RBM), with the app's
+    defaults (core.boltzmann.ais: DEFAULT_BETAS temperatures, DEFAULT_RUNS runs, a DEFAULT_COMPONENTS-component
+    Bernoulli-mixture base fit to the 8,000 training digits, seed 0):
+    - ais_logz_rbm_default / _double: log Z_hat of the RBM at DEFAULT_BETAS and twice as many temperatures;
+      ais_ess_rbm: the effective sample size at the default;
+    - rbm_heldout_ll_ais / _conservative: mean log p(v) of the 2,000 held-out digits (core.data.held_out_binary)
+      with the AIS log Z_hat (errs high) and by RAISE (DEFAULT_RAISE_BETAS temperatures, errs low);
+      rbm_sandwich_width: their difference;
+    - ais_seconds / conservative_seconds: wall seconds of the RBM's default AIS and of RAISE, with `threads`
+      threads (other work on the machine inflates them); *_cpu_seconds: the process's CPU seconds;
+    - dbm_logz_default / _double: the DBM's log Z_hat at DEFAULT_BETAS and twice as many."""
+    import torch
+
+    from core import assets
+    from core import data as datasets
+    from core.boltzmann import dbm
+    from core.boltzmann.ais import DEFAULT_BETAS, DEFAULT_RAISE_BETAS, DEFAULT_RUNS, ais_rbm, default_base, rbm_sandwich
+
+    torch.set_num_threads(int(threads))
+    run = assets.load(dbm.ASSET_DIR)
+    data = datasets.load("mnist", download=False)
+    base = default_base(data.X_train[:8000])
+    V = datasets.held_out_binary(data.X_test)
+    rbm, m = dbm.baseline_rbm(run), dbm.model(run)
+    K, R = DEFAULT_BETAS, DEFAULT_RUNS
+    a1 = ais_rbm(rbm.W, rbm.b, rbm.c, base=base, betas=K, n_runs=R)
+    a2 = ais_rbm(rbm.W, rbm.b, rbm.c, base=base, betas=2 * K, n_runs=R)
+    sw = rbm_sandwich(rbm.W, rbm.b, rbm.c, V, base, log_z=a1.log_z, betas=DEFAULT_RAISE_BETAS)
+    d1 = m.log_partition_ais(betas=K, n_runs=R, base=base)
+    d2 = m.log_partition_ais(betas=2 * K, n_runs=R, base=base)
+    return {"ais_logz_rbm_default": a1.log_z, "ais_logz_rbm_double": a2.log_z, "ais_ess_rbm": a1.ess,
+            "rbm_heldout_ll_ais": sw["ais"], "rbm_heldout_ll_conservative": sw["conservative"],
+            "rbm_sandwich_width": sw["width"], "ais_seconds": a1.seconds, "ais_cpu_seconds": a1.cpu_seconds,
+            "conservative_seconds": sw["raise"]["seconds"], "conservative_cpu_seconds": sw["raise"]["cpu_seconds"],
+            "dbm_logz_default": d1.log_z, "dbm_logz_double": d2.log_z, "dbm_ais_ess": d1.ess,
+            "dbm_ais_seconds": d1.seconds}
 
 
 def cycle_lines() -> dict[str, float]:
