@@ -58,33 +58,43 @@ with tab_energy:
         i = int(st.number_input(f"Held-out digit (0 – {len(Xb) - 1})", 0, len(Xb) - 1, 0, key="digit",
                                 bind="query-params"))
         e = rbm_lab.digit_energies(rbm, Xb[i], top=8)
-        c_img, c_num, c_math = st.columns([1, 2, 3])
+        label = f", a {data.classes[data.y_test[i]]}" if len(data.classes) else ""
+        c_img, c_num, c_math = st.columns([1, 1.4, 2])
         with c_img:
-            plots.show_grid(Xb[i][None], data.shape, f"Digit {i} (binarised), v", key="e-digit", download=False)
+            plots.show_grid(Xb[i][None], data.shape, f"v: held-out #{i}{label}, binarised", key="e-digit",
+                            download=False)
         with c_num:
             st.metric("E(v, h*)", f"{e['energy']:.2f}", help="h* = the most probable hidden state given v (not a "
                       "sample): h*_j = 1 where P(h_j = 1 | v) > 1/2; " f"{int(e['h'].sum())} of {len(e['h'])} units on.")
-            st.metric("F(v)", f"{e['free_energy']:.2f}", help="Summed over all 2^n_h hidden states in closed form.")
+            st.metric("F(v)", f"{e['free_energy']:.2f}", help="All 2^n_h hidden states summed, in closed form.")
             st.metric("E(v, h*) − F(v) = −log P(h* | v)", f"{e['gap']:.2f}")
-            t = e["terms"]
-            st.caption(f"E(v, h*) = −bᵀv {t['-b.v']:+.2f} · −cᵀh* {t['-c.h']:+.2f} · −h*ᵀWv {t['-h.Wv']:+.2f}. "
-                       "Exact for these weights (float64, nothing sampled); nats, up to the unknown log Z.")
         with c_math:
-            st.latex(r"E(v,h) = -b^\top v - c^\top h - h^\top W v")
-            st.latex(r"F(v) = -\log \sum_h e^{-E(v,h)} = -b^\top v - \sum_j \log\left(1 + e^{c_j + W_j v}\right)")
-            st.latex(r"P(h_j = 1 \mid v) = \sigma(c_j + W_j v), \qquad E(v,h) - F(v) = -\log P(h \mid v) \ge 0")
+            st.latex(r"""\begin{aligned} E(v,h) &= -b^\top v - c^\top h - h^\top W v \\
+                F(v) &= -\log \textstyle\sum_h e^{-E(v,h)} \\ &= -b^\top v - \textstyle\sum_j \log\left(1 + e^{c_j + W_j v}
+                \right) \\ P(h_j = 1 \mid v) &= \sigma(c_j + W_j v) \\ E(v,h) - F(v) &= -\log P(h \mid v) \ge 0
+                \end{aligned}""")
+        t = e["terms"]
+        st.caption(f"E(v, h\\*) = −bᵀv − cᵀh\\* − h\\*ᵀWv = {t['-b.v']:.2f} + ({t['-c.h']:.2f}) + "
+                   f"({t['-h.Wv']:.2f}), with {int(e['h'].sum())} of {len(e['h'])} hidden units on in h\\*. "
+                   "Exact for these weights "
+                   "(float64, nothing sampled); log p(v) = −F(v) − log Z would need log Z, not computed here.")
         c_heat, c_top = st.columns(2)
         with c_heat:
             sq = rbm_lab.hidden_square(e["p_h"])
             side = sq.shape[0]
             unit = [[r * side + col for col in range(side)] for r in range(side)]
-            fig = go.Figure(go.Heatmap(z=sq, customdata=unit, colorscale="Greys", zmin=0, zmax=1,
-                                       colorbar=dict(title="P(h_j=1|v)"),
+            fig = go.Figure(go.Heatmap(z=sq, customdata=unit, colorscale="gray", zmin=0, zmax=1,
+                                       colorbar=dict(title=dict(text="P", side="top")),
                                        hovertemplate="unit %{customdata}: P = %{z:.3f}<extra></extra>"))
-            plots.style(fig, f"P(h | v): {len(e['p_h'])} hidden units, {side} per row", height=380, legend=False)
-            fig.update_xaxes(showticklabels=False, showgrid=False)
-            fig.update_yaxes(showticklabels=False, showgrid=False, autorange="reversed", scaleanchor="x")
+            plots.style(fig, f"P(h_j = 1 | v) of the {len(e['p_h'])} hidden units, {side} per row", height=380,
+                        legend=False)
+            fig.update_layout(plot_bgcolor="#ffd8a8")  # cells without a unit (when n_h is not a square)
+            fig.update_xaxes(showticklabels=False, showgrid=False, constrain="domain")
+            fig.update_yaxes(showticklabels=False, showgrid=False, autorange="reversed", scaleanchor="x",
+                             constrain="domain")
             plots.show_figure(fig, key="e-hidden")
+            st.caption("White: on (P = 1), black: off; unit j at row j // "
+                       f"{side}, column j % {side}" + (" (orange: no unit)." if side * side > len(e["p_h"]) else "."))
         with c_top:
             top = e["top"]
             plots.show_filters(rbm.components_[top], data.shape, "Filters of the 8 most active units", key="e-top",
@@ -108,13 +118,15 @@ with tab_energy:
                    f"samples, k Gibbs steps from {start}, one seeded draw per epoch: Monte-Carlo noise about "
                    f"±{se:.1f} nats (1 s.e., last epoch). Its gradient with v̂ held fixed is minus the update; its "
                    f"value is not a log-likelihood. {settings}")
+        st.caption("Why scikit-learn's `score_samples` is not F(v): it is a pseudo-likelihood, n_v·log σ(F(ṽ) − F(v)) "
+                   "with ṽ = v with one random bit flipped, a difference of two free energies in which log Z cancels; "
+                   "F(v) alone gives log p(v) = −F(v) − log Z only up to that unknown log Z.")
         shell.what_to_look_for(
-            "F(v) is never above E(v, h*): it sums over every hidden state, so the gap is how unsure the model is of h "
-            "given v. Try a badly drawn digit: its F is higher (less probable). The objective falls while the model "
-            "lowers the data's free energy faster than its samples catch up; it says nothing about log p(v) itself. "
-            "scikit-learn's `score_samples` is a pseudo-likelihood, n_v·log σ(F(ṽ) − F(v)) with one bit of v flipped "
-            "in ṽ: a difference of free energies, so log Z cancels; F(v) alone gives log p(v) = −F(v) − log Z only "
-            "up to that unknown log Z.")
+            "F(v) is never above E(v, h*): it sums over every hidden state, so E(v, h*) − F(v) says how unsure the "
+            "model is of h given v (0 when one state takes all the mass). Trained units are often nearly surely on "
+            "or off for a given digit: the picture is then almost black and white. The objective's gradient drives "
+            "training, but its value is not a log-likelihood: v̂ moves with the model, so it can rise and fall while "
+            "the reconstruction error falls steadily.")
 
 with tab_curves:
     if tab_curves.open:
