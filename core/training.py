@@ -105,6 +105,8 @@ class Steps:
         return []
 
     # -- shipping a run (core.assets)
+    asset: ClassVar[str] = ""  # the folder under assets/ of this kind's shipped run ("": none)
+
     def data_arrays(self) -> tuple:
         """The arrays the run learns from and is scored on: a shipped run is used only on the same data."""
         raise NotImplementedError(f"{type(self).__name__} does not say which data it sees")
@@ -112,6 +114,105 @@ class Steps:
     def shippable(self, snapshot: dict) -> dict:
         """What of a finished snapshot to ship (default: all of it; drop optimiser state to stay small)."""
         return snapshot
+
+    def asset_folder(self):
+        """Where this run's shipped copy would be: assets/<asset> (a kind with several shipped runs, one per
+        setting, refines this); None when the kind ships none."""
+        from core import assets
+
+        return assets.folder(self.asset) if self.asset else None
+
+    def shipped(self) -> dict | None:
+        """The shipped run made with exactly this config on the same data (core.assets.shipped), else None.
+        The app asks it after its disk cache and before training, so no lab writes this lookup."""
+        from core import assets
+
+        where = self.asset_folder()
+        if where is None or not (where / assets.FILENAME).is_file():
+            return None
+        return assets.shipped(where, self.config, assets.fingerprint(*self.data_arrays()))
+
+
+class TorchSteps(Steps):
+    """A run kind whose state is torch networks, their optimisers and one random generator (most labs).
+
+    A subclass writes `build()`, which makes from `self.config` alone, seeded and without touching torch's
+    global generator (`seeded`), the networks ``self.nets`` {name: nn.Module}, their optimisers
+    ``self.opts`` {name: Optimizer} and the run's generator ``self.gen``; `start` and `restore` call it.
+    Anything else that decides the rest of the run (persistent chains, sample grids, quality rows) goes
+    through `extra_state` and `restore_extra`. So every torch kind's snapshot has the same keys:
+
+        {"nets": {name: state dict}, "opts": {name: state dict}, "rng": generator state, **extra_state()}
+
+    and a shipped run drops `ship_drop` ("opts", "rng"). The generator rule that makes a resumed run
+    bit-exact: every random draw of a unit comes from ``self.gen`` (data order, noise, binarisation,
+    sampling), never from torch's global generator, so restoring "rng" replays the same draws.
+    """
+
+    ship_drop: ClassVar[tuple[str, ...]] = ("opts", "rng")  # snapshot keys a shipped run leaves out
+    nets: dict
+    opts: dict
+    gen: Any
+
+    def build(self) -> None:
+        """Fresh networks, optimisers and generator from the config (the state before the first unit)."""
+        raise NotImplementedError
+
+    def extra_state(self) -> dict:
+        """Other state that decides the rest of the run (copies; default: none)."""
+        return {}
+
+    def restore_extra(self, snapshot: dict) -> None:
+        """The inverse of `extra_state` (called after the networks, optimisers and generator are restored)."""
+
+    def start(self) -> None:
+        self.build()
+
+    def restore(self, snapshot: dict) -> None:
+        self.build()
+        for name, net in self.nets.items():
+            net.load_state_dict(snapshot["nets"][name])
+        for name, opt in self.opts.items():
+            opt.load_state_dict(snapshot["opts"][name])
+        self.gen.set_state(snapshot["rng"])
+        self.restore_extra(snapshot)
+
+    def state(self) -> dict:
+        return {"nets": {n: copy.deepcopy(net.state_dict()) for n, net in self.nets.items()},
+                "opts": {n: copy.deepcopy(opt.state_dict()) for n, opt in self.opts.items()},
+                "rng": self.gen.get_state().clone(), **self.extra_state()}
+
+    def shippable(self, snapshot: dict) -> dict:
+        return {k: v for k, v in snapshot.items() if k not in self.ship_drop}
+
+
+def seeded(seed: int, make):
+    """make() with torch's global generator seeded by `seed` and restored afterwards (initial weights that
+    depend on the seed alone, without disturbing anyone else's draws)."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        return make()
+
+
+def run_kinds() -> dict[str, type]:
+    """{kind: Steps subclass} of every run kind in core (each lab module imported)."""
+    import importlib
+    import pkgutil
+
+    import core
+
+    for mod in pkgutil.walk_packages(core.__path__, "core."):
+        if not mod.name.endswith("__main__"):
+            importlib.import_module(mod.name)
+    out, todo = {}, [Steps]
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.__dict__.get("kind"):
+            out[cls.kind] = cls
+    return out
 
 
 def snapshot_head(steps: Steps, done: int, seconds: float, history: list) -> dict:

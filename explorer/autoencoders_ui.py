@@ -112,24 +112,14 @@ def vae_controls(ctrl: Controls, data: ImageData) -> vae.VAERun:
                    n_eval=min(len(data.X_test), d.n_eval))
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _shipped_vae(run: vae.VAERun, _data: ImageData) -> dict | None:
-    return vae.shipped(run, _data)
-
-
 def train_vae(run: vae.VAERun, data: ImageData) -> live.RunResult | None:
     return live.train_cached(vae.VAESteps(run, data), curves=["elbo", "train_elbo"], labels=VAE_LABELS,
-                             label="Training the VAE", shipped=lambda: _shipped_vae(run, data))
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _vae_model(key: str, done: int, _result: dict) -> vae.VAE:
-    return vae.model(_result, device="cpu")
+                             label="Training the VAE")
 
 
 def vae_model(res: live.RunResult) -> vae.VAE:
     """The run's VAE (shared, eval mode: its functions take seeds and change nothing)."""
-    return _vae_model(res.key, res.done, res.result)
+    return live.built(res, vae.model, device="cpu")
 
 
 @st.cache_data(show_spinner="Encoding the held-out digits…", max_entries=16)
@@ -280,23 +270,13 @@ def dae_controls(ctrl: Controls, data: ImageData) -> dae.DAERun:
                    epochs=int(epochs), lr=float(lr), seed=int(seed), n_eval=min(len(data.X_test), d.n_eval))
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _shipped_dae(run: dae.DAERun, _data: ImageData) -> dict | None:
-    return dae.shipped(run, _data)
-
-
 def train_dae(run: dae.DAERun, data: ImageData) -> live.RunResult | None:
     return live.train_cached(dae.DAESteps(run, data), curves=[f"denoise_{m}" for m in run.models], labels=DAE_LABELS,
-                             label="Training the autoencoders", shipped=lambda: _shipped_dae(run, data))
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _dae_models(key: str, done: int, _result: dict) -> dict:
-    return dae.models(_result, device="cpu")
+                             label="Training the autoencoders")
 
 
 def dae_models(res: live.RunResult) -> dict:
-    return _dae_models(res.key, res.done, res.result)
+    return live.built(res, dae.models, device="cpu")
 
 
 @st.cache_data(show_spinner="Running the chains…", max_entries=32)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 import streamlit as st
@@ -99,13 +99,37 @@ def _shorter(steps: training.Steps, cache: DiskCache) -> dict | None:
     return None
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _shipped(key: str, _steps: training.Steps) -> dict | None:
+    return _steps.shipped()
+
+
+def shipped_run(steps: training.Steps) -> dict | None:
+    """The run shipped with the app for exactly this config (`Steps.shipped`), read once per server. Shared:
+    never modify it."""
+    return _shipped(make_key(steps.kind, steps.config), steps)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _built(key: str, done: int, builder: str, args: tuple, _build, _result: dict):
+    return _build(_result, **dict(args))
+
+
+def built(res: RunResult, build: Callable[..., Any], **kwargs):
+    """`build(res.result, **kwargs)`: the model a page draws (e.g. core.autoencoders.vae.model), made once per
+    run, units trained, builder and arguments, and shared by every session. Read-only: sample with an explicit
+    generator."""
+    name = f"{build.__module__}.{build.__qualname__}"
+    return _built(res.key, res.done, name, tuple(sorted(kwargs.items())), build, res.result)
+
+
 def train_cached(steps: training.Steps, *, curves: Sequence[str] = (), labels: dict | None = None,
                  label: str = "Training", cache: DiskCache | None = None,
                  shipped: Callable[[], dict | None] | None = None) -> RunResult | None:
     """Return the finished (or stopped) run of `steps`, training it live if it is neither cached nor shipped.
 
-    `shipped` (optional) returns a finished run that came with the app (core.assets) for exactly this
-    config, or None; it is asked after the disk cache and before training (status "shipped").
+    The disk cache is asked first, then the run shipped with the app for exactly this config (`shipped_run`,
+    status "shipped"), and only then is the run trained.
 
     Returns None only when nothing has been trained yet and the user stopped before the first snapshot.
     """
@@ -114,7 +138,7 @@ def train_cached(steps: training.Steps, *, curves: Sequence[str] = (), labels: d
     hit = cache.get(key)
     if hit is not None:
         return RunResult(key, hit, "cached")
-    ship = shipped() if shipped is not None else None
+    ship = shipped() if shipped is not None else shipped_run(steps)  # shipped=: until every lab declares its asset
     if ship is not None:
         return RunResult(key, ship, "shipped")
     partials = _state(PARTIAL, dict)

@@ -138,7 +138,7 @@ def test_training_learns_to_denoise_and_the_plain_autoencoder_to_copy():
     assert set(dist.argmin(1).tolist()) == {0, 1}
     assert D.DAERun(walkback=False).models == ("ae", "dae")
     no_wb = D.DAERun("digits", n_train=100, hidden=8, epochs=1, walkback=False)
-    assert set(training.run_to_end(D.DAESteps(no_wb, data))["models"]) == {"ae", "dae"}
+    assert set(training.run_to_end(D.DAESteps(no_wb, data))["nets"]) == {"ae", "dae"}
 
 
 def test_bad_settings_are_refused(mnist):

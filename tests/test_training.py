@@ -129,6 +129,13 @@ def _run(steps, partial=None, stop_at=None):
     return snaps
 
 
+def test_every_run_kind_in_core_is_under_the_resume_contract(mnist, digits):
+    """A new run kind registers here with one line in `_kinds`; one that exists in core but is missing fails."""
+    covered = {make().kind for make in _kinds(mnist, digits).values()}
+    assert set(training.run_kinds()) <= covered, sorted(set(training.run_kinds()) - covered)
+    assert len(training.run_kinds()) >= 14
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_resume_from_a_stored_snapshot_equals_an_uninterrupted_run(kind, mnist, digits, tmp_path, one_torch_thread):
     make = _kinds(mnist, digits)[kind]

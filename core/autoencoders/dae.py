@@ -38,7 +38,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core import assets, training
+from core import training
 from core import data as datasets
 from core.autoencoders.digits import DigitEpochs
 from core.device import pick_device
@@ -46,7 +46,6 @@ from core.device import pick_device
 CORRUPTIONS = ("salt_pepper", "gaussian")
 NAMES = {"ae": "plain autoencoder", "dae": "denoising autoencoder", "walkback": "DAE + walkback"}
 EPOCHS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200)  # the page's lengths: a longer run continues a shorter one
-ASSET_DIR = assets.folder("dae")
 
 
 # ----------------------------------------------------------------------------- corruption and walkback
@@ -238,7 +237,9 @@ def check_run(run: DAERun, data: datasets.ImageData) -> None:
 class DAESteps(DigitEpochs):
     """One epoch of every model per unit; after each, every model's held-out denoising error -log P(x | x~)
     (fixed corruption of the held-out digits) and clean reconstruction error -log P(x | x), and the epoch's
-    training loss. Snapshot: "models" {name: state dict}, "opts", "rng"."""
+    training loss. Snapshot (core.training.TorchSteps): "nets" and "opts" {name: ...} of every model, "rng"."""
+
+    asset = "dae"
 
     kind = "dae"
 
@@ -251,23 +252,15 @@ class DAESteps(DigitEpochs):
         run = self.config
         self.Xev_in = corrupt(self.Xev, run.corruption, run.level, torch.Generator().manual_seed(12_345))  # fixed
 
-    def start(self) -> None:
+    def build(self) -> None:
         run = self.config
         self._prepare()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(run.seed))
-            first = Autoencoder(self.Xtr.shape[1], int(run.hidden), bool(run.tied))
+        first = training.seeded(run.seed, lambda: Autoencoder(self.Xtr.shape[1], int(run.hidden), bool(run.tied)))
         self.models = {m: copy.deepcopy(first).to(self.dev) for m in run.models}  # the same initial weights
         self.opts = {m: torch.optim.Adam(net.parameters(), lr=float(run.lr)) for m, net in self.models.items()}
+        self.nets = self.models
         self.gen = torch.Generator().manual_seed(int(run.seed))
         self.stats = {}
-
-    def restore(self, snapshot: dict) -> None:
-        self.start()
-        for m in self.models:
-            self.models[m].load_state_dict(snapshot["models"][m])
-            self.opts[m].load_state_dict(snapshot["opts"][m])
-        self.gen.set_state(snapshot["rng"])
 
     def advance(self, done: int):
         run, gen = self.config, self.gen
@@ -310,27 +303,14 @@ class DAESteps(DigitEpochs):
         stats, self.stats = self.stats, {}
         return {**out, **stats}
 
-    def state(self) -> dict:
-        return {"models": {m: copy.deepcopy(net.state_dict()) for m, net in self.models.items()},
-                "opts": {m: copy.deepcopy(o.state_dict()) for m, o in self.opts.items()},
-                "rng": self.gen.get_state().clone()}
-
     def continues(self) -> list:
         return [replace(self.config, epochs=m) for m in sorted(EPOCHS, reverse=True) if m < int(self.config.epochs)]
-
-    def data_arrays(self) -> tuple:
-        n_eval = min(int(self.config.n_eval), len(self.data.X_test))
-        return self.data.X_train[: int(self.config.n_train)], self.data.X_test[:n_eval]
-
-    def shippable(self, snapshot: dict) -> dict:
-        return {k: v for k, v in snapshot.items() if k not in ("opts", "rng")}
-
 
 def models(result: dict, device=None) -> dict[str, Autoencoder]:
     """{name: Autoencoder in eval mode} of a finished or partial run (fresh modules)."""
     run = DAERun(**result["config"])
     out = {}
-    for m, state in result["models"].items():
+    for m, state in result["nets"].items():
         net = Autoencoder(state["encoder.0.weight"].shape[1], int(run.hidden), bool(run.tied))
         net.load_state_dict(state)
         out[m] = net.to(pick_device(device)).eval()
@@ -339,11 +319,6 @@ def models(result: dict, device=None) -> dict[str, Autoencoder]:
 
 def train(run: DAERun, data: datasets.ImageData, partial: dict | None = None, device=None):
     return training.train(DAESteps(run, data, device), partial)
-
-
-def shipped(run: DAERun, data: datasets.ImageData) -> dict | None:
-    """The shipped default run (assets/dae) for exactly `run` on the same digits, else None."""
-    return assets.shipped(ASSET_DIR, run, assets.fingerprint(*DAESteps(run, data).data_arrays()))
 
 
 def score_chains(result: dict, data: datasets.ImageData, quality, n_chains: int = 100, burn_in: int = 100,

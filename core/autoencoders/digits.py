@@ -8,10 +8,11 @@ from core import data as datasets
 from core.device import pick_device
 
 
-class DigitEpochs(training.Steps):
+class DigitEpochs(training.TorchSteps):
     """One epoch per unit on the first `n_train` training digits; measurements on the first `n_eval` held-out
     digits in the one binarisation every lab scores (core.data.held_out_binary). The run needs `epochs`,
-    `n_train` and `n_eval`; a subclass checks its settings before calling this __init__."""
+    `n_train` and `n_eval`; a subclass checks its settings before calling this __init__, and its `build` calls
+    `_prepare` (the tensors) before making the networks."""
 
     def __init__(self, run, data: datasets.ImageData, device=None):
         self.config, self.data, self.device = run, data, device
@@ -19,6 +20,10 @@ class DigitEpochs(training.Steps):
 
     def total(self) -> int:
         return int(self.config.epochs)
+
+    def data_arrays(self) -> tuple:
+        n_eval = min(int(self.config.n_eval), len(self.data.X_test))
+        return self.data.X_train[: int(self.config.n_train)], self.data.X_test[:n_eval]
 
     def _prepare(self) -> None:
         run = self.config

@@ -342,8 +342,8 @@ def check_run(run: VAERun, data: datasets.ImageData) -> None:
 
 class VAESteps(DigitEpochs):
     """One epoch per unit (Adam on mini-batches of a fresh binarisation); after each, the held-out ELBO, its
-    reconstruction and KL terms and the active units, plus the epoch's training averages. Snapshot: "model",
-    "opt", "rng"; a shipped run keeps the model only."""
+    reconstruction and KL terms and the active units, plus the epoch's training averages. Snapshot: the network
+    "vae" with its Adam state and the generator (core.training.TorchSteps); a shipped run keeps the network."""
 
     kind = "vae"
 
@@ -351,21 +351,15 @@ class VAESteps(DigitEpochs):
         check_run(run, data)
         super().__init__(run, data, device)
 
-    def start(self) -> None:
+    def build(self) -> None:
         run = self.config
         self._prepare()
-        with torch.random.fork_rng(devices=[]):  # seeded initial weights without touching the global generator
-            torch.manual_seed(int(run.seed))
-            self.model = VAE(self.Xtr.shape[1], int(run.latent), int(run.hidden)).to(self.dev)
+        self.model = training.seeded(run.seed, lambda: VAE(self.Xtr.shape[1], int(run.latent), int(run.hidden)))
+        self.model.to(self.dev)
         self.opt = adam(self.model.parameters(), lr=float(run.lr))
+        self.nets, self.opts = {"vae": self.model}, {"vae": self.opt}
         self.gen = torch.Generator().manual_seed(int(run.seed))
         self.stats = {}
-
-    def restore(self, snapshot: dict) -> None:
-        self.start()
-        self.model.load_state_dict(snapshot["model"])
-        self.opt.load_state_dict(snapshot["opt"])
-        self.gen.set_state(snapshot["rng"])
 
     def advance(self, done: int):
         run, gen, model = self.config, self.gen, self.model
@@ -401,29 +395,19 @@ class VAESteps(DigitEpochs):
         stats, self.stats = self.stats, {}
         return {**out, **stats}
 
-    def state(self) -> dict:
-        import copy
-
-        return {"model": copy.deepcopy(self.model.state_dict()), "opt": copy.deepcopy(self.opt.state_dict()),
-                "rng": self.gen.get_state().clone()}
-
     def continues(self) -> list:
         """The same run with fewer epochs (the page's lengths), longest first."""
         return [replace(self.config, epochs=m) for m in sorted(EPOCHS, reverse=True) if m < int(self.config.epochs)]
 
-    def data_arrays(self) -> tuple:
-        n_eval = min(int(self.config.n_eval), len(self.data.X_test))
-        return self.data.X_train[: int(self.config.n_train)], self.data.X_test[:n_eval]
-
-    def shippable(self, snapshot: dict) -> dict:
-        """The model and the history; no optimiser or generator state."""
-        return {k: v for k, v in snapshot.items() if k not in ("opt", "rng")}
+    def asset_folder(self):
+        """assets/vae_z2 or vae_z32: the page's default run of each latent size."""
+        return ASSET_DIRS.get(int(self.config.latent))
 
 
 def model(result: dict, device=None) -> VAE:
     """The VAE of a finished or partial run (a fresh module in eval mode)."""
     run = VAERun(**result["config"])
-    state = result["model"]
+    state = result["nets"]["vae"]
     m = VAE(state["encoder.0.weight"].shape[1], int(run.latent), int(run.hidden))
     m.load_state_dict(state)
     return m.to(pick_device(device)).eval()
@@ -435,14 +419,6 @@ def train(run: VAERun, data: datasets.ImageData, partial: dict | None = None, de
 
 
 # ----------------------------------------------------------------------------- shipped runs
-
-def shipped(run: VAERun, data: datasets.ImageData) -> dict | None:
-    """The shipped run for exactly `run` on the same digits (assets/vae_z2 or vae_z32), else None."""
-    where = ASSET_DIRS.get(int(run.latent))
-    if where is None:
-        return None
-    return assets.shipped(where, run, assets.fingerprint(*VAESteps(run, data).data_arrays()))
-
 
 def shipped_scores(latent: int) -> dict | None:
     """The provenance scores of the shipped run with this latent size (its k = 5,000 likelihood), or None."""
