@@ -6,7 +6,8 @@ A drop-in for `sklearn.neural_network.BernoulliRBM`: a `TransformerMixin` + `Bas
 `sklearn.utils.estimator_checks.check_estimator` (fit, partial_fit, transform, fit_transform, gibbs,
 score_samples, get_feature_names_out, components_, intercept_hidden_, intercept_visible_, h_samples_;
 dense or sparse input; float32 or float64 outputs as the input; random_state an int, None or a
-numpy RandomState; it goes in a Pipeline and GridSearchCV) plus free_energy, reconstruct, inpaint,
+numpy RandomState; it goes in a Pipeline and GridSearchCV; verbose prints its per-iteration line) plus energy,
+free_energy, negative_samples, free_energy_objective (the CD/PCD objective), reconstruct, inpaint,
 exact log-likelihood for small layers, and the training steps core's loops use (initialize, update,
 fit_epoch, fit_iter: the training loop as an iterator of `core.progress.Progress` records).
 
