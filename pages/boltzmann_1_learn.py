@@ -84,7 +84,7 @@ with tab_energy:
             side = sq.shape[0]
             unit = [[r * side + col for col in range(side)] for r in range(side)]
             fig = go.Figure(go.Heatmap(z=sq, customdata=unit, colorscale="gray", zmin=0, zmax=1,
-                                       colorbar=dict(title=dict(text="P", side="top")),
+                                       colorbar={"title": {"text": "P", "side": "top"}},
                                        hovertemplate="unit %{customdata}: P = %{z:.3f}<extra></extra>"))
             plots.style(fig, f"P(h_j = 1 | v) of the {len(e['p_h'])} hidden units, {side} per row", height=380,
                         legend=False)

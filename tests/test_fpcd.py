@@ -141,7 +141,7 @@ def test_the_algorithms_see_the_same_mini_batches_in_the_same_order(mnist, monke
         rows = [int(torch.nonzero((X == v).all(1))[0]) for v in batches[0]]  # which training digits
         epochs.append(rows)
     for e in (0, 3):  # an epoch (3 updates) covers the 300 digits once, in a new order the next epoch
-        assert sorted(sum(epochs[e: e + 3], [])) == list(range(300))
+        assert sorted(i for rows in epochs[e: e + 3] for i in rows) == list(range(300))
     assert epochs[0] != epochs[3]
     assert abs(hist[-1]["ll_cd"] - hist[-1]["ll_pcd"]) > 1e-3  # yet different negative phases part ways
 

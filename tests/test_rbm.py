@@ -357,7 +357,7 @@ def test_verbose_prints_every_iteration_as_scikit_learn_does(capsys):
         r = RBM(4, n_iter=i, random_state=0, device="cpu").fit(X)  # the same updates, stopped after iteration i
         W, b, c = (a.astype(np.float64) for a in (r.components_, r.intercept_visible_, r.intercept_hidden_))
 
-        def free(V):
+        def free(V, W=W, b=b, c=c):
             return -V @ b - np.logaddexp(0, V @ W.T + c).sum(1)
 
         want.append(float(np.mean(-X.shape[1] * np.logaddexp(0, free(X) - free(Xf)))))

@@ -648,8 +648,8 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _say(self, iteration: int, X: torch.Tensor, seconds: float) -> None:
         """verbose: one line per epoch as scikit-learn's BernoulliRBM prints it (the mean score_samples of the
         training rows; the seconds of the epoch's updates)."""
-        print("[%s] Iteration %d, pseudo-likelihood = %.2f, time = %.2fs"
-              % (type(self).__name__, iteration, float(self._score_rows(X).mean()), seconds))
+        pll = float(self._score_rows(X).mean())
+        print(f"[{type(self).__name__}] Iteration {iteration}, pseudo-likelihood = {pll:.2f}, time = {seconds:.2f}s")
 
     # ------------------------------------------------------------------ training steps (for core's training loops)
 
