@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import assets
-from core.autoencoders import dae, sae, stacks, vae
+from core.autoencoders import dae, features, sae, stacks, vae
 from core.boltzmann import dbm
 from core.data import ImageData, held_out_binary
 from explorer import live, plots
@@ -388,40 +388,23 @@ def sae_controls(ctrl: Controls, data: ImageData) -> sae.SAERun:
                    n_eval=min(len(data.X_test), d.n_eval))
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _shipped_sae(run: sae.SAERun, _data: ImageData) -> dict | None:
-    return sae.shipped(run, _data)
-
-
 def train_sae(run: sae.SAERun, data: ImageData) -> live.RunResult | None:
     return live.train_cached(sae.SAESteps(run, data), curves=["recon_greedy", "recon_e2e"], labels=SAE_LABELS,
-                             label="Training the stacked autoencoders", shipped=lambda: _shipped_sae(run, data))
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _sae_models(key: str, done: int, _result: dict) -> dict:
-    return sae.models(_result)
+                             label="Training the stacked autoencoders")
 
 
 def sae_models(res: live.RunResult) -> dict:
-    return _sae_models(res.key, res.done, res.result)
+    return live.built(res, sae.models, device="cpu")
 
 
 @st.cache_data(show_spinner="Fitting a logistic regression on each set of features…", max_entries=8)
 def feature_errors(sae_key: str, sae_done: int, dbn_key: str | None, dbn_done: int, _nets: dict, _rbms: list | None,
                    _data: ImageData, n_train: int) -> pd.DataFrame:
     """Held-out classification error of a logistic regression on raw pixels, each stack's top codes and the DBN's
-    top-layer features."""
-    Xtr, ytr = _data.X_train[:n_train], _data.y_train[:n_train]
-    Xte, yte = _data.X_test, _data.y_test
-    feats = {"raw pixels": (Xtr, Xte)}
-    feats["stacked AE, greedy"] = (sae.codes(_nets["greedy"], Xtr), sae.codes(_nets["greedy"], Xte))
-    feats["stacked AE, end to end"] = (sae.codes(_nets["e2e"], Xtr), sae.codes(_nets["e2e"], Xte))
-    if _rbms is not None:
-        feats["DBN top layer"] = (stacks.dbn_features(_rbms, Xtr), stacks.dbn_features(_rbms, Xte))
-    rows = [{"features": name, "dimensions": int(a.shape[1]),
-             "classification_error": sae.classification_error(a, ytr, b, yte)} for name, (a, b) in feats.items()]
-    return pd.DataFrame(rows)
+    top-layer features (core.autoencoders.features)."""
+    encoders = features.stack_encoders(_nets, _rbms)
+    return pd.DataFrame(features.feature_errors(encoders, _data.X_train[:n_train], _data.y_train[:n_train],
+                                                _data.X_test, _data.y_test))
 
 
 def references_table(rows: list[dict], data: ImageData) -> pd.DataFrame:

@@ -166,14 +166,14 @@ def test_stacked_autoencoder_trains_one_layer_at_a_time_then_everything():
     for rec in training.train(steps):
         if "snapshot" in rec.extra:
             snaps.append(rec.extra["snapshot"]())
-    g = [s["greedy"] for s in snaps]  # after 0, 1, ..., 5 epochs
+    g = [s["nets"]["greedy"] for s in snaps]  # after 0, 1, ..., 5 epochs
     changed = lambda a, b, k: not torch.equal(a[k], b[k])  # noqa: E731
     # epochs 1-2: only autoencoder 1 (enc.0, dec.0) moves; epochs 3-4: only autoencoder 2; epoch 5: everything
     assert changed(g[0], g[2], "enc.0.weight") and not changed(g[0], g[2], "enc.1.weight")
     assert changed(g[2], g[4], "enc.1.weight") and changed(g[2], g[4], "dec.1.weight")
     assert not changed(g[2], g[4], "enc.0.weight") and not changed(g[2], g[4], "dec.0.weight")
     assert changed(g[4], g[5], "enc.0.weight") and changed(g[4], g[5], "enc.1.weight")
-    e = [s["e2e"] for s in snaps]
+    e = [s["nets"]["e2e"] for s in snaps]
     assert all(changed(e[i], e[i + 1], "enc.0.weight") for i in range(5))  # the end-to-end net: every layer, always
     hist = snaps[-1]["history"]
     assert [r["greedy_depth"] for r in hist] == [1, 1, 1, 2, 2, 2]

@@ -8,14 +8,13 @@ weights, trained on the pixels for as many epochs as the greedy stack's layers a
 
 Compared: held-out reconstruction error (squared, per image), and the held-out error of a logistic regression
 trained on the top codes (`classification_error`, standardised features), next to raw pixels and the DBN's
-features (core.autoencoders.stacks).
+features (the experiment: core.autoencoders.features).
 
     python -m core.autoencoders.sae --layers 2 --epochs 5
     python -m core.autoencoders.sae --out assets/sae                  # the shipped default run
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 
@@ -24,12 +23,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core import assets, training
+from core import training
 from core import data as datasets
 from core.device import pick_device
-
-ASSET_DIR = assets.folder("sae")
-
 
 class DeepAutoencoder(nn.Module):
     """Encoder 784 - h1 - ... - h_L and the mirror decoder, sigmoid units; encoder[l] / decoder[l] are layer l's halves
@@ -95,13 +91,19 @@ def _bce_sum(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(1)
 
 
-class SAESteps(training.Steps):
+class SAESteps(training.TorchSteps):
     """One epoch of both stacks per unit. Greedy: autoencoder l (its encoder and decoder halves only) on the codes of
     the layers below for `epochs` units each, then (fine_tune) the whole stack end to end. End to end: the whole net
     from random weights every unit. After each epoch: held-out reconstruction error (squared, per image) of each
-    stack through the layers trained so far. Snapshot: "greedy", "e2e" (state dicts), "opts", "rng"."""
+    stack through the layers trained so far.
+
+    Snapshot (core.training.TorchSteps): "nets" {"greedy", "e2e"}, their Adam states "opts", "rng", and
+    "greedy_phase" (the layer the greedy stack trained last; `layers` = fine-tuning). The greedy stack's Adam
+    holds all its weights, but only the current layer's receive gradients (Adam skips the others), and it starts
+    afresh with every phase; a shipped run (assets/sae) keeps the networks."""
 
     kind = "sae"
+    asset = "sae"
 
     def __init__(self, run: SAERun, data: datasets.ImageData, device=None):
         check_sae(run, data)
@@ -120,103 +122,83 @@ class SAESteps(training.Steps):
         """Layer (0-based) the greedy stack trains in unit `done`; `layers` = the end-to-end fine-tuning."""
         return min(int(done) // int(self.config.epochs), int(self.config.layers))
 
-    def start(self) -> None:
+    def build(self) -> None:
         run = self.config
         self._prepare()
         sizes = [self.Xtr.shape[1]] + run.sizes
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(run.seed))
-            self.greedy = DeepAutoencoder(sizes).to(self.dev)
-            torch.manual_seed(int(run.seed) + 1)
-            self.e2e = DeepAutoencoder(sizes).to(self.dev)
-        self.opt_e2e = torch.optim.Adam(self.e2e.parameters(), lr=float(run.lr))
-        self.opt_greedy = self._greedy_opt(0)
+        greedy = training.seeded(run.seed, lambda: DeepAutoencoder(sizes)).to(self.dev)
+        e2e = training.seeded(int(run.seed) + 1, lambda: DeepAutoencoder(sizes)).to(self.dev)
+        self.nets = {"greedy": greedy, "e2e": e2e}
+        self.opts = {"greedy": self._adam(greedy), "e2e": self._adam(e2e)}
         self.gen = torch.Generator().manual_seed(int(run.seed))
+        self.greedy_phase = 0
 
-    def _greedy_opt(self, phase: int) -> torch.optim.Optimizer:
-        net = self.greedy
-        params = list(net.parameters()) if phase >= len(net.enc) else \
-            list(net.enc[phase].parameters()) + list(net.dec[phase].parameters())
-        return torch.optim.Adam(params, lr=float(self.config.lr))
+    def _adam(self, net: nn.Module) -> torch.optim.Optimizer:
+        return torch.optim.Adam(net.parameters(), lr=float(self.config.lr))
 
-    def restore(self, snapshot: dict) -> None:
-        self.start()
-        self.greedy.load_state_dict(snapshot["greedy"])
-        self.e2e.load_state_dict(snapshot["e2e"])
-        self.opt_e2e.load_state_dict(snapshot["opts"]["e2e"])
-        self.opt_greedy = self._greedy_opt(int(snapshot["greedy_phase"]))
-        self.opt_greedy.load_state_dict(snapshot["opts"]["greedy"])
-        self.gen.set_state(snapshot["rng"])
-        self._phase = int(snapshot["greedy_phase"])
+    def extra_state(self) -> dict:
+        return {"greedy_phase": int(self.greedy_phase)}
+
+    def restore_extra(self, snapshot: dict) -> None:
+        self.greedy_phase = int(snapshot["greedy_phase"])
 
     def advance(self, done: int):
         run = self.config
         ph = self.phase(done)
-        if ph != getattr(self, "_phase", 0):
-            self.opt_greedy = self._greedy_opt(ph)  # a new layer (or fine-tuning): a fresh optimiser
-        self._phase = ph
+        g, e = self.nets["greedy"], self.nets["e2e"]
+        if ph != self.greedy_phase:
+            self.opts["greedy"] = self._adam(g)  # a new layer (or fine-tuning): a fresh optimiser
+        self.greedy_phase = ph
+        opt_g, opt_e = self.opts["greedy"], self.opts["e2e"]
         n, B = len(self.Xtr), int(run.batch_size)
         perm = torch.randperm(n, generator=self.gen).to(self.dev)
-        g, e = self.greedy, self.e2e
         with torch.no_grad():
             below = g.encode(self.Xtr, ph) if ph < len(g.enc) else self.Xtr  # the greedy layer's input, fixed
         n_batches = math.ceil(n / B)
         for i in range(n_batches):
             idx = perm[i * B:(i + 1) * B]
-            if ph < len(g.enc):  # autoencoder `ph` on the codes below
+            if ph < len(g.enc):  # autoencoder `ph` on the codes below: only its halves get gradients
                 x = below[idx]
                 logits = g.dec[ph](torch.sigmoid(g.enc[ph](x)))
                 loss = _bce_sum(logits, x).mean()
             else:
                 x = self.Xtr[idx]
                 loss = _bce_sum(g(x), x).mean()
-            self.opt_greedy.zero_grad(set_to_none=True)
+            opt_g.zero_grad(set_to_none=True)
             loss.backward()
-            self.opt_greedy.step()
+            opt_g.step()
             x = self.Xtr[idx]
             loss = _bce_sum(e(x), x).mean()
-            self.opt_e2e.zero_grad(set_to_none=True)
+            opt_e.zero_grad(set_to_none=True)
             loss.backward()
-            self.opt_e2e.step()
+            opt_e.step()
             if i + 1 < n_batches and (i + 1) % 40 == 0:
                 yield (i + 1) / n_batches
 
     @torch.no_grad()
     def measure(self, done: int) -> dict[str, float]:
-        depth = min(len(self.greedy.enc), max(1, math.ceil(done / int(self.config.epochs))))
+        g, e = self.nets["greedy"], self.nets["e2e"]
+        depth = min(len(g.enc), max(1, math.ceil(done / int(self.config.epochs))))
         X = self.Xev
-        rg = torch.sigmoid(self.greedy(X, depth))
-        re = torch.sigmoid(self.e2e(X))
+        rg = torch.sigmoid(g(X, depth))
+        re = torch.sigmoid(e(X))
         return {"recon_greedy": float(((rg - X) ** 2).sum(1).mean()), "recon_e2e": float(((re - X) ** 2).sum(1).mean()),
                 "greedy_depth": depth}
-
-    def state(self) -> dict:
-        return {"greedy": copy.deepcopy(self.greedy.state_dict()), "e2e": copy.deepcopy(self.e2e.state_dict()),
-                "opts": {"greedy": copy.deepcopy(self.opt_greedy.state_dict()),
-                         "e2e": copy.deepcopy(self.opt_e2e.state_dict())},
-                "greedy_phase": int(getattr(self, "_phase", 0)), "rng": self.gen.get_state().clone()}
 
     def data_arrays(self) -> tuple:
         return self.data.X_train[: int(self.config.n_train)], self.data.X_test[: int(self.config.n_eval)]
 
-    def shippable(self, snapshot: dict) -> dict:
-        return {k: v for k, v in snapshot.items() if k not in ("opts", "rng")}
 
-
-def models(result: dict) -> dict[str, DeepAutoencoder]:
+def models(result: dict, device=None) -> dict[str, DeepAutoencoder]:
     """{"greedy": ..., "e2e": ...} of a finished or partial run (fresh modules in eval mode)."""
     run = SAERun(**result["config"])
-    sizes = [result["greedy"]["enc.0.weight"].shape[1]] + run.sizes
+    sizes = [result["nets"]["greedy"]["enc.0.weight"].shape[1]] + run.sizes
     out = {}
     for name in ("greedy", "e2e"):
         net = DeepAutoencoder(sizes)
-        net.load_state_dict(result[name])
-        out[name] = net.eval()
+        net.load_state_dict(result["nets"][name])
+        out[name] = net.to(pick_device(device)).eval()
     return out
-
-
-def shipped(run: SAERun, data: datasets.ImageData) -> dict | None:
-    return assets.shipped(ASSET_DIR, run, assets.fingerprint(*SAESteps(run, data).data_arrays()))
 
 
 @torch.no_grad()
