@@ -104,14 +104,9 @@ def references(run: lab.MDNRun) -> dict[str, float]:
     return lab.references(run)
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _fitted(key: str, done: int, _result: dict) -> lab.Fitted:
-    return lab.Fitted(_result)
-
-
 def fitted(res: live.RunResult) -> lab.Fitted:
     """The run's models (shared: their methods change nothing)."""
-    return _fitted(res.key, res.done, res.result)
+    return live.built(res, lab.Fitted)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

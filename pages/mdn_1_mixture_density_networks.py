@@ -21,9 +21,7 @@ if not run.models:
     st.warning("Switch on at least one model in the sidebar.")
     st.stop()
 
-res = mdn_ui.train(run, data)
-if res is None:
-    st.stop()
+res = shell.trained_or_stop(lambda: mdn_ui.train(run, data))
 xy = mdn_ui.pairs(run, data)
 fit = mdn_ui.fitted(res)
 refs = mdn_ui.references(run)

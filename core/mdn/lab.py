@@ -11,7 +11,6 @@ width). The Gaussian is the MDN with m = 1.
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, replace
 
@@ -68,10 +67,11 @@ def _net(run: MDNRun, kind: str, d: int, c: int) -> torch.nn.Module:
     return MDN(d, c, 1 if kind == "gauss" else run.m, run.hidden, run.layers)
 
 
-class MDNSteps(training.Steps):
+class MDNSteps(training.TorchSteps):
     """One epoch of every chosen model per unit (the same mini-batches); every `measure_every` epochs each
-    model's held-out and training NLL. One torch thread (the networks are tiny). Snapshot: "nets", "opts",
-    "rng", "scaler", and "ls_sigma" (the least-squares width, standardised units)."""
+    model's held-out and training NLL. One torch thread (the networks are tiny). Snapshot (core.training.TorchSteps):
+    "nets" and "opts" {model: state}, "rng", and for the pages "scaler" (the standardisation, recomputed from the
+    data on restore) and "ls_sigma" (the least-squares width, standardised units)."""
 
     kind = "mdn"
     threads = 0
@@ -103,24 +103,20 @@ class MDNSteps(training.Steps):
         self.X, self.T = s.x(d.x_train), s.t(d.t_train)  # (n, d), (n, c) standardised
         self.Xe, self.Te = s.x(d.x_test), s.t(d.t_test)
 
-    def start(self) -> None:
+    def build(self) -> None:
         run = self.config
         self._prepare()
         d, c = self.X.shape[1], self.T.shape[1]
-        self.nets = {}
-        with torch.random.fork_rng(devices=[]):  # seeded weights without touching the global generator
-            for i, k in enumerate(self.models):
-                torch.manual_seed(int(run.seed) * 101 + MODELS.index(k))
-                self.nets[k] = _net(run, k, d, c)
+        self.nets = {k: training.seeded(int(run.seed) * 101 + MODELS.index(k), lambda k=k: _net(run, k, d, c))
+                     for k in self.models}
         self.opts = {k: torch.optim.Adam(n.parameters(), lr=float(run.lr)) for k, n in self.nets.items()}
         self.gen = torch.Generator().manual_seed(int(run.seed))
 
-    def restore(self, snapshot: dict) -> None:
-        self.start()
-        for k in self.models:
-            self.nets[k].load_state_dict(snapshot["nets"][k])
-            self.opts[k].load_state_dict(snapshot["opts"][k])
-        self.gen.set_state(snapshot["rng"])
+    def extra_state(self) -> dict:
+        out = {"scaler": self.scaler.state()}
+        if "ls" in self.nets:
+            out["ls_sigma"] = self.ls_sigma()
+        return out
 
     def loss(self, kind: str, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The training loss: the squared error (least squares), else the mean NLL of the standardised targets."""
@@ -166,19 +162,8 @@ class MDNSteps(training.Steps):
             row[f"train_nll_{k}"] = self.nll(k, self.X, self.T)
         return row
 
-    def state(self) -> dict:
-        out = {"nets": {k: copy.deepcopy(n.state_dict()) for k, n in self.nets.items()},
-               "opts": {k: copy.deepcopy(o.state_dict()) for k, o in self.opts.items()},
-               "rng": self.gen.get_state().clone(), "scaler": self.scaler.state()}
-        if "ls" in self.nets:
-            out["ls_sigma"] = self.ls_sigma()
-        return out
-
     def data_arrays(self) -> tuple:
         return (self.data if self.data is not None else data_of(self.config)).arrays()
-
-    def shippable(self, snapshot: dict) -> dict:
-        return {k: v for k, v in snapshot.items() if k not in ("opts", "rng")}
 
 
 def m_sweep(run: MDNRun, ms=range(1, 11)) -> list[MDNRun]:
