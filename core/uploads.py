@@ -1,5 +1,5 @@
-"""Safe loading of user-supplied files: images (`load_image`), ZIPs of images as a dataset (`load_image_zip`) and
-two-column tables (`load_two_columns`).
+"""Safe loading of user-supplied files: images (`load_image`), ZIPs of images as a dataset (`load_image_zip`; `image_data`:
+the set as a dataset with a disjoint held-out part) and two-column tables (`load_two_columns`).
 
 Images: anything either becomes a uint8 RGB array (with notes
 saying what was converted or downscaled) or raises `ImageError` with one readable line.
@@ -237,6 +237,26 @@ def load_image_zip(data: bytes, size: int = 32, name: str = "the archive", min_i
                          f"{min_images} are needed to train on.")
     arr = np.stack(images).astype(np.float32)
     return ImageSet(arr, names, skipped, hashlib.sha256(arr.tobytes()).hexdigest())
+
+
+def image_data(s: ImageSet, name: str = "the archive", held_out: float = 0.1, seed: int = 0):
+    """An uploaded ImageSet as a core.data.ImageData of one class ("your images"), flat (n, 3 * size * size): a random
+    `held_out` share of the images (at least one; seeded) held out, the rest to train on. The two parts are disjoint,
+    so a held-out yardstick (e.g. core.gan.latent.copy_check's distance of a new image to the training images) is
+    measured on images the model never saw. The data's name carries the images' digest (a cache key)."""
+    from core import data as datasets
+
+    n = len(s.images)
+    if n < 2 or not 0 < float(held_out) < 1:
+        raise ValueError(f"need at least 2 images and a held-out share in (0, 1), got {n} and {held_out}")
+    n_test = min(n - 1, max(1, int(round(float(held_out) * n))))
+    order = np.random.default_rng(int(seed)).permutation(n)
+    test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
+    X = s.images.reshape(n, -1)
+    y = np.zeros(n, np.int64)
+    return datasets.ImageData(f"upload-{s.digest[:12]}", X[train], y[train], X[test], y[test], tuple(s.images.shape[1:]),
+                              ["your images"], f"your {n:,} images from {name} ({len(train):,} to train on, "
+                                               f"{n_test:,} held out)")
 
 
 # ----------------------------------------------------------------------------- two-column tables

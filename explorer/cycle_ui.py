@@ -1,4 +1,5 @@
-"""CycleGAN page helpers: the translators' scores, cached, and the chart of the joint rate.
+"""CycleGAN page helpers: the widgets, cached live training, the two domains and their judges, the translators'
+scores, cached, and the chart of the joint rate.
 
 The joint rate (core.gan.cycle.score_translations) is the headline: per held-out digit, does the translation keep
 its class AND look like the target domain? A run trained before that measure existed (the shipped runs) has only
@@ -12,11 +13,56 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import data as datasets
-from core.gan import cycle
-from explorer import gan_ui, live, plots
+from core.gan import cycle, domains, judges
+from explorer import gan_ui, live, plots, shell
+from explorer.widgets import Controls
 
 WAYS = {"ab": ("A → B", "looks_b"), "ba": ("B → A", "looks_a")}
 COLORS = [{"ab": "#3559c7", "ba": "#e8590c"}, {"ab": "#6741d9", "ba": "#c2255c"}]  # one pair per run shown
+
+
+def cycle_controls(ctrl: Controls, data: datasets.ImageData) -> cycle.CycleRun:
+    d = cycle.CycleConfig()
+    ctrl.where.markdown("**CycleGAN**")
+    lam = ctrl.select("Cycle-consistency weight λ", "cyc", [0.0, 1.0, 2.0, 5.0, 10.0, 20.0], d.lambda_cyc,
+                      help="0: no cycle loss, only the two adversarial losses: see what it prevents.")
+    identity = ctrl.toggle("Identity loss (weight λ/2)", "idt", d.lambda_id > 0,
+                           help="Also ask G(b) = b and F(a) = a: each generator leaves images of its own target "
+                                "domain alone (keeps stroke thickness and intensity).")
+    noise = ctrl.select("Noise before the way back", "cnoise", [0.0, 0.1, 0.2, 0.3, 0.5], d.noise,
+                        help="Standard deviation of the noise added to a translation before it is translated back "
+                             "(images in [-1, 1]). 0, as in the paper: a translator can keep what the way back needs "
+                             "as a faint mark, and the digit itself may change class. No effect at λ = 0.")
+    iters = gan_ui.iterations(ctrl, d.n_iters, lo=50)
+    width = ctrl.log_slider("Width", "width", 4, 32, d.width, options=[4, 8, 16, 32],
+                            help="Channels of the first layer of all four networks; the cost grows as its square.")
+    seed = ctrl.number("Seed", "seed", 0, 10_000, d.seed)
+    cfg = cycle.CycleConfig(width=int(width), lambda_cyc=float(lam), lambda_id=0.5 * float(lam) if identity else 0.0,
+                            noise=float(noise) if lam else 0.0, n_iters=int(iters), seed=int(seed))
+    return cycle.CycleRun(data.name, min(len(data.X_train), 8000), cfg)
+
+
+@st.cache_resource(show_spinner=False)
+def domain_b() -> datasets.ImageData:
+    return domains.upscaled_digits()
+
+
+@st.cache_resource(show_spinner="Training the classifiers of both domains once (cached on disk)…")
+def domain_classifiers(name: str):
+    return judges.classifiers(shell.load_dataset(name), domain_b())
+
+
+def train_cycle(run: cycle.CycleRun, data: datasets.ImageData, label: str = "Training the CycleGAN"):
+    steps = cycle.CycleSteps(run, data, domain_b(), classifiers=lambda: domain_classifiers(data.name))
+    return live.train_cached(steps, curves=["g_adv", "cycle", "d_loss"], labels={
+        "g_adv": "generators' adversarial loss", "cycle": "cycle-consistency loss", "d_loss": "critics' loss"},
+        label=label)
+
+
+def cycle_ready(run: cycle.CycleRun, data: datasets.ImageData) -> bool:
+    """True when the run opens without training (shipped, cached or paused in this session)."""
+    steps = cycle.CycleSteps(run, data, domain_b())
+    return live.shipped_run(steps) is not None or live.has_run(steps)
 
 
 def has_joint(rows: list[dict]) -> bool:
@@ -27,14 +73,14 @@ def has_joint(rows: list[dict]) -> bool:
 @st.cache_data(show_spinner="Scoring the final translators on held-out digits (a second)…", max_entries=16)
 def final_scores(key: str, status: str, done: int, _res: live.RunResult, _data: datasets.ImageData) -> dict:
     """cycle.final_scores of a finished run (key, status, done: its identity), with the page's judges."""
-    return cycle.final_scores(_res.result, gan_ui.domain_classifiers(_data.name), _data, gan_ui.domain_b())
+    return cycle.final_scores(_res.result, domain_classifiers(_data.name), _data, domain_b())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def identity_scores(name: str, n_eval: int, _data: datasets.ImageData) -> dict:
     """The identity map's scores (no translation) on the same held-out digits, with the same judges."""
-    return cycle.score_translations(cycle.identity_map, cycle.identity_map, gan_ui.domain_classifiers(name), _data,
-                                    gan_ui.domain_b(), n_eval)
+    return judges.score_translations(judges.identity_map, judges.identity_map, domain_classifiers(name), _data,
+                                      domain_b(), n_eval)
 
 
 def last_scores(res: live.RunResult, data: datasets.ImageData) -> tuple[dict, bool]:

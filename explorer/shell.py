@@ -11,6 +11,8 @@ from core.device import describe, pick_device
 from explorer.widgets import Controls
 
 APP_TITLE = "Generative Models Explorer"
+PAGE = "gme.page"  # session state: the title of the page that ran last
+PAGE_SCOPED = "gme.page_scoped"  # session state: {key: page title} of state kept only while that page is open
 
 
 @dataclass
@@ -21,6 +23,11 @@ class Page:
 def page(title: str, exercise: str | None = None, intro: str | None = None) -> Page:
     """Title, the exercise being answered (collapsed), and the sidebar's Controls."""
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon="🧲", layout="wide")
+    scoped = st.session_state.setdefault(PAGE_SCOPED, {})
+    for key in [k for k, owner in scoped.items() if owner != title]:  # another page's state: drop it
+        st.session_state.pop(key, None)
+        del scoped[key]
+    st.session_state[PAGE] = title
     st.title(title)
     if intro:
         st.markdown(intro)
@@ -29,6 +36,12 @@ def page(title: str, exercise: str | None = None, intro: str | None = None) -> P
             st.markdown(f"> {exercise}")
     st.sidebar.caption(f"Device: {describe(pick_device())}")
     return Page(Controls())
+
+
+def page_scoped(key: str) -> None:
+    """Keep st.session_state[key] only while the current page stays open: the next `page` of another page drops it
+    (e.g. a model copy held for single steps), so a session holds no such state for pages it has left."""
+    st.session_state.setdefault(PAGE_SCOPED, {})[key] = st.session_state.get(PAGE)
 
 
 @st.cache_resource(show_spinner="Loading the dataset…")

@@ -5,24 +5,22 @@ Train a DCGAN by Radford et al.'s guidelines on one class, watch D and G compete
 import streamlit as st
 
 from core.gan.models import DCGAN_GUIDELINES
-from explorer import gan_ui, shell
+from explorer import gan_dcgan_ui, gan_run_ui, gan_ui, shell
 
 pg = shell.page("GAN: DCGAN on one class", exercise=(
     "Select one class from CIFAR-10 and train a DCGAN following the architecture guidelines of Radford et al. "
     "Train long enough to generate realistic images. Monitor the loss and accuracy of the generator vs "
     "discriminator and comment on the stability of training."))
 ctrl = pg.controls
-data = gan_ui.dcgan_dataset(ctrl)
-label = gan_ui.class_choice(ctrl, data, default=7 if data.name == "cifar10" else 3)
-run = gan_ui.dcgan_controls(ctrl, data, label)
+data = gan_dcgan_ui.dcgan_dataset(ctrl)
+label = gan_dcgan_ui.class_choice(ctrl, data, default=7 if data.name == "cifar10" else 3)
+run = gan_dcgan_ui.dcgan_controls(ctrl, data, label)
 
 with st.expander("Radford et al.'s guidelines, as built here", expanded=False):
     st.markdown("\n".join(f"- **{name}**: {text}" for name, text in DCGAN_GUIDELINES))
 
-res = gan_ui.train(run, data, label="Training the DCGAN")
-if res is None:
-    st.stop()
-gan_ui.show_run(res, run, data, ctrl, "dcgan", diffaug_tab=True, hints={
+res = shell.trained_or_stop(lambda: gan_ui.train(run, data, label="Training the DCGAN"), unit="iteration")
+gan_run_ui.show_run(res, run, data, ctrl, "dcgan", diffaug_tab=True, hints={
     "samples": (
         "Early grids are noise, then blobs on the right background, then strokes, then shapes of the class. "
         "The same noise vector keeps roughly the same image once G has settled; images that keep changing "

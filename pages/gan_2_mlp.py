@@ -2,10 +2,8 @@
 
 The exercise's MLP GAN (G 128-256-512-1024 with BatchNorm, D 1024-512-256 with dropout, noise U(-1, 1)), k D steps per G step, live.
 """
-import streamlit as st
-
-from core.gan import train as gt
-from explorer import gan_ui, shell
+from core.gan import config as gc
+from explorer import gan_run_ui, gan_ui, shell
 
 pg = shell.page("GAN: the fully connected GAN on MNIST", intro=(
     "**G**: noise U(−1, 1) of size 100 → Dense 128 → 256 → 512 → 1024, each with BatchNorm and LeakyReLU(0.2) → "
@@ -14,7 +12,7 @@ pg = shell.page("GAN: the fully connected GAN on MNIST", intro=(
 ctrl = pg.controls
 data = shell.dataset(ctrl)
 ctrl.where.markdown("**Training**")
-iters = gan_ui.iterations(ctrl, gt.presets()["mlp"].gan.n_iters, lo=50)  # the shipped run
+iters = gan_ui.iterations(ctrl, gc.presets()["mlp"].gan.n_iters, lo=50)  # the shipped run
 k = ctrl.slider("k: D steps per G step", "k", 1, 5, 1)
 batch = ctrl.log_slider("Batch size", "batch", 16, 256, 64, options=[16, 32, 64, 128, 256])
 lr = ctrl.log_slider("Learning rate (both)", "lr", 1e-5, 2e-3, 2e-4)
@@ -23,12 +21,10 @@ loss = ctrl.select("Generator loss", "loss", ["nonsat", "minimax"], "nonsat", ho
 width = ctrl.log_slider("Width scale of the hidden layers", "width", 0.25, 1.0, 1.0, options=[0.25, 0.5, 1.0],
                         help="1 = the exercise's sizes; 0.5 halves every hidden layer (4x faster).")
 seed = ctrl.number("Seed", "seed", 0, 10_000, 0)
-run = gt.GANRun(data.name, -1, 8000, gt.mlp_config(iters, width, batch, k, loss, lr, seed))
+run = gc.GANRun(data.name, -1, 8000, gc.mlp_config(iters, width, batch, k, loss, lr, seed))
 
-res = gan_ui.train(run, data, label="Training the MLP GAN")
-if res is None:
-    st.stop()
-gan_ui.show_run(res, run, data, ctrl, "mlp", hints={
+res = shell.trained_or_stop(lambda: gan_ui.train(run, data, label="Training the MLP GAN"), unit="iteration")
+gan_run_ui.show_run(res, run, data, ctrl, "mlp", hints={
     "samples": (
         "A fully connected G has no notion of neighbouring pixels: early samples are speckled, and digits "
         "appear later than with a DCGAN. Look for sharp strokes and for all ten digits among the 64 panels."),

@@ -4,8 +4,8 @@ A fully connected minimax GAN, a WGAN (weight clipping) and a WGAN-GP trained si
 """
 import streamlit as st
 
-from core.gan import train as gt
-from explorer import gan_ui, plots, shell
+from core.gan import config as gc
+from explorer import gan_latent_ui, gan_ui, plots, shell
 
 pg = shell.page("GAN: minimax GAN vs WGAN", exercise=(
     "Train a fully connected minimax GAN and a Wasserstein GAN on MNIST. Compare them over the iterations: do you "
@@ -14,13 +14,13 @@ ctrl = pg.controls
 data = shell.dataset(ctrl)
 w = ctrl.where
 w.markdown("**All three**")
-iters = gan_ui.iterations(ctrl, gt.presets()["compare-minimax"].gan.n_iters, lo=50)  # the shipped runs
+iters = gan_ui.iterations(ctrl, gc.presets()["compare-minimax"].gan.n_iters, lo=50)  # the shipped runs
 width = ctrl.log_slider("Width scale (same G for all)", "width", 0.25, 1.0, 0.5, options=[0.25, 0.5, 1.0],
                         help="Hidden sizes of the exercise's G (128-256-512-1024) and D/critic (1024-512-256) times this.")
 batch = ctrl.log_slider("Batch size", "batch", 16, 256, 64, options=[16, 32, 64, 128, 256])
 seed = ctrl.number("Seed", "seed", 0, 10_000, 0)
 which = st.sidebar.multiselect("Models", ["minimax", "wgan", "wgan-gp"], ["minimax", "wgan", "wgan-gp"], key="models",
-                               format_func=lambda m: gt.LOSS_NAMES[m], bind="query-params")
+                               format_func=lambda m: gc.LOSS_NAMES[m], bind="query-params")
 w.markdown("**Minimax GAN (Adam)**")
 gan_loss = ctrl.select("Generator loss", "gloss", ["minimax", "nonsat"], "minimax", horizontal=True,
                        labels={"minimax": "minimax", "nonsat": "non-saturating"})
@@ -36,13 +36,12 @@ n_critic = ctrl.slider("Critic steps per G step (both WGANs)", "ncritic", 1, 10,
 if not which:
     st.warning("Choose at least one model in the sidebar.")
     st.stop()
-configs = gt.comparison_configs(iters, width, batch, seed, gan_loss, lr_gan, clip, lr_wgan, gp, lr_gp, n_critic)
+configs = gc.comparison_configs(iters, width, batch, seed, gan_loss, lr_gan, clip, lr_wgan, gp, lr_gp, n_critic)
 results = {}
 for m in which:
-    run = gt.GANRun(data.name, -1, 8000, configs[m])
-    res = gan_ui.train(run, data, label=f"Training the {gt.LOSS_NAMES[m]}")
-    if res is None:
-        st.stop()
+    run = gc.GANRun(data.name, -1, 8000, configs[m])
+    res = shell.trained_or_stop(lambda: gan_ui.train(run, data, label=f"Training the {gc.LOSS_NAMES[m]}"),
+                                unit="iteration")
     results[m] = (run, res)
 settings = ctrl.caption()
 st.caption(settings + " · " + " · ".join(f"{m}: {r.status_line()}" for m, (_, r) in results.items()))
@@ -55,7 +54,7 @@ with tab_s:
         steps = sorted(set.intersection(*[{int(g["step"]) for g in r.result["grids"]} for _, r in results.values()]))
         step = st.select_slider("Generator iteration", steps, value=steps[-1], key="cmp-step") if len(steps) > 1 else steps[0]
         shape = gan_ui.grid_shape(next(iter(results.values()))[1].result)
-        plots.show_grids([(gt.LOSS_NAMES[m], gan_ui.images(r.result, step)) for m, (_, r) in results.items()], shape,
+        plots.show_grids([(gc.LOSS_NAMES[m], gan_ui.images(r.result, step)) for m, (_, r) in results.items()], shape,
                          key="cmp-grids", ncols=8, caption=f"Same fixed noise for all, iteration {step}. {settings}")
         shell.what_to_look_for(
             "At equal generator iterations, compare sharpness and variety. The minimax GAN may give crisp digits early "
@@ -69,7 +68,7 @@ with tab_c:
             if not df.empty:
                 gan_ui.show_curves(df, "step", [m for m in ("wgan", "wgan-gp") if m in df], "Critic's Wasserstein estimate",
                                   key="cmp-w", xlabel="generator iteration", ylabel="E f(x) − E f(G(z))",
-                                  labels=dict(gt.LOSS_NAMES))
+                                  labels=dict(gc.LOSS_NAMES))
                 st.caption("The clipped critic's estimate is scaled by the clipping (it is K·W for some Lipschitz K): "
                            "compare its shape over iterations, not its size with WGAN-GP's.")
             else:
@@ -83,14 +82,14 @@ with tab_c:
                 dfq[floor_name] = first["fid_floor"]  # the same for every run
                 gan_ui.show_curves(dfq, "step", list(results) + [floor_name], "Frechet distance (lower is better)",
                                    key="cmp-fid", xlabel=f"generator iteration{' (log scale)' if long_run else ''}",
-                                   labels=dict(gt.LOSS_NAMES), markers=True, log_x=long_run, log_y=long_run)
+                                   labels=dict(gc.LOSS_NAMES), markers=True, log_x=long_run, log_y=long_run)
                 old = any(gan_ui.logged_under_old_reference(r.result) for _, r in results.values())
                 st.caption(gan_ui.FLOOR_LINE + f" Floor {first['fid_floor']:.2f} ± {first['fid_floor_sd']:.2f}; final "
-                           "generators: " + ", ".join(f"{gt.LOSS_NAMES[m]} {q['fid']:.1f} ({q['fid_spreads']:+.0f} sd)"
+                           "generators: " + ", ".join(f"{gc.LOSS_NAMES[m]} {q['fid']:.1f} ({q['fid_spreads']:+.0f} sd)"
                                                        for m, q in now.items()) +
                            f". Against held-out digits (floor {first['fid_heldout_floor']:.2f}, the training digits "
                            f"themselves {first['fid_heldout_of_train']:.1f}): " + ", ".join(
-                               f"{gt.LOSS_NAMES[m]} {q['fid_heldout']:.1f}" for m, q in now.items()) + "." +
+                               f"{gc.LOSS_NAMES[m]} {q['fid_heldout']:.1f}" for m, q in now.items()) + "." +
                            (" The curves were logged while the shipped runs trained, against all training digits' "
                             "statistics (an earlier definition; for these runs within the floor's sd of today's); the "
                             "final figures "
@@ -98,7 +97,7 @@ with tab_c:
         cov = gan_ui.compare_frame(results, "quality", "classes_covered")
         gan_ui.show_curves(cov, "step", list(results), "Classes covered (of 10)", key="cmp-cov",
                            xlabel=f"generator iteration{' (log scale)' if long_run else ''}",
-                           labels=dict(gt.LOSS_NAMES), markers=True, log_x=long_run)
+                           labels=dict(gc.LOSS_NAMES), markers=True, log_x=long_run)
         st.caption(settings)
         shell.what_to_look_for(
             "A WGAN critic's estimate should fall as the samples improve, so it tracks the Frechet distance: a loss "
@@ -107,12 +106,12 @@ with tab_c:
 with tab_q:
     if tab_q.open:
         for m, (run, res) in results.items():
-            st.markdown(f"**{gt.LOSS_NAMES[m]}**")
+            st.markdown(f"**{gc.LOSS_NAMES[m]}**")
             gan_ui.flags(res.result, run, len(data.classes))
         if "minimax" in results:
             gan_ui.curves(results["minimax"][1].history, "minimax", "cmp-gan", settings)
 with tab_lat:
     if tab_lat.open:
-        shown = st.radio("Model", list(results), horizontal=True, key="lat_model", format_func=gt.LOSS_NAMES.get,
+        shown = st.radio("Model", list(results), horizontal=True, key="lat_model", format_func=gc.LOSS_NAMES.get,
                          bind="query-params")
-        gan_ui.latent_panel(results[shown][1], data, f"lat-{shown}")
+        gan_latent_ui.latent_panel(results[shown][1], data, f"lat-{shown}")

@@ -8,8 +8,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.gan import conditional
-from core.gan import train as gt
-from explorer import gan_ui, plots, shell
+from core.gan import config as gc
+from core.gan import images as gi
+from explorer import gan_conditional_ui, gan_latent_ui, gan_ui, plots, shell
 
 pg = shell.page("GAN: conditional DCGAN", intro=(
     "**G(z, y)**: the DCGAN generator fed the noise and the one-hot label. **D(x, y) = ψ(φ(x)) + ⟨V_y, φ(x)⟩**: a "
@@ -20,10 +21,8 @@ pg = shell.page("GAN: conditional DCGAN", intro=(
 ctrl = pg.controls
 data = shell.dataset(ctrl, allowed=("mnist", "fashion_mnist"))
 shell.require_shape(data, (1, 28, 28), "This conditional DCGAN (MNIST-like digits padded to 32x32)")
-run = gan_ui.cgan_controls(ctrl, data)
-res = gan_ui.train_cgan(run, data)
-if res is None:
-    st.stop()
+run = gan_conditional_ui.cgan_controls(ctrl, data)
+res = shell.trained_or_stop(lambda: gan_conditional_ui.train_cgan(run, data), unit="iteration")
 settings = ctrl.caption()
 st.caption(f"{settings} · {res.status_line()}")
 q = pd.DataFrame([{k: v for k, v in r.items() if k not in ("class_hist", "per_class")} for r in res.result["quality"]])
@@ -45,7 +44,7 @@ with tab_grid:
         steps = [int(g["step"]) for g in res.result["grids"]]
         step = st.select_slider("Timeline: generator iteration", steps, value=steps[-1], key="tl-cgan") \
             if len(steps) > 1 else steps[0]
-        plots.show_grid(gan_ui.class_rows(res.result, step), gan_ui.grid_shape(res.result),
+        plots.show_grid(gan_conditional_ui.class_rows(res.result, step), gan_ui.grid_shape(res.result),
                         f"G(z, y): row = class y, column = noise z, at iteration {step}", key="cgan-grid",
                         ncols=conditional.N_PER_CLASS, caption=f"The same {conditional.N_PER_CLASS} noise vectors in "
                         f"every row. {settings}")
@@ -78,10 +77,10 @@ with tab_cmp:
     if tab_cmp.open:
         label = st.selectbox("Class", list(range(len(data.classes))), index=3, key="cmp_cls",
                              format_func=lambda c: data.classes[c], bind="query-params")
-        one_run = gt.GANRun(data.name, int(label), 8000, gt.dcgan_config())  # the DCGAN page's default, this class
+        one_run = gc.GANRun(data.name, int(label), 8000, gc.dcgan_config())  # the DCGAN page's default, this class
         one = gan_ui.train(one_run, data, label=f"Training the one-class DCGAN of {data.classes[label]}")
         if one is not None:
-            cond = gan_ui.cgan_class_samples(res.key, res.done, res.result, data, int(label))
+            cond = gan_conditional_ui.cgan_class_samples(res.key, res.done, res.result, data, int(label))
             uncond = gan_ui.images(one.result, one.done)
             plots.show_grids([(f"Conditional GAN, y = {data.classes[label]}", cond["unit"]),
                               (f"DCGAN trained on {data.classes[label]} only", uncond)],
@@ -94,7 +93,7 @@ with tab_cmp:
                 {"model": "conditional GAN", "Frechet distance to the class": cond["fid"], "classified as the class":
                  cond["share"], "training images": 8000},
                 {"model": "one-class DCGAN", "Frechet distance to the class": qa["fid"], "classified as the class":
-                 qa["class_hist"][label], "training images": len(gt.training_images(one_run, data))}])
+                 qa["class_hist"][label], "training images": len(gi.training_images(one_run, data))}])
             st.dataframe(table.style.format({"Frechet distance to the class": "{:.1f}", "classified as the class":
                                              "{:.0%}"}), hide_index=True, width="stretch")
             st.caption(f"Floor of the class: {ref['floor']:.2f} ± {ref['floor_sd']:.2f} ({ref['n_floor']} random "
@@ -113,4 +112,4 @@ with tab_lat:
     if tab_lat.open:
         label = st.selectbox("Class of the images", list(range(len(data.classes))), index=3, key="lat_cls",
                              format_func=lambda c: data.classes[c], bind="query-params")
-        gan_ui.latent_panel(res, data, "cgan-lat", label=int(label))
+        gan_latent_ui.latent_panel(res, data, "cgan-lat", label=int(label))

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.gan import cycle
+from core.gan import cycle, domains
 from explorer import cycle_ui, gan_ui, plots, shell
 
 pg = shell.page("GAN: CycleGAN between two kinds of digits", intro=(
@@ -18,16 +18,14 @@ pg = shell.page("GAN: CycleGAN between two kinds of digits", intro=(
     "domain classifier (does it look like the other domain?)."))
 ctrl = pg.controls
 data = shell.dataset(ctrl, allowed=("mnist", "fashion_mnist"), label="Domain A")
-shell.require_shape(data, (1, cycle.SIDE, cycle.SIDE), "CycleGAN between two kinds of digits")
-run = gan_ui.cycle_controls(ctrl, data)
-res = gan_ui.train_cycle(run, data)
-if res is None:
-    st.stop()
+shell.require_shape(data, (1, domains.SIDE, domains.SIDE), "CycleGAN between two kinds of digits")
+run = cycle_ui.cycle_controls(ctrl, data)
+res = shell.trained_or_stop(lambda: cycle_ui.train_cycle(run, data), unit="step")
 settings = ctrl.caption()
 st.caption(f"{settings} · {res.status_line()}")
 q = pd.DataFrame(res.result["quality"])
 last, from_history = cycle_ui.last_scores(res, data)
-n_a, n_b = min(len(data.X_test), run.cycle.n_eval), min(len(gan_ui.domain_b().X_test), run.cycle.n_eval)
+n_a, n_b = min(len(data.X_test), run.cycle.n_eval), min(len(cycle_ui.domain_b().X_test), run.cycle.n_eval)
 HOW = (f"Each of {n_a} held-out MNIST digits (A → B) and {n_b} held-out 8x8 digits (B → A) is translated once and "
        "judged by two classifiers: the reader of both domains (does it keep its class?) and the domain judge (does it "
        "look like the target domain?).")
@@ -68,9 +66,9 @@ with tab_tr:
         steps = [int(g["step"]) for g in res.result["grids"]]
         step = st.select_slider("Timeline: step", steps, value=steps[-1], key="tl-cycle") if len(steps) > 1 else steps[0]
         grid = next(g for g in reversed(res.result["grids"]) if int(g["step"]) <= step)["images"].float().numpy() / 255
-        a, b = data.X_test[: cycle.CycleSteps.N_SHOW], gan_ui.domain_b().X_test[: cycle.CycleSteps.N_SHOW]
+        a, b = data.X_test[: cycle.CycleSteps.N_SHOW], cycle_ui.domain_b().X_test[: cycle.CycleSteps.N_SHOW]
         rows = np.concatenate([a, grid[0], grid[1], b, grid[2], grid[3]])  # (6 * 8, 784)
-        plots.show_grid(rows, (1, cycle.SIDE, cycle.SIDE), f"A → B → A and B → A → B at step {step}", key="cycle-grid",
+        plots.show_grid(rows, (1, domains.SIDE, domains.SIDE), f"A → B → A and B → A → B at step {step}", key="cycle-grid",
                         ncols=cycle.CycleSteps.N_SHOW, caption="Rows, top to bottom: " + "; ".join(ROWS) +
                         f". Held-out digits of each domain. {settings}")
         shell.what_to_look_for(
@@ -89,9 +87,9 @@ with tab_pres:
             from dataclasses import replace
 
             zero = replace(run, cycle=replace(run.cycle, lambda_cyc=0.0, lambda_id=0.0, noise=0.0))
-            if gan_ui.cycle_ready(zero, data) or st.button("Also train this run without the cycle loss (λ = 0)",
+            if cycle_ui.cycle_ready(zero, data) or st.button("Also train this run without the cycle loss (λ = 0)",
                                                            key="cyc0", type="primary"):
-                other = gan_ui.train_cycle(zero, data, label="Training the same CycleGAN without the cycle loss")
+                other = cycle_ui.train_cycle(zero, data, label="Training the same CycleGAN without the cycle loss")
                 if other is not None:
                     runs["without the cycle loss (λ = 0)"] = (pd.DataFrame(other.result["quality"]),
                                                                *cycle_ui.last_scores(other, data))
@@ -151,10 +149,10 @@ with tab_loss:
                            labels={"cycle": "cycle", "identity": "identity"})
 with tab_dom:
     if tab_dom.open:
-        b = gan_ui.domain_b()
+        b = cycle_ui.domain_b()
         plots.show_grids([("Domain A: MNIST (training digits)", data.X_train[:32]),
                           ("Domain B: 8x8 digits upscaled (training digits)", b.X_train[:32])],
-                         (1, cycle.SIDE, cycle.SIDE), key="cycle-domains", ncols=8,
+                         (1, domains.SIDE, domains.SIDE), key="cycle-domains", ncols=8,
                          caption=f"{len(data.X_train[: run.n_train]):,} digits of A and {len(b.X_train):,} of B train "
                                  "the CycleGAN; they come from different collections, and no digit of one is paired "
                                  "with one of the other.")

@@ -7,8 +7,12 @@ import pytest
 import torch
 import torch.nn as nn
 
-from core.gan import diffaug
+from core.gan import config as gc
+from core.gan import diagnosis, diffaug
+from core.gan import images as gi
 from core.gan import train as gt
+from core.gan.losses import gradient_penalty
+from core.gan.trainer import GANTrainer
 from core.cache import DiskCache
 from core.data import ImageData
 from core.gan.models import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, SeededDropout, build,
@@ -91,10 +95,10 @@ def test_seed_mlp_architecture():
 # ----------------------------------------------------------------------------- steps and losses
 
 def _trainer(loss="nonsat", arch="mlp", **kw):
-    cfg = gt.wgan_defaults(gt.GANConfig(arch=arch, width=0.25 if arch == "mlp" else 8, batch_size=64, n_iters=10,
+    cfg = gc.wgan_defaults(gc.GANConfig(arch=arch, width=0.25 if arch == "mlp" else 8, batch_size=64, n_iters=10,
                                         log_every=5, grid_every=5, n_grid=16, seed=3), loss)
     cfg = replace(cfg, **kw)
-    return gt.GANTrainer(gt.GANRun("mnist", -1, 256, cfg), _tiny_data(), device="cpu")
+    return GANTrainer(gc.GANRun("mnist", -1, 256, cfg), _tiny_data(), device="cpu")
 
 
 @pytest.mark.parametrize("arch", ["mlp", "dcgan"])
@@ -127,7 +131,7 @@ def test_minimax_and_nonsaturating_generator_losses():
         tr, twin = _trainer(loss), _trainer(loss)  # same seed: same weights, same noise, same dropout masks
         got = tr.g_step()["g_loss"]
         with torch.no_grad():
-            p = torch.sigmoid(twin.D(twin.G(twin._noise(64))))
+            p = torch.sigmoid(twin.D(twin.G(twin.noise(64))))
         assert got == pytest.approx(float(f(p).mean()), rel=1e-5)
         assert (loss == "minimax") == (got < 0)
 
@@ -138,13 +142,13 @@ def test_gradient_penalty_equals_independent_computation():
     lin = nn.Sequential(nn.Flatten(), nn.Linear(12, 1))
     real, fake = torch.randn(8, 3, 2, 2, generator=g), torch.randn(8, 3, 2, 2, generator=g)
     eps = torch.rand(8, 1, 1, 1, generator=g)
-    gp = gt.gradient_penalty(lambda x: lin(x).squeeze(1), real, fake, eps)
+    gp = gradient_penalty(lambda x: lin(x).squeeze(1), real, fake, eps)
     assert gp.item() == pytest.approx(((lin[1].weight.norm() - 1) ** 2).item(), rel=1e-6)
     # a non-linear critic: per-example gradients, one autograd call per example
     crit = MLPDiscriminator((1, 4, 4), width=0.02, dropout=0.0).double()
     real, fake = torch.randn(6, 1, 4, 4, dtype=torch.float64), torch.randn(6, 1, 4, 4, dtype=torch.float64)
     eps = torch.rand(6, 1, 1, 1, dtype=torch.float64)
-    gp = gt.gradient_penalty(crit, real, fake, eps)
+    gp = gradient_penalty(crit, real, fake, eps)
     norms = []
     for i in range(6):
         x = (eps[i] * real[i] + (1 - eps[i]) * fake[i]).unsqueeze(0).requires_grad_(True)
@@ -153,14 +157,14 @@ def test_gradient_penalty_equals_independent_computation():
     assert gp.item() == pytest.approx(float(((torch.stack(norms) - 1) ** 2).mean()), rel=1e-10)
     # and the penalty is differentiable in the critic's weights (double backprop): check by finite differences
     w = crit.net[0].weight
-    (grad_w,) = torch.autograd.grad(gt.gradient_penalty(crit, real, fake, eps), w)
+    (grad_w,) = torch.autograd.grad(gradient_penalty(crit, real, fake, eps), w)
     h = 1e-6
     with torch.no_grad():
         w[0, 0] += h
-    up = gt.gradient_penalty(crit, real, fake, eps).item()
+    up = gradient_penalty(crit, real, fake, eps).item()
     with torch.no_grad():
         w[0, 0] -= 2 * h
-    down = gt.gradient_penalty(crit, real, fake, eps).item()
+    down = gradient_penalty(crit, real, fake, eps).item()
     assert grad_w[0, 0].item() == pytest.approx((up - down) / (2 * h), rel=1e-4, abs=1e-8)
 
 
@@ -187,7 +191,7 @@ def test_generate_leaves_batchnorm_statistics_alone():
 
 def test_training_iterator_records_grids_and_losses():
     data = _tiny_data()
-    run = gt.GANRun("mnist", -1, 256, gt.GANConfig(arch="mlp", width=0.25, batch_size=32, n_iters=12, log_every=4,
+    run = gc.GANRun("mnist", -1, 256, gc.GANConfig(arch="mlp", width=0.25, batch_size=32, n_iters=12, log_every=4,
                                                    grid_every=6, n_grid=9, seed=1, noise="uniform"))
     recs = list(gt.train(run, data, device="cpu"))
     assert [r.step for r in recs] == [4, 8, 12] and recs[-1].done
@@ -198,17 +202,17 @@ def test_training_iterator_records_grids_and_losses():
 
 
 def test_schedule_follows_the_length_and_the_same_run_continues_from_a_shorter_one():
-    auto = gt.GANConfig(n_iters=400)
-    s = gt.schedule(auto)
+    auto = gc.GANConfig(n_iters=400)
+    s = gc.schedule(auto)
     assert (s.log_every, s.grid_every, s.quality_every) == (10, 25, 50)
     assert [i for i in range(401) if s.grid_at(i)] == list(range(0, 401, 25))
-    assert gt.schedule(replace(auto, log_every=3)).log_every == 3
-    long = gt.schedule(replace(auto, n_iters=10_000))  # log-spaced grids and quality rows: a few dozen, not hundreds
+    assert gc.schedule(replace(auto, log_every=3)).log_every == 3
+    long = gc.schedule(replace(auto, n_iters=10_000))  # log-spaced grids and quality rows: a few dozen, not hundreds
     grids = [i for i in range(10_001) if long.grid_at(i)]
     assert grids[:8] == [0, 1, 2, 5, 10, 20, 50, 100] and grids[-3:] == [8000, 9000, 10_000] and len(grids) <= 25
     quality = [i for i in range(10_001) if long.quality_at(i)]
     assert quality[:4] == [0, 10, 20, 50] and quality[-1] == 10_000 and len(quality) <= 25
-    steps = gt.GANSteps(gt.GANRun(gan=replace(auto, n_iters=1000)), _tiny_data())
+    steps = gt.GANSteps(gc.GANRun(gan=replace(auto, n_iters=1000)), _tiny_data())
     shorter = [c.gan.n_iters for c in steps.continues()]
     assert shorter == [500, 400, 300, 200, 100, 50, 20]
     assert all(replace(c, gan=replace(c.gan, n_iters=1000)) == steps.config for c in steps.continues())
@@ -216,30 +220,32 @@ def test_schedule_follows_the_length_and_the_same_run_continues_from_a_shorter_o
 
 def test_trainer_from_result_does_not_touch_the_result():
     data = _tiny_data()
-    run = gt.GANRun("mnist", -1, 256, gt.GANConfig(arch="dcgan", width=8, batch_size=16, n_iters=2, log_every=1,
+    run = gc.GANRun("mnist", -1, 256, gc.GANConfig(arch="dcgan", width=8, batch_size=16, n_iters=2, log_every=1,
                                                    grid_every=1, n_grid=4))
     res = list(gt.train(run, data, device="cpu"))[-1].extra["snapshot"]()
-    kept = {k: v.clone() for k, v in res["state"]["G"].items()}
+    kept = {k: v.clone() for k, v in res["nets"]["G"].items()}
+    kept_adam = {k: v.clone() for k, v in res["opts"]["G"]["state"][0].items()}  # Adam's moments of G's first layer
     tr = gt.trainer_from(res, data, device="cpu")
     for _ in range(3):
         tr.iteration()
     assert tr.iters == 5
-    assert all(torch.equal(kept[k], res["state"]["G"][k]) for k in kept)
-    assert gt.grid_at(res, 1).shape == (4, 1, 32, 32)
+    assert all(torch.equal(kept[k], res["nets"]["G"][k]) for k in kept)
+    assert all(torch.equal(kept_adam[k], res["opts"]["G"]["state"][0][k]) for k in kept_adam)
+    assert gi.grid_at(res, 1).shape == (4, 1, 32, 32)
 
 
 def test_prepare_and_to_native_round_trip():
     data = _tiny_data(64)
     for size in (32, 64):
-        run = gt.GANRun("mnist", -1, 64, gt.GANConfig(arch="dcgan", image_size=size))
-        X = gt.prepare(run, data)
+        run = gc.GANRun("mnist", -1, 64, gc.GANConfig(arch="dcgan", image_size=size))
+        X = gi.prepare(run, data)
         assert X.shape == (64, 1, size, size) and X.min() >= -1 and X.max() <= 1
-        back = gt.to_native(X, run, data.shape)
+        back = gi.to_native(X, run, data.shape)
         assert np.abs(back - data.X_train[:64]).max() < (1e-6 if size == 32 else 0.35)
-    one = gt.prepare(gt.GANRun("mnist", 2, 1000, gt.GANConfig(arch="mlp")), data)
+    one = gi.prepare(gc.GANRun("mnist", 2, 1000, gc.GANConfig(arch="mlp")), data)
     assert len(one) == int((data.y_train == 2).sum())
     X0 = data.X_train.copy()
-    gt.prepare(gt.GANRun("mnist", -1, 64, gt.GANConfig()), data)
+    gi.prepare(gc.GANRun("mnist", -1, 64, gc.GANConfig()), data)
     assert np.array_equal(X0, data.X_train)
 
 
@@ -293,21 +299,21 @@ def _rows(n, **vals):
 
 def test_failure_flags_in_plain_words():
     ok = _rows(10, acc_real=0.7, acc_fake=0.7, d_real=0.6, d_fake=0.4)
-    assert gt.diagnose(ok, [{"diversity": 0.9, "classes_covered": 10}]) == []
+    assert diagnosis.diagnose(ok, [{"diversity": 0.9, "classes_covered": 10}]) == []
     strong = _rows(10, acc_real=0.99, acc_fake=0.99, d_real=0.98, d_fake=0.01)
-    names = [n for n, _ in gt.diagnose(strong, loss="minimax")]
+    names = [n for n, _ in diagnosis.diagnose(strong, loss="minimax")]
     assert "d_overpowers" in names
-    assert "overpowering" in dict(gt.diagnose(strong))["d_overpowers"]
+    assert "overpowering" in dict(diagnosis.diagnose(strong))["d_overpowers"]
     osc = _rows(10, acc_real=0.7, acc_fake=0.7, d_real=0.6, d_fake=[0.05, 0.7])
-    assert "oscillation" in [n for n, _ in gt.diagnose(osc)]
-    assert "mode_collapse" in [n for n, _ in gt.diagnose(ok, [{"diversity": 0.3, "classes_covered": 10}])]
-    assert "mode_collapse" in [n for n, _ in gt.diagnose(ok, [{"diversity": 0.9, "classes_covered": 3}])]
-    assert gt.diagnose(ok, [{"diversity": 0.9, "classes_covered": 1}], one_class=True) == []
-    early = gt.diagnose(ok, [{"diversity": 0.1, "classes_covered": 1, "fid_scaled": 0.9}])
+    assert "oscillation" in [n for n, _ in diagnosis.diagnose(osc)]
+    assert "mode_collapse" in [n for n, _ in diagnosis.diagnose(ok, [{"diversity": 0.3, "classes_covered": 10}])]
+    assert "mode_collapse" in [n for n, _ in diagnosis.diagnose(ok, [{"diversity": 0.9, "classes_covered": 3}])]
+    assert diagnosis.diagnose(ok, [{"diversity": 0.9, "classes_covered": 1}], one_class=True) == []
+    early = diagnosis.diagnose(ok, [{"diversity": 0.1, "classes_covered": 1, "fid_scaled": 0.9}])
     assert [n for n, _ in early] == ["early"] and "Train longer" in early[0][1]
-    assert [n for n, _ in gt.diagnose(_rows(5, acc_real=float("nan")))] == ["diverged"]
+    assert [n for n, _ in diagnosis.diagnose(_rows(5, acc_real=float("nan")))] == ["diverged"]
     wosc = _rows(10, w_estimate=[0.1, 2.0])
-    assert [n for n, _ in gt.diagnose(wosc, loss="wgan")] == ["oscillation"]
+    assert [n for n, _ in diagnosis.diagnose(wosc, loss="wgan")] == ["oscillation"]
 
 
 def test_rgb_one_class_run_with_live_quality():
@@ -316,7 +322,7 @@ def test_rgb_one_class_run_with_live_quality():
 
     data = _tiny_data(256, shape=(3, 32, 32))
     qm = quality_model(data, ClassifierConfig(epochs=1), cache=DiskCache())
-    run = gt.GANRun("cifar10", 2, 256, gt.GANConfig(arch="dcgan", width=8, batch_size=16, n_iters=4, log_every=2,
+    run = gc.GANRun("cifar10", 2, 256, gc.GANConfig(arch="dcgan", width=8, batch_size=16, n_iters=4, log_every=2,
                                                     grid_every=2, quality_every=2, n_grid=4))
     recs = [(r, r.extra["snapshot"]()) for r in gt.train(run, data, quality=qm, device="cpu")]
     res = recs[-1][1]
@@ -332,8 +338,8 @@ def test_digits_8x8_are_upsampled_for_dcgan_and_back():
     data = ImageData(
         "digits", ramp * scale, np.zeros(32, np.int64),
         np.zeros((2, 64), np.float32), np.zeros(2, np.int64), (1, 8, 8), ["0"])
-    run = gt.GANRun("digits", -1, 32, gt.GANConfig(arch="dcgan"))
-    X = gt.prepare(run, data)
+    run = gc.GANRun("digits", -1, 32, gc.GANConfig(arch="dcgan"))
+    X = gi.prepare(run, data)
     assert X.shape == (32, 1, 32, 32)
-    back = gt.to_native(X, run, data.shape)
+    back = gi.to_native(X, run, data.shape)
     assert back.shape == (32, 64) and np.abs(back - data.X_train).max() < 0.05

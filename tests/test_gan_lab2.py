@@ -12,7 +12,8 @@ from scipy.spatial.distance import cdist
 
 from core import assets, training
 from core.data import ImageData
-from core.gan import conditional, cycle, latent
+from core.gan import conditional, cycle, domains, judges, latent
+from core.gan import config as gc
 from core.gan import train as gt
 from core.quality import N_EVAL
 from core.uploads import ImageError, load_image_zip
@@ -68,7 +69,7 @@ def test_nearest_is_the_brute_force_nearest_and_copies_are_found(rng):
 
 def test_render_does_not_depend_on_the_other_images_shown_with_it():
     data = _tiny()
-    run = gt.GANRun("mnist", -1, 128, gt.GANConfig(arch="mlp", width=0.25, batch_size=32, n_iters=4, log_every=2,
+    run = gc.GANRun("mnist", -1, 128, gc.GANConfig(arch="mlp", width=0.25, batch_size=32, n_iters=4, log_every=2,
                                                    grid_every=2, noise="uniform", channels_last=False))
     res = training.run_to_end(gt.GANSteps(run, data, device="cpu"))
     smp = latent.sampler_for(res)
@@ -198,7 +199,7 @@ def test_cycle_loss_formula_and_no_gradient_at_weight_zero():
 
 
 def test_the_two_domains_never_share_an_image(mnist):
-    b = cycle.upscaled_digits()
+    b = domains.upscaled_digits()
     assert b.shape == (1, 28, 28) and b.X_train.shape[1] == 784
     assert b.X_train.reshape(-1, 28, 28)[:, :4].max() == 0  # centred in MNIST's frame: 4 empty rows on top
     A = np.concatenate([mnist.X_train, mnist.X_test])
@@ -211,16 +212,16 @@ def test_cycle_run_translates_both_ways_and_measures_preservation(mnist, tmp_pat
     from core.quality import ClassifierConfig, quality_model
     from core.cache import DiskCache
 
-    b = cycle.upscaled_digits()
+    b = domains.upscaled_digits()
     small_a = ImageData("mnist", mnist.X_train[:300], mnist.y_train[:300], mnist.X_test[:50], mnist.y_test[:50],
                         (1, 28, 28), mnist.classes)
     qa = quality_model(small_a, ClassifierConfig(epochs=1), cache=DiskCache(tmp_path))
     qb = quality_model(b, ClassifierConfig(epochs=1), cache=DiskCache(tmp_path))
     run = cycle.CycleRun("mnist", 300, cycle.CycleConfig(width=4, n_res=1, n_iters=4, log_every=2, grid_every=2,
                                                          quality_every=2, n_eval=50))
-    qd = quality_model(cycle.domain_digits(small_a, b), ClassifierConfig(epochs=1), cache=DiskCache(tmp_path))
-    judges = cycle.Judges(qa, qb, qd)
-    res = training.run_to_end(cycle.CycleSteps(run, small_a, b, classifiers=judges, device="cpu"))
+    qd = quality_model(domains.domain_digits(small_a, b), ClassifierConfig(epochs=1), cache=DiskCache(tmp_path))
+    jd = judges.Judges(qa, qb, qd)
+    res = training.run_to_end(cycle.CycleSteps(run, small_a, b, classifiers=jd, device="cpu"))
     assert res["grids"][-1]["images"].shape == (4, cycle.CycleSteps.N_SHOW, 784)
     q = res["quality"][-1]
     assert q["step"] == 4 and res["history"][-1]["joint_ab"] == q["joint_ab"]
@@ -242,7 +243,7 @@ def test_cycle_run_translates_both_ways_and_measures_preservation(mnist, tmp_pat
         assert q[k] == pytest.approx(v, abs=1e-9), k
     assert q["joint"] == pytest.approx((want["joint_ab"] + want["joint_ba"]) / 2)
     # a finished run's translators scored afresh (what the page does for a shipped run) give its last row
-    again = cycle.final_scores(res, judges, small_a, b)
+    again = cycle.final_scores(res, jd, small_a, b)
     assert again == pytest.approx({k: v for k, v in q.items() if k != "step"}, abs=1e-9)
 
 
@@ -280,9 +281,9 @@ def test_the_joint_rate_counts_each_digit_once_and_the_identity_map_gets_the_sam
     dom[100:130] = 1  # originals: their own domain
     dom[500:540] = g.random(40) < 0.6  # G(a) taken for B about 60 % of the time, independently of the class
     dom[600:630] = g.random(30) < 0.2  # F(b) taken for B (so not for A) about 20 % of the time
-    judges = cycle.Judges(Table(reader, 10), Table(reader, 10), Table(dom, 2))
+    jd = judges.Judges(Table(reader, 10), Table(reader, 10), Table(dom, 2))
 
-    got = cycle.score_translations(shift, shift, judges, A, B, n_eval=100)  # 100: all of each domain
+    got = judges.score_translations(shift, shift, jd, A, B, n_eval=100)  # 100: all of each domain
     want = {}
     for way, D, target in (("ab", A, 1), ("ba", B, 0)):
         keeps = looks = both = 0
@@ -302,33 +303,33 @@ def test_the_joint_rate_counts_each_digit_once_and_the_identity_map_gets_the_sam
     assert got["joint"] == pytest.approx((want["joint_ab"] + want["joint_ba"]) / 2)
 
     # the identity map, the same function on the same digits: every class kept, no digit in the other domain
-    ident = cycle.score_translations(cycle.identity_map, cycle.identity_map, judges, A, B, n_eval=100)
+    ident = judges.score_translations(judges.identity_map, judges.identity_map, jd, A, B, n_eval=100)
     assert ident["preservation_ab"] == 1.0 and ident["preservation_ba"] == 1.0
     assert ident["joint_ab"] == 0.0 and ident["joint_ba"] == 0.0 and ident["looks_b"] == 0.0
     # the first n_eval digits only; no domain judge: the preservation alone
-    few = cycle.score_translations(shift, shift, cycle.Judges(judges.a, judges.b), A, B, n_eval=10)
+    few = judges.score_translations(shift, shift, judges.Judges(jd.a, jd.b), A, B, n_eval=10)
     assert "joint_ab" not in few and "looks_b" not in few
     assert few["preservation_ab"] == pytest.approx(np.mean(reader[500:510] == A.y_test[:10]))
 
 
 def test_the_shipped_judges_are_the_ones_made_from_these_digits(mnist):
-    b = cycle.upscaled_digits()
-    both = cycle.reader_digits(mnist, b)
-    dom = cycle.domain_digits(mnist, b, both)
-    j = cycle.shipped_judges(both, dom)
+    b = domains.upscaled_digits()
+    both = domains.reader_digits(mnist, b)
+    dom = domains.domain_digits(mnist, b, both)
+    j = judges.shipped_judges(both, dom)
     assert j is not None and j.a is j.b
     # they read the held-out digits as well as when they were trained (float16 weights since: within 0.5 %)
     for qm, d in ((j.a, both), (j.domain, dom)):
         assert float((qm.predict_proba(d.X_test).argmax(1) == d.y_test).mean()) == pytest.approx(
             qm.test_accuracy, abs=0.005)
-    assert cycle.classifiers(mnist, b).domain.test_accuracy == j.domain.test_accuracy  # classifiers() takes them
+    assert judges.classifiers(mnist, b).domain.test_accuracy == j.domain.test_accuracy  # classifiers() takes them
     other = replace(both, X_train=both.X_train.copy())
     other.X_train[0, 300] += 0.5  # one pixel of one digit
-    assert cycle.shipped_judges(other, dom) is None  # not these digits: trained instead
+    assert judges.shipped_judges(other, dom) is None  # not these digits: trained instead
 
 
 def test_cycle_translators_shown_are_the_moving_average_of_the_trained_ones(mnist):
-    b = cycle.upscaled_digits()
+    b = domains.upscaled_digits()
     small_a = ImageData("mnist", mnist.X_train[:64], mnist.y_train[:64], mnist.X_test[:8], mnist.y_test[:8],
                         (1, 28, 28), mnist.classes)
     for average in (0.5, 0.0):
@@ -358,24 +359,41 @@ def test_cycle_translators_shown_are_the_moving_average_of_the_trained_ones(mnis
 
 def test_a_shipped_gan_run_is_used_only_for_its_exact_config_and_data(tmp_path):
     data = _tiny(96)
-    run = gt.presets()["mlp"]
+    run = gc.presets()["mlp"]
     small = replace(run, n_train=96, gan=replace(run.gan, width=0.25, n_iters=4, log_every=2, grid_every=2))
     steps = gt.GANSteps(small, data, device="cpu")
     res = training.run_to_end(steps)
     folder = tmp_path / "gan"
     assets.save(folder / "mlp", steps.shippable(res), {"data_sha256": assets.fingerprint(*steps.data_arrays())})
     ship = assets.load(folder / "mlp")
-    assert "opt_g" not in ship["state"] and not gt.can_continue(ship) and gt.can_continue(res)
-    assert gt.shipped(small, data, folder) is None  # not a page's default config
+    assert "opts" not in ship and "rng" not in ship and not gt.can_continue(ship) and gt.can_continue(res)
+    assert set(ship["nets"]) == {"G", "D"} and ship["iters"] == 4  # the common snapshot keys
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gt, "ASSET_DIR", folder)
+        assert gt.GANSteps(small, data).shipped() is None  # not a page's default config
         mp.setattr(gt, "presets", lambda: {"mlp": small})
-        got = gt.shipped(small, data, folder)
+        got = gt.GANSteps(small, data).shipped()
         assert got is not None and got["done"] == 4
         torch.testing.assert_close(latent.sampler_for(got).render(torch.zeros(1, 100)),
                                    latent.sampler_for(res).render(torch.zeros(1, 100)), atol=5e-3, rtol=0)
-        assert gt.shipped(small, _tiny(96, seed=1), folder) is None  # other images
+        assert gt.GANSteps(small, _tiny(96, seed=1)).shipped() is None  # other images
         (folder / "mlp" / assets.FILENAME).write_bytes(b"damaged")
-        assert gt.shipped(small, data, folder) is None  # a damaged asset counts as absent
+        assert gt.GANSteps(small, data).shipped() is None  # a damaged asset counts as absent
+
+
+def test_every_shipped_gan_run_is_found_by_its_run_kind_with_the_common_keys(mnist):
+    """The pages' default runs are declared on their run kinds (Steps.asset_folder): asked with exactly that config on
+    MNIST, each kind finds its shipped run, with the common keys, and nothing for another config."""
+    kinds = {**{k: gt.GANSteps(r, mnist) for k, r in gc.presets().items()},
+             "conditional": conditional.CGANSteps(conditional.CGANRun(), mnist),
+             **{k: cycle.CycleSteps(r, mnist) for k, r in cycle.presets().items()}}
+    for name, steps in kinds.items():
+        assert steps.asset_folder().name == name
+        got = steps.shipped()
+        assert got is not None and got["kind"] == steps.kind and "nets" in got and "state" not in got, name
+        assert got["provenance"]["data_sha256"] == assets.fingerprint(*steps.data_arrays())
+    other = replace(gc.presets()["mlp"], gan=replace(gc.presets()["mlp"].gan, seed=1))
+    assert gt.GANSteps(other, mnist).asset_folder() is None and gt.GANSteps(other, mnist).shipped() is None
 
 
 # ----------------------------------------------------------------------------- your own images
@@ -433,25 +451,25 @@ def test_the_discriminator_also_learns_that_wrong_labels_are_fake():
 
 def test_render_as_b_draws_digits_in_domain_bs_frame_and_leaves_the_input_alone(mnist):
     X = mnist.X_test[:20].copy()
-    out = cycle.render_as_b(X)
+    out = domains.render_as_b(X)
     np.testing.assert_array_equal(X, mnist.X_test[:20])
     assert out.shape == (20, 784) and out.min() >= 0 and out.max() <= 1
     img = out.reshape(-1, 28, 28)
-    pad = (28 - cycle.INNER) // 2
+    pad = (28 - domains.INNER) // 2
     frame = np.ones((28, 28), bool)
-    frame[pad:pad + cycle.INNER, pad:pad + cycle.INNER] = False
+    frame[pad:pad + domains.INNER, pad:pad + domains.INNER] = False
     assert np.all(img[:, frame] == 0)  # nothing outside B's 20x20 box, as in B
-    b = cycle.upscaled_digits()
+    b = domains.upscaled_digits()
     assert np.all(b.X_test.reshape(-1, 28, 28)[:, frame] == 0)
     # an 8x8 block image drawn the B way equals B's own construction of the same 8x8 image
     small = torch.zeros(1, 1, 8, 8)
     small[0, 0, 2:6, 3] = 1.0
-    big = torch.nn.functional.interpolate(small, size=(cycle.INNER, cycle.INNER), mode="nearest")
+    big = torch.nn.functional.interpolate(small, size=(domains.INNER, domains.INNER), mode="nearest")
     x = torch.nn.functional.pad(big, (pad, pad, pad, pad)).reshape(1, -1).numpy()
-    want = torch.nn.functional.pad(torch.nn.functional.interpolate(small, size=(cycle.INNER, cycle.INNER),
+    want = torch.nn.functional.pad(torch.nn.functional.interpolate(small, size=(domains.INNER, domains.INNER),
                                                                    mode="bilinear", align_corners=False),
                                    (pad, pad, pad, pad)).reshape(1, -1).numpy()
-    np.testing.assert_allclose(cycle.render_as_b(x), want, atol=1e-6)
+    np.testing.assert_allclose(domains.render_as_b(x), want, atol=1e-6)
 
 
 def test_the_critic_scores_patches_that_move_with_the_image_and_the_whole_image():
@@ -470,13 +488,13 @@ def test_the_critic_scores_patches_that_move_with_the_image_and_the_whole_image(
 
 
 def test_one_reader_judges_both_directions_and_never_sees_a_held_out_digit(mnist):
-    b = cycle.upscaled_digits()
-    d = cycle.reader_digits(mnist, b)
+    b = domains.upscaled_digits()
+    d = domains.reader_digits(mnist, b)
     assert len(d.X_train) == len(mnist.X_train) + 3 * len(b.X_train)  # B repeated: each domain weighs about as much
     assert np.array_equal(d.X_train[:len(mnist.X_train)], mnist.X_train)
     assert np.array_equal(d.X_train[-len(b.X_train):], b.X_train) and np.array_equal(d.y_train[-len(b.y_train):], b.y_train)
     assert np.array_equal(d.X_test, np.concatenate([mnist.X_test, b.X_test]))
-    dom = cycle.domain_digits(mnist, b)  # the same images, labelled by domain
+    dom = domains.domain_digits(mnist, b)  # the same images, labelled by domain
     assert np.array_equal(dom.X_train, d.X_train) and np.array_equal(dom.X_test, d.X_test)
     assert np.array_equal(dom.y_train, np.repeat([0, 1], [len(mnist.X_train), 3 * len(b.X_train)]))
     assert np.array_equal(dom.y_test, np.repeat([0, 1], [len(mnist.X_test), len(b.X_test)]))

@@ -178,16 +178,16 @@ def _app_charts(page, **params):
 
 
 def test_cyclegan_page_small_with_and_without_cycle_loss(monkeypatch):
-    from core.gan import cycle
+    from core.gan import judges
 
-    monkeypatch.setitem(cycle.READER, "epochs", 1)  # quick judges (their own cache keys): the page is tested here
-    monkeypatch.setitem(cycle.DOMAIN, "epochs", 1)
-    full = cycle.classifiers
+    monkeypatch.setitem(judges.READER, "epochs", 1)  # quick judges (their own cache keys): the page is tested here
+    monkeypatch.setitem(judges.DOMAIN, "epochs", 1)
+    full = judges.classifiers
 
     def quick(a, b):  # the page's judges, trained on 1,000 MNIST digits and B (their own cache keys)
         return full(dataclasses.replace(a, X_train=a.X_train[:1000], y_train=a.y_train[:1000]), b)
 
-    monkeypatch.setattr(cycle, "classifiers", quick)
+    monkeypatch.setattr(judges, "classifiers", quick)
     at = _app("gan_5_cyclegan.py", iters="50", width="4", cyc="20.0", idt="true", cnoise="0.5", seed="5",
               view="Label preservation")
     at.run()
@@ -238,6 +238,7 @@ def test_shipped_runs_are_scored_on_todays_floor_and_none_below_it():
     with today's split-half definition, say what the floor is, and label the logged curves."""
     import re
 
+    from core.gan import config as gc
     from core.gan import latent
     from core.gan import train as gt
     from core.quality import quality_model
@@ -252,8 +253,8 @@ def test_shipped_runs_are_scored_on_todays_floor_and_none_below_it():
     # the figure on the page is core's re-scored one
     data = datasets.load("mnist")
     qm = quality_model(data)
-    wgp = latent.quality_report(gt.shipped(gt.presets()["compare-wgan-gp"], data), data, qm)
-    assert f"{gt.LOSS_NAMES['wgan-gp']} {wgp['fid']:.1f}" in text and wgp["fid"] > wgp["fid_floor"] - 2 * wgp["fid_floor_sd"]
+    wgp = latent.quality_report(gt.GANSteps(gc.presets()["compare-wgan-gp"], data).shipped(), data, qm)
+    assert f"{gc.LOSS_NAMES['wgan-gp']} {wgp['fid']:.1f}" in text and wgp["fid"] > wgp["fid_floor"] - 2 * wgp["fid_floor_sd"]
     q = _app("gan_2_mlp.py", view="Quality")
     q.run()
     assert not q.exception, q.exception

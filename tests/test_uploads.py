@@ -186,3 +186,23 @@ def test_exif_rotation_applied():
     li = load_image(encode(img, "JPEG", exif=exif.tobytes()), "phone.jpg")
     check_ok(li, (40, 20))
     assert any("EXIF" in n for n in li.notes)
+
+
+def test_an_uploaded_set_becomes_a_dataset_whose_held_out_images_are_not_trained_on():
+    from core.uploads import ImageSet, image_data
+
+    rng = np.random.default_rng(3)
+    imgs = rng.random((57, 3, 8, 8)).astype(np.float32)  # 57 distinct images
+    d = image_data(ImageSet(imgs, [f"{i}.png" for i in range(57)], digest="ab" * 32), "photos.zip")
+    rows = lambda X: {x.tobytes() for x in X}  # noqa: E731  (each image as its bytes)
+    train, test = rows(d.X_train), rows(d.X_test)
+    assert len(test) == 6 and len(train) == 51  # round(0.1 * 57) held out, by count
+    assert not train & test  # disjoint: no held-out image is trained on
+    assert train | test == rows(imgs.reshape(57, -1))  # and together every image once
+    assert d.shape == (3, 8, 8) and d.name == "upload-" + "ab" * 6 and list(d.y_train) == [0] * 51
+    again = image_data(ImageSet(imgs, [], digest="ab" * 32))
+    np.testing.assert_array_equal(again.X_test, d.X_test)  # the same split every time
+    other = image_data(ImageSet(imgs, [], digest="ab" * 32), seed=1)
+    assert rows(other.X_test) != test  # another seed, another split
+    with pytest.raises(ValueError):
+        image_data(ImageSet(imgs[:1], [], digest=""))

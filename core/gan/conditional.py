@@ -18,6 +18,7 @@ down a column the noise is the same and only the label changes. Quality adds the
 of samples that the quality classifier (core.quality) puts in the class they were generated for.
 
     python -m core.gan.conditional                       # the page's default run
+    python -m core.gan.conditional --out assets/gan/conditional   # ... shipped
 """
 from __future__ import annotations
 
@@ -30,7 +31,10 @@ import torch.nn.functional as F
 
 from core import data as datasets
 from core import training
+from core.gan import config as gc
+from core.gan import images as gi
 from core.gan import train as gt
+from core.gan.trainer import GANTrainer
 from core.gan.losses import discriminator_loss
 from core.gan.models import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
 
@@ -92,18 +96,19 @@ class CGANRun:
     gan: CGANConfig = field(default_factory=CGANConfig)
 
 
-def as_gan_run(run: CGANRun) -> gt.GANRun:
+def as_gan_run(run: CGANRun) -> gc.GANRun:
     """The unconditional trainer's view of the run (data preparation, optimisers, schedule)."""
     c = run.gan
-    cfg = gt.GANConfig(arch="dcgan", loss="nonsat", image_size=c.image_size, nz=c.nz, width=c.width,
+    cfg = gc.GANConfig(arch="dcgan", loss="nonsat", image_size=c.image_size, nz=c.nz, width=c.width,
                        batch_size=c.batch_size, lr_g=c.lr, lr_d=c.lr, n_iters=c.n_iters, log_every=c.log_every,
                        grid_every=c.grid_every, quality_every=c.quality_every, n_grid=N_PER_CLASS, seed=c.seed,
                        channels_last=c.channels_last)
-    return gt.GANRun(run.dataset, -1, run.n_train, cfg)
+    return gc.GANRun(run.dataset, -1, run.n_train, cfg)
 
 
-class CGANTrainer(gt.GANTrainer):
-    """GANTrainer whose networks see labels: real batches come with theirs, fakes get uniform ones."""
+class CGANTrainer(GANTrainer):
+    """GANTrainer whose networks see labels: real batches come with theirs, fakes get uniform ones (its hooks
+    `real_batch` and `fake` return (images, labels); `d_step` and `g_step` feed both to D and G)."""
 
     def __init__(self, run: CGANRun, data: datasets.ImageData, device=None):
         self.crun = run
@@ -120,12 +125,13 @@ class CGANTrainer(gt.GANTrainer):
         if self.cl:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
-        self.opt_g, self.opt_d = self._optimizer(self.G, c.lr), self._optimizer(self.D, c.lr)
+        self.opt_g, self.opt_d = self.make_optimizer(self.G, c.lr), self.make_optimizer(self.D, c.lr)
         # fixed grid: row k = class k, column j = noise vector j (the same in every row)
         self.y_fixed = torch.arange(self.n_classes).repeat_interleave(N_PER_CLASS).to(self.device)  # (K * 8,)
         self.z_fixed = self.z_fixed[:N_PER_CLASS].repeat(self.n_classes, 1)  # (K * 8, nz)
 
-    def _real_batch(self):
+    def real_batch(self):
+        """The next real batch of the epoch order and its labels: ((B, C, S, S), (B,))."""
         B = min(self.cfg.batch_size, len(self.X))
         if self.pos + B > len(self.X):
             self.perm = torch.randperm(len(self.X), generator=self.gen)
@@ -138,15 +144,16 @@ class CGANTrainer(gt.GANTrainer):
     def _labels(self, n: int, gen: torch.Generator | None = None) -> torch.Tensor:
         return torch.randint(0, self.n_classes, (n,), generator=gen or self.gen).to(self.device)
 
-    def _fake(self, n: int, y: torch.Tensor | None = None):
+    def fake(self, n: int, y: torch.Tensor | None = None):
+        """G(z, y) of n fresh noise vectors and labels y (default: uniform), with gradients: (images, y)."""
         y = self._labels(n) if y is None else y
-        x = self.G(self._noise(n), y)
+        x = self.G(self.noise(n), y)
         return (x.contiguous(memory_format=torch.channels_last) if self.cl else x), y
 
     def d_step(self) -> dict[str, float]:
-        real, y_real = self._real_batch()
+        real, y_real = self.real_batch()
         with torch.no_grad():
-            fake, y_fake = self._fake(len(real))
+            fake, y_fake = self.fake(len(real))
         loss, logged = discriminator_loss(self.D(real, y_real), self.D(fake, y_fake))
         w = float(self.crun.gan.wrong_label)
         if w:  # Reed et al. (2016): real images paired with a wrong label are negatives too
@@ -156,7 +163,7 @@ class CGANTrainer(gt.GANTrainer):
             wrong = F.binary_cross_entropy_with_logits(out_w, torch.zeros_like(out_w))
             loss = loss + w * wrong
             logged = {**logged, "d_loss": loss, "acc_wrong": (out_w < 0).float().mean()}
-        self._log(**logged)
+        self.log(**logged)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
@@ -164,14 +171,14 @@ class CGANTrainer(gt.GANTrainer):
         return {"d_loss": float(loss.detach())}
 
     def g_step(self) -> dict[str, float]:
-        fake, y = self._fake(min(self.cfg.batch_size, max(2, len(self.X))))
+        fake, y = self.fake(min(self.cfg.batch_size, max(2, len(self.X))))
         out = self.D(fake, y)
         loss = F.softplus(-out).mean()  # -log D(G(z, y), y): the non-saturating loss
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
         self.iters += 1
-        self._log(g_loss=loss, d_fake_g=torch.sigmoid(out).mean())
+        self.log(g_loss=loss, d_fake_g=torch.sigmoid(out).mean())
         return {"g_loss": float(loss.detach())}
 
     def generate_labelled(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -192,7 +199,7 @@ class CGANTrainer(gt.GANTrainer):
         idx = torch.randperm(len(self.X), generator=g)[:n].to(self.device)
         real, y = self.X[idx], self.Y[idx]
         fake = self.generate_labelled(torch.randn(len(y), self.cfg.nz, generator=g), y.cpu()).to(self.device)
-        with gt._eval_batch_stats(self.D):
+        with gi.eval_batch_stats(self.D):
             r, f = self.D(real, y), self.D(fake, y)
         return {"d_real": float(torch.sigmoid(r).mean()), "d_fake": float(torch.sigmoid(f).mean()),
                 "acc_real": float((r > 0).float().mean()), "acc_fake": float((f < 0).float().mean())}
@@ -205,7 +212,7 @@ def render(G: ConditionalGenerator, z: torch.Tensor, y: torch.Tensor, context: i
     g = torch.Generator().manual_seed(1234)
     zc = torch.randn(context, z.shape[1], generator=g).to(z.device)
     yc = torch.randint(0, G.n_classes, (context,), generator=g).to(y.device)
-    with gt._eval_batch_stats(G):
+    with gi.eval_batch_stats(G):
         out = G(torch.cat([z, zc]), torch.cat([y, yc]))
     return out[: len(z)].float().cpu().contiguous()
 
@@ -231,21 +238,22 @@ def class_report(result: dict, data: datasets.ImageData, label: int, quality, n:
     g = torch.Generator().manual_seed(seed)
     n = max(int(n), N_EVAL)
     imgs = render(G, torch.randn(n, G.nz, generator=g), torch.full((n,), int(label), dtype=torch.long))
-    run = as_gan_run(CGANRun(**{**result["config"], "gan": CGANConfig(**result["config"]["gan"])}))
-    native = gt.to_native(imgs, run, data.shape)
+    run = as_gan_run(CGANSteps.config_from(result["config"]))
+    native = gi.to_native(imgs, run, data.shape)
     rep = quality.report(native[:N_EVAL], label)
-    return {"unit": gt.to_unit(imgs[:64]), "fid": float(rep["fid"]), "share": float(rep["class_hist"][label])}
+    return {"unit": gi.to_unit(imgs[:64]), "fid": float(rep["fid"]), "share": float(rep["class_hist"][label])}
 
 
 class CGANSteps(gt.GANSteps):
-    """The conditional GAN through the GAN loop; quality rows add the label accuracy."""
+    """The conditional GAN through the GAN loop (the same snapshot keys); quality rows add the label accuracy.
+    The page's default run ships in assets/gan/conditional."""
 
     kind = "cgan"
     trainer_class = CGANTrainer
 
     def __init__(self, run: CGANRun, data: datasets.ImageData, quality=None, device=None):
         super().__init__(run, data, quality, device)
-        self.every = gt.schedule(as_gan_run(run).gan)
+        self.every = gc.schedule(as_gan_run(run).gan)
 
     def total(self) -> int:
         return int(self.config.gan.n_iters)
@@ -255,7 +263,7 @@ class CGANSteps(gt.GANSteps):
 
         tr = self.trainer
         labels = np.arange(N_EVAL) % tr.n_classes
-        native = gt.to_native(tr.samples(N_EVAL, random_state=20_000 + self.config.gan.seed), tr.run, tr.data_shape)
+        native = gi.to_native(tr.samples(N_EVAL, random_state=20_000 + self.config.gan.seed), tr.run, tr.data_shape)
         rep = self.quality.report(native)
         acc = label_accuracy(native, labels, self.quality)
         row = {"step": step, "epoch": round(tr.epoch, 3), **{k: float(v) for k, v in rep.items()
@@ -271,7 +279,15 @@ class CGANSteps(gt.GANSteps):
         return m
 
     def data_arrays(self) -> tuple:
-        return gt.prepare(as_gan_run(self.config), self.data).numpy(), self.data.y_train[: self.config.n_train]
+        return gi.prepare(as_gan_run(self.config), self.data).numpy(), self.data.y_train[: self.config.n_train]
+
+    @staticmethod
+    def config_from(d: dict) -> CGANRun:
+        return CGANRun(**{**d, "gan": CGANConfig(**d["gan"])})
+
+    def asset_folder(self):
+        """assets/gan/conditional when the config is the page's default run (`CGANRun()`), else None."""
+        return gt.ASSET_DIR / "conditional" if self.config == CGANRun() else None
 
 
 def generator(result: dict, n_classes: int = 10) -> ConditionalGenerator:
@@ -279,20 +295,8 @@ def generator(result: dict, n_classes: int = 10) -> ConditionalGenerator:
     c = CGANConfig(**result["config"]["gan"])
     C = int(result["grids"][0]["images"].shape[1])
     G = ConditionalGenerator(c.nz, n_classes, C, c.image_size, c.width)
-    G.load_state_dict(result["state"]["G"])
+    G.load_state_dict(result["nets"]["G"])
     return G.eval()
-
-
-ASSET_DIR = gt.ASSET_DIR / "conditional"  # the page's default run: python -m core.gan.conditional --out <it>
-
-
-def shipped(run: CGANRun, data: datasets.ImageData, folder=ASSET_DIR) -> dict | None:
-    """The page's default run from assets/gan/conditional if `run` is exactly it on the same digits."""
-    from core import assets
-
-    if run != CGANRun():
-        return None
-    return assets.shipped(folder, run, assets.fingerprint(*CGANSteps(run, data).data_arrays()))
 
 
 def main(argv=None):

@@ -21,66 +21,31 @@ digits in their class than the last weights at the same "looks like the other do
 
 Without the cycle term (lambda_cyc = 0) nothing ties G(a) to a: any image that looks like B fools D_B, so a 3
 may come out as any digit. Two judges score a translator (`classifiers`, `score_translations`), per held-out digit:
-does a reader of both domains put the translation in the source digit's class ("keeps its class"), and does a
-domain classifier take it for the target domain ("looks like B")? The headline is the joint rate, the share of
-digits for which both hold:
-
-    joint_ab = (1/n) sum_i [reader(G(a_i)) = y_i] * [domain(G(a_i)) = B]      (the same for F on B, "joint_ba")
-
-Each separate rate can be met by a translator that does not translate: the identity map keeps about 96 % of the
-classes (the reader reads both domains) and looks like the other domain almost never; a map to any digit drawn as
-B looks like B and keeps 10 %. Two separate rates p and q only bound the joint one: max(0, p + q - 1) <= joint <=
-min(p, q). `score_translations` scores any pair of translate functions, the identity map included
-(`identity_map`), on the same held-out digits.
+Without the cycle term (lambda_cyc = 0) nothing ties G(a) to a: any image that looks like B fools D_B, so a 3
+may come out as any digit. The judges (core.gan.judges) score a translator per held-out digit: does it keep its class
+and look like the target domain? The two domains are core.gan.domains.
 
     python -m core.gan.cycle                     # the page's default run
+    python -m core.gan.cycle --preset cyclegan-no-cycle --out assets/gan/cyclegan-no-cycle   # a shipped run
 """
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from core import data as datasets
 from core import training
-from core.gan import train as gt
 from core.device import pick_device
+from core.gan.config import GANConfig, ITERATIONS, schedule
+from core.gan.domains import SIDE, to_pm, to_unit, upscaled_digits
+from core.gan.judges import Judges, classifiers, score_translations
 from core.gan.models import init_dcgan_weights
-
-SIDE = 28
-INNER = 20  # the 8x8 digits are upscaled to INNER x INNER and padded to SIDE x SIDE (MNIST's layout)
-
-
-def upscaled_digits() -> datasets.ImageData:
-    """scikit-learn's 8x8 digits, upscaled to 20x20 (bilinear) and centred in 28x28: domain B, with its own split."""
-    d = datasets.load("digits")
-    pad = (SIDE - INNER) // 2
-
-    def up(X):
-        T = torch.as_tensor(X).reshape(-1, 1, 8, 8)
-        T = F.interpolate(T, size=(INNER, INNER), mode="bilinear", align_corners=False).clamp(0, 1)
-        return F.pad(T, (pad, pad, pad, pad)).reshape(len(X), -1).numpy()  # (n, 784)
-
-    return datasets.ImageData("digits28", up(d.X_train), d.y_train, up(d.X_test), d.y_test, (1, SIDE, SIDE),
-                              list(d.classes), "scikit-learn's 8x8 digits, upscaled to 20x20 in a 28x28 frame",
-                              "8x8 digits upscaled to 28x28 (domain B)")
-
-
-def render_as_b(X) -> np.ndarray:
-    """28x28 digits (n, 784) in [0, 1] drawn the way domain B is made: the central 20x20 box averaged down to 8x8,
-    scaled to a maximum of 1, upscaled bilinearly to 20x20 and centred in 28x28. A hand-made translation that keeps
-    every class: what the judge of A -> B reads of it is a reference for a good A -> B translation."""
-    T = torch.as_tensor(np.asarray(X, np.float32)).reshape(-1, 1, SIDE, SIDE)
-    pad = (SIDE - INNER) // 2
-    small = F.adaptive_avg_pool2d(T[:, :, pad:pad + INNER, pad:pad + INNER], 8)  # (n, 1, 8, 8)
-    small = small / small.amax(dim=(2, 3), keepdim=True).clamp_min(1e-6)
-    up = F.interpolate(small, size=(INNER, INNER), mode="bilinear", align_corners=False).clamp(0, 1)
-    return F.pad(up, (pad, pad, pad, pad)).reshape(len(T), -1).numpy()
+from core.gan.train import ASSET_DIR
 
 
 # ----------------------------------------------------------------------------- networks
@@ -206,18 +171,13 @@ class CycleRun:
     cycle: CycleConfig = field(default_factory=CycleConfig)
 
 
-def _to_pm(X) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(X, np.float32)).reshape(-1, 1, SIDE, SIDE) * 2 - 1  # [0, 1] -> [-1, 1]
 
-
-def _to_unit(T: torch.Tensor) -> np.ndarray:
-    return ((T.detach().float().cpu() + 1) / 2).clamp(0, 1).reshape(len(T), -1).numpy()
-
-
-class CycleSteps(training.Steps):
+class CycleSteps(training.TorchSteps):
     """One CycleGAN step per unit: a generator update of G and F, then one update of D_A and of D_B (on
     the current fakes). A metrics row every log_every steps; translations of fixed held-out digits ("grids")
-    and the label preservation of n_eval held-out digits each way ("quality") on the GAN page schedule."""
+    and the judges' scores of n_eval held-out digits each way ("quality") on the GAN page schedule. Snapshot
+    (core.training.TorchSteps): nets {"G", "F", "D_A", "D_B"}, opts {"generators", "critics"}, rng, the averaged
+    translators "avg", "grids" and "quality"; a shipped run keeps only the averaged translators (as "nets")."""
 
     kind = "cyclegan"
     x = "step"
@@ -233,8 +193,8 @@ class CycleSteps(training.Steps):
         self.config, self.data_a, self.data_b = run, data_a, data_b if data_b is not None else upscaled_digits()
         self._classifiers, self.device = classifiers, device
         c = run.cycle
-        self.every = gt.schedule(gt.GANConfig(n_iters=c.n_iters, log_every=c.log_every, grid_every=c.grid_every,
-                                              quality_every=c.quality_every))
+        self.every = schedule(GANConfig(n_iters=c.n_iters, log_every=c.log_every, grid_every=c.grid_every,
+                                        quality_every=c.quality_every))
 
     @property
     def classifiers(self):
@@ -245,12 +205,12 @@ class CycleSteps(training.Steps):
     def total(self) -> int:
         return int(self.config.cycle.n_iters)
 
-    def _build(self) -> None:
+    def build(self) -> None:
         c = self.config.cycle
         self.dev = pick_device(self.device)
         self.gen = torch.Generator().manual_seed(c.seed)
-        self.A = _to_pm(self.data_a.X_train[: self.config.n_train]).to(self.dev)  # (nA, 1, 28, 28) in [-1, 1]
-        self.B = _to_pm(self.data_b.X_train).to(self.dev)  # (nB, 1, 28, 28)
+        self.A = to_pm(self.data_a.X_train[: self.config.n_train]).to(self.dev)  # (nA, 1, 28, 28) in [-1, 1]
+        self.B = to_pm(self.data_b.X_train).to(self.dev)  # (nB, 1, 28, 28)
         self.nets = {"G": Translator(c.width, c.n_res), "F": Translator(c.width, c.n_res),
                      "D_A": PatchCritic(c.width), "D_B": PatchCritic(c.width)}
         for net in self.nets.values():
@@ -265,24 +225,23 @@ class CycleSteps(training.Steps):
                                       betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(list(self.nets["D_A"].parameters()) + list(self.nets["D_B"].parameters()), c.lr,
                                       betas=(0.5, 0.999))
+        self.opts = {"generators": self.opt_g, "critics": self.opt_d}
         self.show_a, self.show_b = self.data_a.X_test[: self.N_SHOW], self.data_b.X_test[: self.N_SHOW]
         self.acc: dict[str, list] = {}
 
     def start(self) -> None:
-        self._build()
+        self.build()
         self.grids, self.qrows = [self.grid(0)], []
         if self.classifiers is not None:
             self.qrows.append(self.quality_row(0))
 
-    def restore(self, snapshot: dict) -> None:
-        self._build()
-        for k, net in self.nets.items():
-            net.load_state_dict(snapshot["nets"][k])
+    def extra_state(self) -> dict:
+        return {"avg": {k: copy.deepcopy(v.state_dict()) for k, v in self.avg.items()}, "grids": list(self.grids),
+                "quality": list(self.qrows)}
+
+    def restore_extra(self, snapshot: dict) -> None:
         for k, net in self.avg.items():
             net.load_state_dict(snapshot["avg"][k])
-        self.opt_g.load_state_dict(snapshot["opt_g"])
-        self.opt_d.load_state_dict(snapshot["opt_d"])
-        self.gen.set_state(snapshot["rng"])
         self.grids, self.qrows = list(snapshot["grids"]), list(snapshot["quality"])
 
     def _batch(self, X: torch.Tensor) -> torch.Tensor:
@@ -336,10 +295,10 @@ class CycleSteps(training.Steps):
     def translate(self, X, direction: str) -> np.ndarray:
         """Translate flat images in [0, 1] by the averaged translators: "ab" (G), "ba" (F), "aba" (F(G(.))),
         "bab" (G(F(.)))."""
-        T = _to_pm(X).to(self.dev)
+        T = to_pm(X).to(self.dev)
         for step in direction[1:]:  # "ab": G once; "aba": G then F (instance norm: no train/eval difference)
             T = (self.avg["G"] if step == "b" else self.avg["F"])(T)
-        return _to_unit(T)
+        return to_unit(T)
 
     def grid(self, step: int) -> dict:
         """Held-out digits of each domain, translated and translated back, as uint8 (4, N_SHOW, 784)."""
@@ -360,15 +319,9 @@ class CycleSteps(training.Steps):
     def show(self) -> dict:
         return {"images": self.grids[-1]["images"]}
 
-    def state(self) -> dict:
-        return {"nets": {k: copy.deepcopy(v.state_dict()) for k, v in self.nets.items()},
-                "avg": {k: copy.deepcopy(v.state_dict()) for k, v in self.avg.items()},
-                "opt_g": copy.deepcopy(self.opt_g.state_dict()), "opt_d": copy.deepcopy(self.opt_d.state_dict()),
-                "rng": self.gen.get_state().clone(), "grids": list(self.grids), "quality": list(self.qrows)}
-
     def continues(self) -> list:
         n = self.config.cycle.n_iters
-        return [replace(self.config, cycle=replace(self.config.cycle, n_iters=m)) for m in sorted(gt.ITERATIONS, reverse=True)
+        return [replace(self.config, cycle=replace(self.config.cycle, n_iters=m)) for m in sorted(ITERATIONS, reverse=True)
                 if m < n]
 
     def data_arrays(self) -> tuple:
@@ -377,8 +330,12 @@ class CycleSteps(training.Steps):
     def shippable(self, snapshot: dict) -> dict:
         """The two averaged translators (as "nets"; the raw ones, critics and optimiser states stay behind), grids,
         history and quality."""
-        return {**{k: v for k, v in snapshot.items() if k not in ("nets", "avg", "opt_g", "opt_d", "rng")},
-                "nets": dict(snapshot["avg"])}
+        return {**{k: v for k, v in super().shippable(snapshot).items() if k != "avg"}, "nets": dict(snapshot["avg"])}
+
+    def asset_folder(self):
+        """assets/gan/<name> when the config is exactly one of `presets`, else None."""
+        name = next((k for k, v in presets().items() if v == self.config), None)
+        return ASSET_DIR / name if name else None
 
 
 def translators(result: dict) -> tuple[Translator, Translator]:
@@ -399,56 +356,10 @@ def translate_with(net: nn.Module, batch: int = 500) -> Callable[[np.ndarray], n
     @torch.no_grad()
     def translate(X) -> np.ndarray:
         X = np.asarray(X, np.float32)
-        return np.concatenate([_to_unit(net(_to_pm(X[i:i + batch]).to(dev))) for i in range(0, len(X), batch)]
+        return np.concatenate([to_unit(net(to_pm(X[i:i + batch]).to(dev))) for i in range(0, len(X), batch)]
                               or [np.zeros((0, SIDE * SIDE), np.float32)])
 
     return translate
-
-
-def identity_map(X) -> np.ndarray:
-    """The translation that does not translate: each image unchanged (flat, float32). The reference of every rate."""
-    return np.asarray(X, np.float32).reshape(len(X), -1)
-
-
-def eval_digits(data_a: datasets.ImageData, data_b: datasets.ImageData, n_eval: int) -> tuple:
-    """(xa, ya, xb, yb): the first n_eval held-out digits of each domain (B has 360), on which every translate
-    function is scored."""
-    n = int(n_eval)
-    return data_a.X_test[:n], data_a.y_test[:n], data_b.X_test[:n], data_b.y_test[:n]
-
-
-def judge_each(images, labels, reader, domain=None, target: int = 1) -> dict[str, np.ndarray]:
-    """Per image (boolean arrays of length n): "keeps" (the reader's most probable class is the label), and with a
-    domain judge "looks" (its most probable domain is `target`: 0 for A, 1 for B) and "both" (keeps and looks)."""
-    out = {"keeps": reader.predict_proba(images).argmax(1) == np.asarray(labels)}
-    if domain is not None:
-        out["looks"] = domain.predict_proba(images).argmax(1) == int(target)
-        out["both"] = out["keeps"] & out["looks"]
-    return out
-
-
-def score_translations(ab: Callable, ba: Callable, judges: "Judges", data_a: datasets.ImageData,
-                       data_b: datasets.ImageData, n_eval: int = 500) -> dict[str, float]:
-    """Score a pair of translate functions (flat images in [0, 1] -> flat images in [0, 1]; e.g. `translate_with(G)`,
-    or `identity_map` for no translation) on `eval_digits`, each image judged once (`judge_each`):
-
-        joint_ab       = mean_i [reader(ab(a_i)) = y_i and domain(ab(a_i)) = B]   the headline, A -> B
-        joint_ba       = mean_j [reader(ba(b_j)) = y_j and domain(ba(b_j)) = A]   B -> A
-        preservation_* = mean [reader(.) = y]    looks_b, looks_a = mean [domain(.) = target]   the separate rates
-
-    joint, preservation: the two ways' mean. Without a domain judge (judges.domain None) only the preservation."""
-    xa, ya, xb, yb = eval_digits(data_a, data_b, n_eval)
-    ea = judge_each(ab(xa), ya, judges.b, judges.domain, target=1)
-    eb = judge_each(ba(xb), yb, judges.a, judges.domain, target=0)
-    row = {}
-    if judges.domain is not None:
-        row.update(joint_ab=float(ea["both"].mean()), joint_ba=float(eb["both"].mean()))
-        row["joint"] = (row["joint_ab"] + row["joint_ba"]) / 2
-    row.update(preservation_ab=float(ea["keeps"].mean()), preservation_ba=float(eb["keeps"].mean()))
-    row["preservation"] = (row["preservation_ab"] + row["preservation_ba"]) / 2
-    if judges.domain is not None:
-        row.update(looks_b=float(ea["looks"].mean()), looks_a=float(eb["looks"].mean()))
-    return row
 
 
 def final_scores(result: dict, judges: "Judges", data_a: datasets.ImageData, data_b: datasets.ImageData) -> dict:
@@ -459,142 +370,9 @@ def final_scores(result: dict, judges: "Judges", data_a: datasets.ImageData, dat
     return score_translations(translate_with(G), translate_with(Fn), judges, data_a, data_b, n)
 
 
-def reader_digits(data_a: datasets.ImageData, data_b: datasets.ImageData) -> datasets.ImageData:
-    """The training digits of both domains in one set (B's 1,437 repeated three times, so each domain weighs about as
-    much), held out: both domains' held-out digits. The translators' evaluation digits are held out here too."""
-    reps = max(1, round(len(data_a.X_train) / len(data_b.X_train) / 2))
-    return datasets.ImageData(
-        f"{data_a.name}+{data_b.name}", np.concatenate([data_a.X_train] + [data_b.X_train] * reps),
-        np.concatenate([data_a.y_train] + [data_b.y_train] * reps), np.concatenate([data_a.X_test, data_b.X_test]),
-        np.concatenate([data_a.y_test, data_b.y_test]), data_a.shape, list(data_a.classes),
-        f"{data_a.title} and {data_b.title}, read by one classifier")
-
-
-READER = {"epochs": 12, "augment": True}  # the reader of both domains: core.quality.ClassifierConfig fields
-DOMAIN = {"epochs": 2}  # the domain judge (A or B?): an easy question
-
-
-def domain_digits(data_a: datasets.ImageData, data_b: datasets.ImageData,
-                  d: datasets.ImageData | None = None) -> datasets.ImageData:
-    """The same images as `reader_digits` (or `d`, its result), labelled by domain: 0 for A, 1 for B."""
-    d = d if d is not None else reader_digits(data_a, data_b)
-    n_a, n_a_test = len(data_a.X_train), len(data_a.X_test)
-    y = (np.arange(len(d.X_train)) >= n_a).astype(np.int64)
-    y_test = (np.arange(len(d.X_test)) >= n_a_test).astype(np.int64)
-    return datasets.ImageData(f"{d.name}:domain", d.X_train, y, d.X_test, y_test, d.shape,
-                              [data_a.title, data_b.title], f"{data_a.title} or {data_b.title}?")
-
-
-@dataclass(frozen=True)
-class Judges:
-    """Who scores a translation: `a` reads F(B) (as digits of A), `b` reads G(A), `domain` (optional) says which
-    domain an image looks like (class 0: A, class 1: B). core.quality.QualityModel instances."""
-
-    a: object
-    b: object
-    domain: object = None
-
-
-JUDGES_DIR = gt.ASSET_DIR / "cyclegan-judges"  # the default judges, shipped (about a minute to train on a CPU)
-
-
-def judges_config() -> dict:
-    """What the shipped judges must have been trained with: both core.quality.ClassifierConfig, as dicts."""
-    from core.quality import ClassifierConfig
-
-    return {"reader": asdict(ClassifierConfig(**READER)), "domain": asdict(ClassifierConfig(**DOMAIN))}
-
-
-def judges_fingerprint(both: datasets.ImageData, dom: datasets.ImageData) -> str:
-    """SHA-256 of what the judges learnt from and were tested on (`reader_digits`, `domain_digits`)."""
-    from core import assets
-
-    return assets.fingerprint(both.X_train, both.y_train, both.X_test, both.y_test, dom.y_train, dom.y_test)
-
-
-def shipped_judges(both: datasets.ImageData, dom: datasets.ImageData, folder=JUDGES_DIR) -> Judges | None:
-    """The shipped reader and domain judge (float16 weights) if made with `judges_config` on exactly these
-    images, else None."""
-    from core import assets
-    from core.quality import QualityModel
-
-    got = assets.shipped(folder, judges_config(), judges_fingerprint(both, dom))
-    if got is None:
-        return None
-    try:
-        reader, domain = QualityModel(got["reader"]), QualityModel(got["domain"])
-    except (KeyError, RuntimeError):  # another classifier architecture since: train instead
-        return None
-    return Judges(reader, reader, domain)
-
-
-def ship_judges(data_a: datasets.ImageData | None = None, data_b: datasets.ImageData | None = None, out=JUDGES_DIR):
-    """Train (or take from the cache) the default judges and write them as a shipped asset: the CycleGAN page
-    then scores its shipped translators at once: python -c "from core.gan import cycle; cycle.ship_judges()"
-    (domain A: MNIST, domain B: `upscaled_digits`, when data_a, data_b are None)."""
-    import datetime
-    import platform
-
-    from core import CODE_VERSION, assets
-    from core.quality import ClassifierConfig, quality_model
-
-    data_a = data_a if data_a is not None else datasets.load("mnist")
-    data_b = data_b if data_b is not None else upscaled_digits()
-    both = reader_digits(data_a, data_b)
-    dom = domain_digits(data_a, data_b, both)
-    judges = {"reader": quality_model(both, ClassifierConfig(**READER)),
-              "domain": quality_model(dom, ClassifierConfig(**DOMAIN))}
-    keep = ("weights", "shape", "classes", "test_accuracy")  # what judging needs (no Frechet references)
-    result = {"config": judges_config(), **{k: {f: q.state[f] for f in keep} for k, q in judges.items()}}
-    prov = {"command": 'python -c "from core.gan import cycle; cycle.ship_judges()"',
-            "kind": "cyclegan-judges", "config": judges_config(), "code_version": CODE_VERSION,
-            "data_sha256": judges_fingerprint(both, dom),
-            "test_accuracy": {k: q.test_accuracy for k, q in judges.items()}, "torch": torch.__version__,
-            "python": platform.python_version(), "date": datetime.date.today().isoformat()}
-    return assets.save(out, result, prov)
-
-
-def classifiers(data_a: datasets.ImageData, data_b: datasets.ImageData) -> Judges:
-    """The judges of a translation: the shipped ones (`shipped_judges`) when made from exactly these digits with
-    these settings, else trained once (about a minute on a CPU) and cached on disk (core.quality.quality_model).
-
-    When both domains hold the same classes (MNIST's digits and B's), one reader of both domains judges both
-    directions: core.quality's small classifier trained on both domains' training digits, every batch redrawn at
-    random (core.quality.augment: another writer's slant, width, strokes and contrast). It reads 97 % of MNIST's
-    held-out digits and 97 % of B's. Each domain's own classifier is a narrow judge of the other domain's style:
-    B's, from 1,437 digits of a few dozen writers, reads only 39 % of MNIST's digits drawn exactly the way B is
-    made (`render_as_b`; the reader of both reads 91 %), so it cannot tell a good translation from a bad one.
-    A reader of both domains also reads an untranslated digit, so a second judge, a classifier of the domain (trained on the same
-    images without redrawing), says whether a translation looks like its target domain at all. Another domain A
-    (Fashion-MNIST) keeps each domain's own classifier and no domain judge."""
-    from core.quality import ClassifierConfig, quality_model
-
-    if list(data_a.classes) == list(data_b.classes):
-        both = reader_digits(data_a, data_b)
-        dom = domain_digits(data_a, data_b, both)
-        shipped = shipped_judges(both, dom)
-        if shipped is not None:
-            return shipped
-        reader = quality_model(both, ClassifierConfig(**READER))
-        return Judges(reader, reader, quality_model(dom, ClassifierConfig(**DOMAIN)))
-    return Judges(quality_model(data_a), quality_model(data_b, ClassifierConfig(epochs=60)))
-
-
 def presets() -> dict[str, CycleRun]:
     """The page's default run, and the same without the cycle loss (shown beside it)."""
     return {"cyclegan": CycleRun(), "cyclegan-no-cycle": CycleRun(cycle=CycleConfig(lambda_cyc=0.0, noise=0.0))}
-
-
-def shipped(run: CycleRun, data_a: datasets.ImageData, folder=gt.ASSET_DIR) -> dict | None:
-    """A shipped run (assets/gan/<preset>) if `run` is exactly one of the presets on the same digits."""
-    from pathlib import Path
-
-    from core import assets
-
-    name = next((k for k, v in presets().items() if v == run), None)
-    if name is None:
-        return None
-    return assets.shipped(Path(folder) / name, run, assets.fingerprint(*CycleSteps(run, data_a).data_arrays()))
 
 
 def main(argv=None):

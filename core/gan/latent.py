@@ -96,7 +96,7 @@ def render(G: torch.nn.Module, z: torch.Tensor, cfg, context: int = 256) -> torc
     """G(z) as in training, BatchNorm on batch statistics, but each z in the company of `context` fixed prior draws
     (seed 1234): the statistics are those of typical noise, so an image does not depend on the other z's shown
     with it (an interpolation's ends look the same as alone). Returns (n, C, S, S) in [-1, 1]."""
-    from core.gan.train import generate
+    from core.gan.images import generate
 
     ctx = noise(context, cfg, 1234).to(z.dtype)
     return generate(G, torch.cat([z, ctx]))[: len(z)]
@@ -153,12 +153,13 @@ class Sampler:
 def sampler_for(result: dict, label: int | None = None) -> Sampler:
     """The Sampler of a GAN run (core.gan.train) or, of class `label`, of a conditional GAN run (core.gan.conditional)."""
     from core.gan import conditional
-    from core.gan import train as gt
+    from core.gan.config import run_from_dict
+    from core.gan.train import generator
 
     if result["kind"] == conditional.CGANSteps.kind:
         return Sampler(conditional.generator(result), conditional.CGANConfig(**result["config"]["gan"]),
                        0 if label is None else label)
-    return Sampler(gt.generator(result), gt.run_from_dict(result["config"]).gan)
+    return Sampler(generator(result), run_from_dict(result["config"]).gan)
 
 
 def images_of(result: dict, data, label: int | None = None) -> tuple:
@@ -167,16 +168,16 @@ def images_of(result: dict, data, label: int | None = None) -> tuple:
     from dataclasses import replace
 
     from core.gan import conditional
-    from core.gan import train as gt
+    from core.gan.config import run_from_dict
+    from core.gan.images import to_native, training_images
 
     if result["kind"] == conditional.CGANSteps.kind:
-        run = conditional.as_gan_run(conditional.CGANRun(**{**result["config"], "gan": conditional.CGANConfig(
-            **result["config"]["gan"])}))
+        run = conditional.as_gan_run(conditional.CGANSteps.config_from(result["config"]))
         run = replace(run, label=-1 if label is None else int(label))
     else:
-        run = gt.run_from_dict(result["config"])
-    native = lambda imgs: gt.to_native(imgs, run, data.shape)  # noqa: E731
-    return native, gt.training_images(run, data), gt.training_images(run, data, "test")
+        run = run_from_dict(result["config"])
+    native = lambda imgs: to_native(imgs, run, data.shape)  # noqa: E731
+    return native, training_images(run, data), training_images(run, data, "test")
 
 
 def quality_report(result: dict, data, quality, label: int | None = None, n: int | None = None,

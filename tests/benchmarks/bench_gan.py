@@ -37,7 +37,9 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from core import data as datasets  # noqa: E402
+from core.gan import config as gc  # noqa: E402
 from core.gan import train as gt  # noqa: E402
+from core.gan.trainer import GANTrainer  # noqa: E402
 from core.device import describe, pick_device  # noqa: E402
 from core.progress import exhaust  # noqa: E402
 from core.quality import quality_model  # noqa: E402
@@ -63,13 +65,13 @@ def rgb_class_stand_in(mnist: datasets.ImageData, n: int = 5000) -> datasets.Ima
     return datasets.ImageData("cifar10", X, y, X[:100], y[:100], (3, 32, 32), ["class"], "MNIST stand-in")
 
 
-def dcgan_default_config(n_iters: int) -> gt.GANConfig:
-    return gt.dcgan_config(n_iters=n_iters, log_every=10, grid_every=25)
+def dcgan_default_config(n_iters: int) -> gc.GANConfig:
+    return gc.dcgan_config(n_iters=n_iters, log_every=10, grid_every=25)
 
 
 def epoch_seconds(data: datasets.ImageData) -> float:
     cfg = dcgan_default_config(len(data.X_train) // 32)
-    run = gt.GANRun(data.name, -1, len(data.X_train), cfg)
+    run = gc.GANRun(data.name, -1, len(data.X_train), cfg)
     t = time.perf_counter()
     exhaust(gt.train(run, data), _take_snapshot)
     return time.perf_counter() - t
@@ -77,9 +79,9 @@ def epoch_seconds(data: datasets.ImageData) -> float:
 
 def bare_loop(data: datasets.ImageData, n_iters: int) -> float:
     """The same networks, losses and optimisers, nothing else."""
-    run = gt.GANRun(data.name, -1, len(data.X_train), dcgan_default_config(n_iters))
+    run = gc.GANRun(data.name, -1, len(data.X_train), dcgan_default_config(n_iters))
     t = time.perf_counter()  # both loops are timed from the ImageData to trained networks
-    tr = gt.GANTrainer(run, data)  # the same data tensor and networks as our loop builds
+    tr = GANTrainer(run, data)  # the same data tensor and networks as our loop builds
     G, D, X, B = tr.G, tr.D, tr.X, run.gan.batch_size
     opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
@@ -103,7 +105,7 @@ def bare_loop(data: datasets.ImageData, n_iters: int) -> float:
 
 
 def ours(data: datasets.ImageData, n_iters: int) -> float:
-    run = gt.GANRun(data.name, -1, len(data.X_train), dcgan_default_config(n_iters))
+    run = gc.GANRun(data.name, -1, len(data.X_train), dcgan_default_config(n_iters))
     t = time.perf_counter()
     exhaust(gt.train(run, data), _take_snapshot)  # as train_cached does
     return time.perf_counter() - t
@@ -139,11 +141,11 @@ def main() -> None:
     qm = quality_model(mnist)
     floor = qm.reference()["floor"]
     iters = 200 if quick else 2000
-    cfg = replace(gt.wgan_defaults(gt.GANConfig(arch="mlp", noise="uniform", width=0.5, batch_size=64,
+    cfg = replace(gc.wgan_defaults(gc.GANConfig(arch="mlp", noise="uniform", width=0.5, batch_size=64,
                                                 channels_last=False), "wgan-gp"),
                   n_iters=iters, log_every=50, grid_every=500, quality_every=500)
     t = time.perf_counter()
-    last = exhaust(gt.train(gt.GANRun("mnist", -1, 8000, cfg), mnist, quality=qm),
+    last = exhaust(gt.train(gc.GANRun("mnist", -1, 8000, cfg), mnist, quality=qm),
                    lambda r: print(f"  WGAN-GP {r.message} {r.elapsed:.0f}s "
                                    + " ".join(f"{k}={v:.3g}" for k, v in r.metrics.items()
                                               if k in ("w_estimate", "fid", "classes_covered")), flush=True)

@@ -44,7 +44,9 @@ import core  # noqa: E402,F401  (first: the app's OpenMP setting)
 from core import training  # noqa: E402
 from core import data as datasets  # noqa: E402
 from core.device import describe, pick_device  # noqa: E402
-from core.gan import conditional, cycle, latent  # noqa: E402
+from core.gan import conditional, cycle, domains, judges, latent  # noqa: E402
+from core.gan import config as gc  # noqa: E402
+from core.gan import images as gi  # noqa: E402
 from core.gan import train as gt  # noqa: E402
 from core import quality  # noqa: E402
 from core.quality import N_EVAL, quality_model  # noqa: E402
@@ -108,11 +110,11 @@ def main() -> None:
     qm = quality_model(data_mnist)
     opened = cold_open_seconds()
 
-    shipped = {k: gt.shipped(run, data_mnist) for k, run in gt.presets().items()}
+    shipped = {k: gt.GANSteps(run, data_mnist).shipped() for k, run in gc.presets().items()}
     missing = [k for k, v in shipped.items() if v is None]
     if missing:
         print(f"missing shipped runs: {missing}", flush=True)
-    reports = {k: fid_of(v, qm, gt.presets()[k].label) for k, v in shipped.items() if v is not None}
+    reports = {k: fid_of(v, qm, gc.presets()[k].label) for k, v in shipped.items() if v is not None}
     for k, r in reports.items():
         print(f"  shipped {k}: FID {r['fid']:.1f}, classes covered {r['classes_covered']}, diversity "
               f"{r['diversity']:.2f}, trained {shipped[k]['seconds']:.0f} s ({shipped[k]['done']} iterations)", flush=True)
@@ -124,7 +126,7 @@ def main() -> None:
         c_res = training.run_to_end(conditional.CGANSteps(c_run, data_mnist, qm))
         c_secs, c_cpu = time.perf_counter() - t, time.process_time() - c
     else:
-        c_res = conditional.shipped(c_run, data_mnist)
+        c_res = conditional.CGANSteps(c_run, data_mnist).shipped()
         c_secs, c_cpu = train_clock(c_res)
     c_acc = float("nan")
     if c_res is not None:
@@ -133,22 +135,22 @@ def main() -> None:
 
         labels = torch.arange(N_EVAL) % 10
         imgs = conditional.render(G, torch.randn(N_EVAL, G.nz, generator=torch.Generator().manual_seed(5)), labels)
-        native = gt.to_native(imgs, conditional.as_gan_run(c_run), data_mnist.shape)
+        native = gi.to_native(imgs, conditional.as_gan_run(c_run), data_mnist.shape)
         c_acc = conditional.label_accuracy(native, labels.numpy(), qm)["label_accuracy"]
 
     to_90, at_300 = accuracy_clock(c_res, c_secs, c_cpu)
 
     pres, looks = {}, {}
     cyc_secs = cyc_cpu = float("nan")
-    b_data = cycle.upscaled_digits()
-    judges = cycle.classifiers(data_mnist, b_data)
+    b_data = domains.upscaled_digits()
+    jd = judges.classifiers(data_mnist, b_data)
     for name, run in cycle.presets().items():
         if a.retrain:
             t, c = time.perf_counter(), time.process_time()
-            res = training.run_to_end(cycle.CycleSteps(run, data_mnist, b_data, classifiers=judges))
+            res = training.run_to_end(cycle.CycleSteps(run, data_mnist, b_data, classifiers=jd))
             secs, cpu = time.perf_counter() - t, time.process_time() - c
         else:
-            res = cycle.shipped(run, data_mnist)
+            res = cycle.CycleSteps(run, data_mnist, b_data).shipped()
             secs, cpu = train_clock(res)
         pres[name] = res["quality"][-1]["preservation"] if res else float("nan")
         if res:
@@ -162,17 +164,17 @@ def main() -> None:
     def read(qm, X, y):
         return float((qm.predict_proba(X).argmax(1) == y).mean())
 
-    reader_a, reader_b = read(judges.a, data_mnist.X_test, data_mnist.y_test), read(judges.b, b_data.X_test, b_data.y_test)
-    rendered = cycle.render_as_b(data_mnist.X_test[:n])
-    reader_rendered = read(judges.b, rendered, data_mnist.y_test[:n])
-    domain_rendered = float((judges.domain.predict_proba(rendered).argmax(1) == 1).mean())
+    reader_a, reader_b = read(jd.a, data_mnist.X_test, data_mnist.y_test), read(jd.b, b_data.X_test, b_data.y_test)
+    rendered = domains.render_as_b(data_mnist.X_test[:n])
+    reader_rendered = read(jd.b, rendered, data_mnist.y_test[:n])
+    domain_rendered = float((jd.domain.predict_proba(rendered).argmax(1) == 1).mean())
     own_b = quality.quality_model(b_data, quality.ClassifierConfig(epochs=60))  # B's own classifier, for comparison
     own_b_rendered = read(own_b, rendered, data_mnist.y_test[:n])
     print(f"  reader of both domains: MNIST held-out {reader_a:.3f}, B held-out {reader_b:.3f}, MNIST drawn the B way "
           f"(render_as_b, a translation that keeps every class) {reader_rendered:.3f}; B's own classifier reads the "
           f"latter {own_b_rendered:.3f}; the domain judge takes {domain_rendered:.3f} of them for B", flush=True)
 
-    covered = [r["classes_covered"] for k, r in reports.items() if gt.presets()[k].label < 0]
+    covered = [r["classes_covered"] for k, r in reports.items() if gc.presets()[k].label < 0]
     print(f"default_pages_cold_open_seconds_max: {max(opened.values()):.2f}")
     print(f"shipped_wgan_gp_fid: {reports.get('compare-wgan-gp', {}).get('fid', float('nan')):.2f}")
     print(f"shipped_minimax_fid: {reports.get('compare-minimax', {}).get('fid', float('nan')):.2f}")

@@ -37,6 +37,7 @@ def fid_lines() -> dict[str, float]:
 
     from core import data as datasets
     from core import quality
+    from core.gan import config as gc
     from core.gan import latent
     from core.gan import train as gt
 
@@ -56,9 +57,9 @@ def fid_lines() -> dict[str, float]:
     out["fid_random_train_subset_minus_floor"] = float(np.mean(subset) - floor)
     out["fid_memoriser_minus_floor"] = float(np.mean(memo) - floor)
     out["fid_floor_heldout_mean"] = ref["heldout_floor"]
-    presets = gt.presets()
+    presets = gc.presets()
     for name, key in (("wgan_gp", "compare-wgan-gp"), ("minimax", "compare-minimax"), ("dcgan", "dcgan")):
-        res = gt.shipped(presets[key], data)
+        res = gt.GANSteps(presets[key], data).shipped()
         if res is None:
             print(f"  shipped run {key} missing", flush=True)
             continue
@@ -114,7 +115,7 @@ def ais_lines(threads: int = 2) -> dict[str, float]:
 
 def cycle_lines() -> dict[str, float]:
     """CycleGAN joint-rate section: the shipped default run (assets/gan/cyclegan, as bench_gan2 loads it), its final
-    translators scored by `core.gan.cycle.final_scores` with the page's judges (`cycle.classifiers`: the shipped ones)
+    translators scored by `core.gan.cycle.final_scores` with the page's judges (`judges.classifiers`: the shipped ones)
     on the first 500 held-out MNIST digits and the 360 held-out 8x8 digits, each digit judged once:
     - cycle_joint_a2b, cycle_joint_b2a: the share that keeps its class AND looks like the target domain;
     - cycle_identity_preservation, cycle_identity_joint: the identity map (no translation) on the same digits and
@@ -123,18 +124,18 @@ def cycle_lines() -> dict[str, float]:
     import time
 
     from core import data as datasets
-    from core.gan import cycle
+    from core.gan import cycle, domains, judges
 
     t = time.perf_counter()
-    a, b = datasets.load("mnist"), cycle.upscaled_digits()
-    judges = cycle.classifiers(a, b)
-    res = cycle.shipped(cycle.presets()["cyclegan"], a)
+    a, b = datasets.load("mnist"), domains.upscaled_digits()
+    jd = judges.classifiers(a, b)
+    res = cycle.CycleSteps(cycle.presets()["cyclegan"], a, b).shipped()
     if res is None:
         print("  cycle: the shipped default run is missing (assets/gan/cyclegan)", flush=True)
         return {}
-    got = cycle.final_scores(res, judges, a, b)
-    ident = cycle.score_translations(cycle.identity_map, cycle.identity_map, judges, a, b,
-                                     cycle.CycleConfig(**res["config"]["cycle"]).n_eval)
+    got = cycle.final_scores(res, jd, a, b)
+    ident = judges.score_translations(judges.identity_map, judges.identity_map, jd, a, b,
+                                      cycle.CycleConfig(**res["config"]["cycle"]).n_eval)
     print(f"  cycle, shipped default: keeps its class {got['preservation_ab']:.3f} / {got['preservation_ba']:.3f}, "
           f"looks like the target {got['looks_b']:.3f} / {got['looks_a']:.3f}, both {got['joint_ab']:.3f} / "
           f"{got['joint_ba']:.3f} (A -> B / B -> A; the history's last row: keeps "
