@@ -17,7 +17,8 @@ from core import data as datasets
 from core.boltzmann import algorithms, crbm, crbm_baselines, dbm, rbm_lab
 from core.boltzmann.rbm import RBMConfig
 from core.cache import DiskCache, make_key
-from core.gan import conditional, cycle
+from core.gan import conditional, cycle, domains, judges
+from core.gan import config as gc
 from core.gan import train as gt
 from core.inpainting import ebm as ip
 from core.mdn import lab as mdn_lab
@@ -38,7 +39,7 @@ def _small(mnist, n) -> datasets.ImageData:
 
 def _upscaled() -> datasets.ImageData:
     if "upscaled" not in _MEMO:
-        _MEMO["upscaled"] = cycle.upscaled_digits()
+        _MEMO["upscaled"] = domains.upscaled_digits()
     return _MEMO["upscaled"]
 
 
@@ -61,10 +62,10 @@ def _kinds(mnist, digits):
             algorithms.BMRun("digits", 500, n_hidden=8, updates=300, eval_every=50, n_eval=200), digits),
         "dbm": lambda: dbm.DBMSteps(dbm.DBMRun("digits", 400, dbm.DBMConfig(16, 12, 1, 0.05, 2, 0.001, 50, 20, 2, 5),
                                                baseline=False), digits, device="cpu"),
-        "gan-mlp": lambda: gt.GANSteps(gt.GANRun("mnist", -1, 256, gt.GANConfig(
+        "gan-mlp": lambda: gt.GANSteps(gc.GANRun("mnist", -1, 256, gc.GANConfig(
             arch="mlp", width=0.25, batch_size=32, n_iters=12, log_every=2, grid_every=3, n_grid=9, seed=1,
             noise="uniform", channels_last=False)), mnist, device="cpu"),
-        "gan-dcgan-gp": lambda: gt.GANSteps(gt.GANRun("mnist", 3, 128, gt.wgan_defaults(gt.GANConfig(
+        "gan-dcgan-gp": lambda: gt.GANSteps(gc.GANRun("mnist", 3, 128, gc.wgan_defaults(gc.GANConfig(
             arch="dcgan", width=8, batch_size=16, n_iters=6, log_every=1, grid_every=2, n_grid=4), "wgan-gp")),
             mnist, device="cpu"),
         "inpaint-ebm": lambda: ip.EBMSteps(ip.EBMRun(n_train=192, epochs=3, batch_size=64, n_eval=64, width=8),
@@ -86,8 +87,8 @@ def _kinds(mnist, digits):
             _quality(_small(mnist, 200)), device="cpu"),
         "cyclegan": lambda: cycle.CycleSteps(cycle.CycleRun("mnist", 200, cycle.CycleConfig(
             width=4, n_res=1, n_iters=6, log_every=1, grid_every=2, quality_every=3, n_eval=40)), _small(mnist, 200),
-            _upscaled(), lambda: cycle.Judges(_quality(_small(mnist, 200)), _quality(_upscaled()),
-                                              _quality(cycle.domain_digits(_small(mnist, 200), _upscaled()))),
+            _upscaled(), lambda: judges.Judges(_quality(_small(mnist, 200)), _quality(_upscaled()),
+                                              _quality(domains.domain_digits(_small(mnist, 200), _upscaled()))),
             device="cpu"),
         "sae": lambda: sae.SAESteps(sae.SAERun("digits", 300, hidden1=12, hidden2=6, epochs=2, fine_tune=1,
                                                batch_size=50, n_eval=50), digits, device="cpu"),
@@ -238,9 +239,9 @@ def test_flags_reach_nested_fields_and_presets_start_from_a_page_default():
     import argparse
 
     ap = argparse.ArgumentParser()
-    training.add_config_arguments(ap, gt.presets()["mlp"])
+    training.add_config_arguments(ap, gc.presets()["mlp"])
     a = ap.parse_args(["--n-iters", "50", "--loss", "minimax", "--channels-last", "false"])
-    run = training.config_from_arguments(a, gt.presets()["mlp"])
+    run = training.config_from_arguments(a, gc.presets()["mlp"])
     assert run.gan.n_iters == 50 and run.gan.loss == "minimax" and run.gan.channels_last is False
     assert run.gan.noise == "uniform" and run.gan.arch == "mlp"  # the preset's other fields stay
 
@@ -270,7 +271,7 @@ def test_shipped_run_round_trip_and_every_reason_to_refuse_it(digits, tmp_path):
 def test_the_shipped_runs_load_and_stay_small():
     found = sorted(f.parent for f in assets.ASSETS.rglob(assets.FILENAME))
     names = {str(f.relative_to(assets.ASSETS)) for f in found}
-    gan = {f"gan/{k}" for k in [*gt.presets(), *cycle.presets(), "conditional"]}  # every GAN page's default
+    gan = {f"gan/{k}" for k in [*gc.presets(), *cycle.presets(), "conditional"]}  # every GAN page's default
     assert {"dbm", "inpainting", "crbm", "crbm_baselines", "vae_z2", "vae_z32", "dae", "dbn", "sae"} | gan <= names, names
     for folder in found:
         run = assets.load(folder)
