@@ -13,7 +13,8 @@ from sklearn.neural_network import BernoulliRBM
 from core.boltzmann import rbm_lab
 from core.boltzmann.likelihood import exact_log_likelihood, log_partition_exact
 from core.progress import exhaust
-from core.boltzmann.rbm import RBM
+from core import training
+from core.boltzmann.rbm import RBM, FitSteps
 
 
 def tiny(n_v=6, n_h=4, seed=0, scale=1.0, **kw):
@@ -212,6 +213,25 @@ def test_momentum_and_weight_decay_paths_train(mnist):
     r = RBM(20, n_iter=3, learning_rate=0.05, momentum=0.5, weight_decay=1e-3, random_state=0, method="cd", k=2)
     recs = list(r.fit_iter(X, mnist.X_test[:200]))
     assert recs[-1].metrics["recon_error"] < recs[0].metrics["recon_error"] * 0.7
+
+
+def test_fit_is_the_one_training_loop_and_resumes_bit_for_bit(mnist):
+    """fit_iter is core.training's loop over FitSteps: one record per epoch (and one before the first with live
+    metrics); a fit stopped after its first epoch and resumed from that record's snapshot in a fresh RBM ends with
+    the weights, persistent chains and generator of an uninterrupted fit."""
+    X = mnist.X_train[:400]
+    kw = dict(n_iter=3, batch_size=20, learning_rate=0.05, random_state=0, shuffle=True, device="cpu")
+    full = RBM(20, **kw).fit(X)
+    recs = list(RBM(20, **kw).fit_iter(X, mnist.X_test[:100]))
+    assert [r.step for r in recs] == [0, 1, 2, 3] and recs[-1].done and all("recon_error" in r.metrics for r in recs)
+    snap = next(RBM(20, **kw).fit_iter(X, n_eval=0)).extra["snapshot"]()  # no live metrics: the first record is epoch 1
+    assert snap["done"] == 1 and snap["nets"]["rbm"]["n_updates"] == 20
+    again = RBM(20, **kw)
+    training.run_to_end(FitSteps(again, X, n_eval=0), snap)
+    np.testing.assert_array_equal(again.components_, full.components_)
+    np.testing.assert_array_equal(again.intercept_visible_, full.intercept_visible_)
+    np.testing.assert_array_equal(again.h_samples_, full.h_samples_)
+    np.testing.assert_array_equal(again.gibbs(X[:5]), full.gibbs(X[:5]))  # the same generator state
 
 
 def test_training_curves_improve_and_exact_ll_is_reported_for_small_models(mnist):

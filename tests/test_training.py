@@ -232,7 +232,7 @@ def test_the_command_line_trains_the_pages_run_and_stores_it_under_the_pages_key
     run = rbm_lab.RBMRun("digits", 300, rbm=replace(rbm_lab.RBMRun().rbm, n_components=12, n_iter=2))
     assert snap["config"] == asdict(run)
     hit = DiskCache().get(make_key("rbm", run))  # where the page looks for exactly this run
-    assert hit is not None and torch.equal(hit["model"]["P"], snap["model"]["P"])
+    assert hit is not None and torch.equal(hit["nets"]["rbm"]["P"], snap["nets"]["rbm"]["P"])
 
 
 def test_flags_reach_nested_fields_and_presets_start_from_a_page_default():
@@ -256,10 +256,10 @@ def test_shipped_run_round_trip_and_every_reason_to_refuse_it(digits, tmp_path):
     path = assets.save(tmp_path / "a", result, {"command": "test", "data_sha256": sha})
     assert path.stat().st_size < 5 * 1024 * 1024
     raw = torch.load(path, weights_only=True)
-    assert raw["model"]["P"].dtype == torch.float16  # stored small
+    assert raw["nets"]["rbm"]["P"].dtype == torch.float16  # stored small
     ship = assets.shipped(tmp_path / "a", run, sha)
-    assert ship is not None and ship["model"]["P"].dtype == torch.float32
-    torch.testing.assert_close(ship["model"]["P"], result["model"]["P"], atol=2e-3, rtol=1e-3)
+    assert ship is not None and ship["nets"]["rbm"]["P"].dtype == torch.float32
+    torch.testing.assert_close(ship["nets"]["rbm"]["P"], result["nets"]["rbm"]["P"], atol=2e-3, rtol=1e-3)
     assert ship["provenance"]["command"] == "test" and ship["history"] == result["history"]
     assert assets.shipped(tmp_path / "a", replace(run, n_train=299), sha) is None  # another config
     assert assets.shipped(tmp_path / "a", run, "0" * 64) is None  # other data

@@ -9,7 +9,15 @@ dense or sparse input; float32 or float64 outputs as the input; random_state an 
 numpy RandomState; it goes in a Pipeline and GridSearchCV; verbose prints its per-iteration line) plus energy,
 free_energy, negative_samples, free_energy_objective (the CD/PCD objective), reconstruct, inpaint,
 exact log-likelihood for small layers, and the training steps core's loops use (initialize, update,
-fit_epoch, fit_iter: the training loop as an iterator of `core.progress.Progress` records).
+fit_epoch; fit_iter: the training loop as an iterator of `core.progress.Progress` records).
+
+`fit` and `fit_iter` are `core.training`'s one loop over `FitSteps` (one `fit_epoch` per unit), the loop every
+lab trains with; verbose prints scikit-learn's line from its records.
+
+The class is written in three modules: this one (the estimator: configuration, state, input checks, the
+conditionals, transform, score_samples, fitting), `core.boltzmann.rbm_sampling` (`RBMSampling`: Gibbs chains,
+reconstruction, inpainting, energies, likelihoods, live metrics) and `core.boltzmann.rbm_updates` (`RBMUpdates`:
+the CD-k, PCD-k and FPCD-k updates and the epoch over mini-batches).
 
 Speed: weights and both biases live in one (n_h+1) x (n_v+1) matrix, so that a mini-batch of
 CD/PCD is four matrix products and two samplers (the ones-column of the data carries the biases).
@@ -17,8 +25,8 @@ CD/PCD is four matrix products and two samplers (the ones-column of the data car
 from __future__ import annotations
 
 import math
-import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -28,9 +36,11 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from core import training
+from core.boltzmann.rbm_sampling import RBMSampling
+from core.boltzmann.rbm_updates import RBMUpdates
 from core.device import pick_device
-from core.boltzmann.likelihood import can_enumerate, exact_log_likelihood, log_partition_exact
-from core.progress import Progress, timed
+from core.progress import Progress
 
 METHODS = ("cd", "pcd", "fpcd")
 
@@ -63,7 +73,7 @@ def _seed(random_state) -> int:
     return int(random_state)
 
 
-class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class RBM(RBMSampling, RBMUpdates, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Bernoulli RBM; hyper-parameters as scikit-learn's BernoulliRBM plus method, k, momentum,
     weight_decay, shuffle, device and the FPCD settings. Learned state (ending in ``_``) is created by fit."""
 
@@ -233,21 +243,26 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     @classmethod
     def from_state_dict(cls, state: dict, device=None) -> "RBM":
-        rbm = cls(**state["config"], device=device)
+        """The RBM of `state_dict()` (a fresh object)."""
+        return cls(**state["config"], device=device).load_state_dict(state)
+
+    def load_state_dict(self, state: dict) -> "RBM":
+        """Set the weights, persistent chains, update count, momentum velocity, fast weights and generator of
+        `state_dict()`; this RBM's hyper-parameters must be the ones that made it (its sizes from P)."""
         P = state["P"]
-        rbm._init_state(P.shape[1] - 1)
-        rbm._P.copy_(P.to(rbm._P.device))
+        self._init_state(P.shape[1] - 1)
+        self._P.copy_(P.to(self._P.device))
         chains = state.get("chains")
-        if chains is not None and chains.shape == rbm._chains.shape:
-            rbm._chains.copy_(chains.to(rbm._P.device))
-        rbm.n_updates_ = int(state.get("n_updates", 0))
-        if state.get("fast") is not None and rbm._fast is not None:
-            rbm._fast.copy_(state["fast"].to(rbm._P.device))
-        if state.get("velocity") is not None and rbm._velocity is not None:  # resuming momentum exactly
-            rbm._velocity.copy_(state["velocity"].to(rbm._P.device))
-        if state.get("rng") is not None and rbm._gen.device.type == "cpu":
-            rbm._gen.set_state(state["rng"])
-        return rbm
+        if chains is not None and chains.shape == self._chains.shape:
+            self._chains.copy_(chains.to(self._P.device))
+        self.n_updates_ = int(state.get("n_updates", 0))
+        if state.get("fast") is not None and self._fast is not None:
+            self._fast.copy_(state["fast"].to(self._P.device))
+        if state.get("velocity") is not None and self._velocity is not None:  # resuming momentum exactly
+            self._velocity.copy_(state["velocity"].to(self._P.device))
+        if state.get("rng") is not None and self._gen.device.type == "cpu":
+            self._gen.set_state(state["rng"])
+        return self
 
     # ------------------------------------------------------------------ input
 
@@ -287,10 +302,6 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """P(v=1|h) = sigm(b + W^T h), (n, n_v)."""
         return torch.sigmoid(torch.addmm(self.b, H, self.W))
 
-    def _sample(self, P: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
-        """A Bernoulli(P) sample as 0/1 floats."""
-        return self._bernoulli_into(torch.empty_like(P), P, gen)
-
     def _free_energy(self, V: torch.Tensor) -> torch.Tensor:
         """F(v) = -b.v - sum_i softplus(c_i + W_i.v)."""
         return -(V @ self.b) - F.softplus(torch.addmm(self.c, V, self.W.T)).sum(1)
@@ -305,60 +316,6 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         dt = torch.float64 if X.dtype == np.float64 else torch.float32
         V = torch.as_tensor(np.require(X, requirements=("W", "C")), dtype=dt, device=self._P.device)
         return torch.sigmoid(torch.addmm(self.c.to(dt), V, self.W.T.to(dt))).cpu().numpy()
-
-    @torch.no_grad()
-    def gibbs(self, V, random_state=None) -> np.ndarray:
-        """One Gibbs step v -> h ~ P(h|v) -> v' ~ P(v|h); returns the sampled v' as 0/1 floats."""
-        self._check_fitted()
-        g = self._rng(random_state)
-        H = self._sample(self._mean_hiddens(self._tensor(V, "V")), g)
-        return self._sample(self._mean_visibles(H), g).cpu().numpy()
-
-    @torch.no_grad()
-    def free_energy(self, V) -> np.ndarray:
-        """F(v) for each row; lower means more probable (p(v) = exp(-F(v)) / Z)."""
-        self._check_fitted()
-        return self._free_energy(self._tensor(V, "V")).cpu().numpy()
-
-    @torch.no_grad()
-    def energy(self, V, H) -> np.ndarray:
-        """E(v, h) = -b.v - c.h - h.W.v for each row of V (n, n_v) with the same row of H (n, n_h), in float64."""
-        self._check_fitted()
-        V, H = np.atleast_2d(np.asarray(V, dtype=np.float64)), np.atleast_2d(np.asarray(H, dtype=np.float64))
-        W, b, c = (t.detach().cpu().double().numpy() for t in (self.W, self.b, self.c))
-        return -(V @ b) - H @ c - np.einsum("ni,ij,nj->n", H, W, V)
-
-    @torch.no_grad()
-    def negative_samples(self, V, random_state=0) -> np.ndarray:
-        """Visible samples v^ of the negative phase an update on the mini-batch V would use, one per row of V, drawn
-        with a local generator (the model is untouched): CD-k: k Gibbs steps from each row of V; PCD/FPCD: k Gibbs
-        steps from the persistent chains' hidden states (chain i % n_chains for row i; under the regular plus fast
-        weights for FPCD). Returns the last sampled v (0/1 floats), (n, n_v)."""
-        self._check_fitted()
-        g = self._rng(random_state)
-        V = self._tensor(V, "V")
-        P = self._P + (self._fast if getattr(self, "_fast", None) is not None else 0.0)
-        W, b, c = P[:-1, :-1], P[-1, :-1], P[:-1, -1]
-        if self.method == "cd":
-            H = self._sample(torch.sigmoid(torch.addmm(c, V, W.T)), g)
-        else:
-            H = self._chains[torch.arange(len(V), device=V.device) % self._chains.shape[0], :-1]
-        for step in range(int(self.k)):
-            Vs = self._sample(torch.sigmoid(torch.addmm(b, H, W)), g)
-            if step < int(self.k) - 1:
-                H = self._sample(torch.sigmoid(torch.addmm(c, Vs, W.T)), g)
-        return Vs.cpu().numpy()
-
-    @torch.no_grad()
-    def free_energy_objective(self, V, random_state=0) -> dict[str, float]:
-        """The CD/PCD training objective on the rows V: mean F(v) - mean F(v^), v^ = negative_samples(V) (held fixed,
-        its gradient is minus the update's direction). {"objective", "se": its Monte-Carlo standard error from the
-        spread of F(v^) over the samples}. Lower: the model puts the data below its own samples in free energy."""
-        V = self._tensor(V, "V")
-        Fd = self._free_energy(V).double()
-        Fn = self._free_energy(self._tensor(self.negative_samples(V, random_state))).double()
-        se = float(Fn.std() / math.sqrt(len(Fn))) if len(Fn) > 1 else 0.0
-        return {"objective": float(Fd.mean() - Fn.mean()), "se": se}
 
     @torch.no_grad()
     def score_samples(self, X, random_state=None) -> np.ndarray:
@@ -382,90 +339,34 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         V_[rows, idx] = 1 - V_[rows, idx]
         return V.shape[1] * F.logsigmoid(self._free_energy(V_) - self._free_energy(V))
 
-    @torch.no_grad()
-    def pseudo_log_likelihood(self, X, chunk: int = 64) -> np.ndarray:
-        """score_samples averaged over every bit instead of one random bit (its exact expectation):
-        sum_i log sigm(F(v with bit i flipped) - F(v)), per row. Deterministic, n_v times the work."""
-        self._check_fitted()
-        V = self._tensor(X)
-        out = []
-        for s in range(0, V.shape[0], chunk):
-            v = V[s: s + chunk]  # (m, n_v)
-            pre = torch.addmm(self.c, v, self.W.T)  # (m, n_h)
-            delta = 1 - 2 * v  # (m, n_v): change of bit i when flipped
-            pre_flip = pre[:, None, :] + delta[:, :, None] * self.W.T[None]  # (m, n_v, n_h)
-            dF = -(delta * self.b) - (F.softplus(pre_flip).sum(-1) - F.softplus(pre).sum(-1)[:, None])  # F(v~) - F(v)
-            out.append(F.logsigmoid(dF).sum(1))
-        return torch.cat(out).cpu().numpy()
-
-    @torch.no_grad()
-    def reconstruct(self, V, k: int = 1, sample_last: bool = False, random_state=None) -> np.ndarray:
-        """Run k Gibbs steps from V; return P(v=1|h) of the last step (or a sample)."""
-        self._check_fitted()
-        g = self._rng(random_state)
-        V = self._tensor(V, "V")
-        for step in range(int(k)):
-            Pv = self._mean_visibles(self._sample(self._mean_hiddens(V), g))
-            V = self._sample(Pv, g) if (step < k - 1 or sample_last) else Pv
-        return V.cpu().numpy()
-
-    @torch.no_grad()
-    def reconstruct_many(self, V, ks, random_state=None) -> dict[int, np.ndarray]:
-        """{k: reconstruct(V, k)} for increasing ks along one chain (one pass of max(ks) steps)."""
-        self._check_fitted()
-        g = self._rng(random_state)
-        ks = sorted(set(int(k) for k in ks))
-        out, Vs = {}, self._tensor(V, "V")
-        for step in range(1, ks[-1] + 1):
-            Pv = self._mean_visibles(self._sample(self._mean_hiddens(Vs), g))
-            if step in ks:
-                out[step] = Pv.cpu().numpy()
-            Vs = self._sample(Pv, g)
-        return out
-
-    @torch.no_grad()
-    def inpaint(self, V, mask, k: int = 100, init: str = "noise", random_state=None) -> np.ndarray:
-        """Fill the pixels where mask is True by Gibbs sampling with the others clamped.
-
-        Returns an array equal to V on known pixels (exactly) and P(v=1|h) on missing ones after
-        k steps. mask: bool array broadcastable to V, True = missing.
-        """
-        self._check_fitted()
-        V0 = self._tensor(V, "V")
-        M = torch.as_tensor(np.broadcast_to(np.asarray(mask, dtype=bool), tuple(V0.shape)).copy(), device=V0.device)
-        g = self._rng(random_state)
-        X = V0.clone()
-        if init == "noise":
-            X[M] = torch.rand(int(M.sum()), generator=g, device=V0.device)
-        else:
-            X[M] = 0.5
-        Pv = X
-        for _ in range(int(k)):
-            Pv = self._mean_visibles(self._sample(self._mean_hiddens(X), g))
-            X = torch.where(M, self._sample(Pv, g), V0)
-        out = torch.where(M, Pv, V0) if k > 0 else X
-        return out.cpu().numpy()
-
-    @torch.no_grad()
-    def log_likelihood(self, V, log_z: float | None = None) -> np.ndarray:
-        """Exact log p(v) in nats (binary V) by enumerating the smaller layer; small models only."""
-        self._check_fitted()
-        return exact_log_likelihood(self._tensor(V, "V").double().cpu(), self.W.cpu(), self.b.cpu(),
-                                    self.c.cpu(), log_z).numpy()
-
-    @torch.no_grad()
-    def log_partition(self) -> float:
-        self._check_fitted()
-        return log_partition_exact(self.W, self.b, self.c)
-
     # ------------------------------------------------------------------ training
 
     def fit(self, X, y=None):
-        """Train for n_iter epochs from scratch."""
+        """Train for n_iter epochs from scratch (`fit_iter` without live metrics)."""
         X = self._checked(X, reset=True)
-        for _ in self.fit_iter(X):
+        for _ in self.fit_iter(X, n_eval=0):
             pass
         return self
+
+    def fit_iter(self, X, X_val=None, *, warm_start: bool = False, n_eval: int = 500) -> Iterator[Progress]:
+        """Train for n_iter epochs through core.training's loop (`FitSteps`), yielding its records: one per epoch,
+        and one before the first; the measured ones carry the live metrics (`metrics`) of up to n_eval rows of X_val
+        (of X without X_val; none when n_eval is 0). warm_start continues from the current weights."""
+        return self._say(training.train(FitSteps(self, X, X_val, warm_start=warm_start, n_eval=n_eval)))
+
+    def _say(self, records: Iterator[Progress]) -> Iterator[Progress]:
+        """The records, and with verbose scikit-learn's BernoulliRBM line after each iteration: the mean score_samples
+        of the training rows and the seconds since the previous line (that iteration's updates and the previous
+        line's scoring, as scikit-learn counts them)."""
+        last = 0.0
+        for rec in records:
+            if "pseudo_likelihood" in rec.metrics:
+                print(f"[{type(self).__name__}] Iteration {rec.step}, pseudo-likelihood = "
+                      f"{rec.metrics['pseudo_likelihood']:.2f}, time = {rec.elapsed - last:.2f}s")
+            if "snapshot" in rec.extra:
+                last = rec.elapsed
+            yield rec
+        self._epoch_data = None  # fit_epoch's copy of X: not kept after fitting
 
     @torch.no_grad()
     def partial_fit(self, X, y=None):
@@ -478,233 +379,50 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.update(Xt)
         return self
 
-    def _buffers(self, B: int) -> dict:
-        """Work arrays of one update, allocated once per fit.
 
-        VV stacks the data rows over the negative-chain rows, HH their hidden probabilities, so
-        that the whole gradient <h v>_data - <h v>_model is one matrix product HH^T VV.
-        """
-        nh, nv = self._P.shape[0] - 1, self._P.shape[1] - 1
-        n_c = self._chains.shape[0] if self.method in ("pcd", "fpcd") else B
-        dev = self._P.device
-        return {"VV": torch.empty(B + n_c, nv + 1, device=dev), "HH": torch.empty(B + n_c, nh + 1, device=dev),
-                "vp": torch.empty(n_c, nv + 1, device=dev), "hs": torch.empty(n_c, nh + 1, device=dev)}
+class FitSteps(training.Steps):
+    """`RBM.fit` and `fit_iter` as a run of core.training's loop: one `RBM.fit_epoch` over X per unit, n_iter units.
+    After each (and before the first when n_eval > 0): the live metrics `RBM.metrics` of up to n_eval rows of X_val
+    (of X without X_val), and with verbose "pseudo_likelihood", the mean score_samples of X (scikit-learn's
+    printed figure). Snapshot: {"nets": {"rbm": RBM.state_dict()}} (the RBM's generator included). No `kind`: the
+    estimator's own runs are not cached; the RBM lab's run kind (core.boltzmann.rbm_lab.RBMSteps) extends it."""
 
-    def _bernoulli_into(self, out: torch.Tensor, P: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
-        """out <- (U < P) with U ~ Uniform[0, 1): a Bernoulli(P) sample as 0/1 floats.
+    x = "epoch"
+    unit = "epoch"
 
-        Four times faster than torch.bernoulli on a CPU; a ones-column of P stays 1 since U < 1.
-        """
-        out.uniform_(generator=gen or self._gen)
-        return out.lt_(P)
+    def __init__(self, rbm: RBM, X, X_val=None, *, warm_start: bool = False, n_eval: int = 500):
+        self.rbm, self.X, self.X_val, self.warm_start, self.n_eval = rbm, X, X_val, bool(warm_start), int(n_eval)
+        self.config = rbm.config()
+        self.measure_initial = self.n_eval > 0
 
-    def _rng(self, random_state) -> torch.Generator:
-        """The training generator, or a fresh one seeded by random_state (leaves the model untouched)."""
-        if random_state is None:
-            return self._gen
-        return torch.Generator(device=self._P.device).manual_seed(int(random_state))
+    def total(self) -> int:
+        return int(self.rbm.n_iter)
 
-    def _hidden_probs(self, V: torch.Tensor, out: torch.Tensor, P: torch.Tensor | None = None) -> torch.Tensor:
-        """out <- [P(h=1|v), 1] for rows V = [v, 1] (under the parameters P, default the model's)."""
-        torch.mm(V, (self._P if P is None else P).T, out=out)  # (n, nh+1): [c + W v, junk]
-        out.sigmoid_()
-        out[:, -1] = 1.0
-        return out
+    def _monitor(self) -> None:
+        Xv = self.rbm._tensor(self.X_val, "X_val") if self.X_val is not None else None
+        self.ev = self.rbm.monitor_set(self.Xt, Xv, self.n_eval) if self.n_eval else None
 
-    def _visible_sample(self, H: torch.Tensor, prob: torch.Tensor, out: torch.Tensor,
-                        P: torch.Tensor | None = None) -> torch.Tensor:
-        """out <- [v, 1] with v ~ P(v|h) for rows H = [h, 1] (under the parameters P, default the model's)."""
-        torch.mm(H, self._P if P is None else P, out=prob)  # (n, nv+1): [b + W^T h, junk]
-        prob.sigmoid_()
-        prob[:, -1] = 1.0
-        return self._bernoulli_into(out, prob)
+    def start(self) -> None:
+        self.Xt = self.rbm._tensor(self.X)
+        if not (self.warm_start and hasattr(self.rbm, "_P")):
+            self.rbm.initialize(self.Xt.shape[1])
+        self.rbm._validate()
+        self._monitor()
 
-    def _update(self, Va: torch.Tensor, buf: dict) -> None:
-        """One CD-k / PCD-k update from the mini-batch Va = [v, 1] (B, n_v+1)."""
-        if self._fast is not None:
-            return self._update_fpcd(Va, buf)
-        P, B, k = self._P, Va.shape[0], int(self.k)
-        pcd = self.method == "pcd"
-        n = self._chains.shape[0] if pcd else B  # negative chains
-        VV, HH = buf["VV"][: B + n], buf["HH"][: B + n]  # rows [:B] data, [B:] model
-        VV[:B].copy_(Va)
-        vs, hn, hs, vp = VV[B:], HH[B:], buf["hs"][:n], buf["vp"][:n]
-        if pcd and k == 1:  # chains do not depend on this batch: one product gives both phases
-            self._visible_sample(self._chains, vp, vs)
-            self._hidden_probs(VV, HH)
-            self._bernoulli_into(self._chains, hn)
-        else:
-            self._hidden_probs(VV[:B], HH[:B])
-            H = self._chains if pcd else self._bernoulli_into(hs, HH[:B])
-            for step in range(k):
-                self._visible_sample(H, vp, vs)
-                self._hidden_probs(vs, hn)
-                if pcd:
-                    H = self._bernoulli_into(self._chains, hn)
-                elif step < k - 1:
-                    H = self._bernoulli_into(hs, hn)
-        hn.mul_(-B / n)  # so that HH^T VV / B = <h v>_data - <h v>_model
-        if self._velocity is None and not self.weight_decay:  # the common case: one fused product
-            P.addmm_(HH.T, VV, alpha=float(self.learning_rate) / B)
-            self.n_updates_ += 1
-        else:
-            self._step(torch.mm(HH.T, VV).mul_(1.0 / B))
+    def restore(self, snapshot: dict) -> None:
+        self.rbm.load_state_dict(snapshot["nets"]["rbm"])
+        self.Xt = self.rbm._tensor(self.X)
+        self._monitor()
 
-    def _step(self, G: torch.Tensor) -> None:
-        """P += learning_rate * (G - weight_decay * W), through momentum when it is on. G: (n_h+1, n_v+1)."""
-        P, lr = self._P, float(self.learning_rate)
-        if self.weight_decay:
-            G[:-1, :-1].add_(P[:-1, :-1], alpha=-float(self.weight_decay))
-        if self._velocity is not None:
-            self._velocity.mul_(self.momentum).add_(G, alpha=lr)
-            P.add_(self._velocity)
-        else:
-            P.add_(G, alpha=lr)
-        self.n_updates_ += 1
-
-    def _update_fpcd(self, Va: torch.Tensor, buf: dict) -> None:
-        """One FPCD-k update (Tieleman & Hinton 2009) from the mini-batch Va = [v, 1].
-
-        The persistent chains run on P + F (regular + fast weights); the gradient
-        G = <h v>_data - <h v>_chains (hidden probabilities of both under the regular weights) moves P by
-        learning_rate (with momentum and weight decay) and F by fast_learning_rate, F decaying by fast_decay
-        every update. With fast_learning_rate = 0 this is PCD-k exactly.
-        """
-        P, Fw, B, k = self._P, self._fast, Va.shape[0], int(self.k)
-        n = self._chains.shape[0]
-        VV, HH = buf["VV"][: B + n], buf["HH"][: B + n]  # rows [:B] data, [B:] chains
-        VV[:B].copy_(Va)
-        vs, hn, vp = VV[B:], HH[B:], buf["vp"][:n]
-        Pn = P + Fw  # (n_h+1, n_v+1): the negative chains' weights
-        for _ in range(k):  # Gibbs steps under P + F
-            self._visible_sample(self._chains, vp, vs, Pn)
-            self._bernoulli_into(self._chains, self._hidden_probs(vs, hn, Pn))
-        self._hidden_probs(VV, HH)  # statistics under the regular weights
-        hn.mul_(-B / n)
-        G = torch.mm(HH.T, VV).mul_(1.0 / B)  # <h v>_data - <h v>_chains
-        Fw.mul_(float(self.fast_decay)).add_(G, alpha=float(self.fast_learning_rate))
-        self._step(G)
-
-    def _eval_tensors(self, X, X_val, n_eval: int, seed: int = 0) -> dict:
-        """Fixed subsets (and a fixed binarisation for log-likelihoods) used by the live metrics."""
-        g = torch.Generator().manual_seed(seed)
-        tr = X[torch.randperm(len(X), generator=g)[:n_eval]]
-        out = {"train": tr}
-        if X_val is not None:
-            va = X_val[torch.randperm(len(X_val), generator=g)[:n_eval]]
-            out["val"] = va
-            out["val_bin"] = torch.bernoulli(va.cpu(), generator=g).double()
-        return out
+    def advance(self, done: int) -> None:
+        self.rbm.fit_epoch(self.Xt)
 
     @torch.no_grad()
-    def metrics(self, ev: dict) -> dict[str, float]:
-        """Held-out reconstruction error, pseudo-log-likelihood, free-energy gap, exact LL if small."""
-        m = {}
-        V = ev.get("val", ev["train"])
-        Pv = self._mean_visibles(self._mean_hiddens(V))
-        m["recon_error"] = float(((Pv - V) ** 2).sum(1).mean())  # squared error per image, mean-field
-        m["pseudo_ll"] = float(np.mean(self.score_samples(V, random_state=0)))
-        if "val" in ev:
-            m["fe_gap"] = float(self._free_energy(ev["val"]).mean() - self._free_energy(ev["train"]).mean())
-            if can_enumerate(*self._P.shape):
-                logz = self.log_partition()
-                m["exact_ll"] = float(exact_log_likelihood(ev["val_bin"], self.W.cpu(), self.b.cpu(), self.c.cpu(), logz).mean())
+    def measure(self, done: int) -> dict[str, float]:
+        m = self.rbm.metrics(self.ev) if self.ev is not None else {}
+        if self.rbm.verbose and done:
+            m["pseudo_likelihood"] = float(self.rbm._score_rows(self.Xt).mean())
         return m
 
-    def fit_iter(self, X, X_val=None, *, warm_start: bool = False, n_eval: int = 500, records_per_epoch: int = 1):
-        """Train for n_iter epochs, yielding a Progress record `records_per_epoch` times an epoch.
-
-        Records at epoch ends carry held-out metrics (see `metrics`) when X_val is given,
-        training-subset metrics otherwise. warm_start continues from the current weights.
-        """
-        return timed(self._fit_iter(X, X_val, warm_start, n_eval, records_per_epoch))
-
-    @torch.no_grad()
-    def _fit_iter(self, X, X_val, warm_start, n_eval, records_per_epoch):
-        Xt = self._tensor(X)
-        if not (warm_start and hasattr(self, "_P")):
-            self.initialize(Xt.shape[1])
-        self._validate()
-        Xv = self._tensor(X_val, "X_val") if X_val is not None else None
-        Xa = self._with_ones(Xt)
-        n_batches = math.ceil(Xt.shape[0] / int(self.batch_size))
-        total = n_batches * int(self.n_iter)
-        ev = self.monitor_set(Xt, Xv, n_eval)
-        marks = {int(round(n_batches * (j + 1) / records_per_epoch)) for j in range(records_per_epoch)}
-        yield Progress(0, total, 0.0, self.metrics(ev), "initial weights")
-        step = 0
-        for epoch in range(int(self.n_iter)):
-            begin = time.time()
-            for i in self._epoch(Xa):
-                step += 1
-                if (i + 1) in marks:
-                    end = i + 1 == n_batches  # always among the marks
-                    if end and self.verbose:
-                        self._say(epoch + 1, Xt, time.time() - begin)
-                    yield Progress(step, total, epoch + (i + 1) / n_batches,
-                                   self.metrics(ev) if end else {},
-                                   f"epoch {epoch + 1}/{self.n_iter}", done=step == total)
-
-    def _say(self, iteration: int, X: torch.Tensor, seconds: float) -> None:
-        """verbose: one line per epoch as scikit-learn's BernoulliRBM prints it (the mean score_samples of the
-        training rows; the seconds of the epoch's updates)."""
-        pll = float(self._score_rows(X).mean())
-        print(f"[{type(self).__name__}] Iteration {iteration}, pseudo-likelihood = {pll:.2f}, time = {seconds:.2f}s")
-
-    # ------------------------------------------------------------------ training steps (for core's training loops)
-
-    def initialize(self, n_features: int) -> "RBM":
-        """Fresh weights (N(0, 0.01)), zero biases, persistent chains and the seeded generator: what fit does first."""
-        self._init_state(int(n_features))
-        return self
-
-    @torch.no_grad()
-    def update(self, V: torch.Tensor) -> None:
-        """One CD-k / PCD-k / FPCD-k update on the mini-batch V (n, n_v): a float32 tensor on the model's
-        device, used as it is (no copy, no checks: the training loops' fast path; see partial_fit)."""
-        Va = self._with_ones(V)
-        self._update(Va, self._buffers_for(len(Va)))
-
-    @torch.no_grad()
-    def fit_epoch(self, X) -> None:
-        """One pass over X in mini-batches of batch_size, in order (reshuffled by the RBM's generator if shuffle)."""
-        self._check_fitted()
-        cached = getattr(self, "_epoch_data", None)
-        if cached is None or cached[0] is not X:
-            self._epoch_data = (X, self._with_ones(self._tensor(X)))
-        for _ in self._epoch(self._epoch_data[1]):
-            pass
-
-    def _epoch(self, Xa: torch.Tensor):
-        """Updates over the rows of Xa = [X, 1]; yields the batch index after each."""
-        n, B = Xa.shape[0], int(self.batch_size)
-        if n == 0:
-            raise ValueError("X is empty")
-        data = Xa[torch.randperm(n, generator=self._gen, device=Xa.device)] if self.shuffle else Xa
-        buf = self._buffers_for(B)
-        for i in range(math.ceil(n / B)):
-            self._update(data[i * B: (i + 1) * B], buf)
-            yield i
-
-    def _with_ones(self, V: torch.Tensor) -> torch.Tensor:
-        return torch.cat([V, torch.ones(len(V), 1, device=V.device, dtype=V.dtype)], 1)  # ones carry the biases
-
-    def _buffers_for(self, B: int) -> dict:
-        """Work arrays for batches of up to B rows, kept between updates."""
-        buf = getattr(self, "_buf", None)
-        if buf is None or buf["VV"].shape[0] < B + (self._chains.shape[0] if self.method != "cd" else B):
-            buf = self._buf = self._buffers(B)
-        return buf
-
-    @torch.no_grad()
-    def negative_particles(self, n: int) -> np.ndarray:
-        """P(v=1|h) of the first n persistent chains (under the regular plus fast weights for FPCD), (n, n_v)."""
-        self._check_fitted()
-        P = self._P + (self._fast if self._fast is not None else 0.0)
-        return torch.sigmoid(self._chains[:n] @ P[:, :-1]).cpu().numpy()
-
-    def monitor_set(self, X, X_val=None, n_eval: int = 500, seed: int = 0) -> dict:
-        """Fixed subsets for the live metrics (`metrics`): up to n_eval training and held-out rows, and one
-        binarisation of the held-out rows for log-likelihoods."""
-        return self._eval_tensors(self._tensor(X), self._tensor(X_val, "X_val") if X_val is not None else None,
-                                  n_eval, seed)
+    def state(self) -> dict:
+        return {"nets": {"rbm": self.rbm.state_dict()}}

@@ -15,7 +15,7 @@ import torch
 from core import data as datasets
 from core import training
 from core.boltzmann.likelihood import free_energy
-from core.boltzmann.rbm import RBM, RBMConfig
+from core.boltzmann.rbm import RBM, FitSteps, RBMConfig
 from core.inpainting.masks import masked_mse
 
 
@@ -38,40 +38,22 @@ def arrays(run: RBMRun, data: datasets.ImageData) -> tuple[np.ndarray, np.ndarra
     return Xtr, Xte
 
 
-class RBMSteps(training.Steps):
-    """One epoch of the RBM per unit; after each, the held-out metrics (RBM.metrics) and the training objective
-    "fe_objective" = mean F(v) - mean F(v^) on the fixed training rows of the monitor set (up to 500 digits as
-    training sees them) with v^ their negative-phase samples (RBM.free_energy_objective, one seeded draw;
-    "fe_objective_se" its Monte-Carlo standard error). Snapshot: {"model": RBM state}."""
+class RBMSteps(FitSteps):
+    """One epoch of the RBM per unit (the estimator's own `FitSteps` on the run's arrays); after each, the held-out
+    metrics (RBM.metrics) and the training objective "fe_objective" = mean F(v) - mean F(v^) on the fixed training
+    rows of the monitor set (up to 500 digits as training sees them) with v^ their negative-phase samples
+    (RBM.free_energy_objective, one seeded draw; "fe_objective_se" its Monte-Carlo standard error).
+    Snapshot: {"nets": {"rbm": RBM state (weights, persistent chains, its generator)}}."""
 
     kind = "rbm"
 
     def __init__(self, run: RBMRun, data: datasets.ImageData):
+        super().__init__(RBM.from_config(run.rbm), *arrays(run, data))
         self.config, self.data = run, data
-
-    def total(self) -> int:
-        return int(self.config.rbm.n_iter)
-
-    def _prepare(self, rbm: RBM) -> None:
-        self.rbm = rbm
-        self.Xtr, Xte = arrays(self.config, self.data)
-        self.ev = rbm.monitor_set(self.Xtr, Xte)
-
-    def start(self) -> None:
-        self._prepare(RBM.from_config(self.config.rbm).initialize(self.data.X_train.shape[1]))
-
-    def restore(self, snapshot: dict) -> None:
-        self._prepare(RBM.from_state_dict(snapshot["model"]))
-
-    def advance(self, done: int) -> None:
-        self.rbm.fit_epoch(self.Xtr)
 
     def measure(self, done: int) -> dict[str, float]:
         obj = self.rbm.free_energy_objective(self.ev["train"], random_state=0)
-        return {**self.rbm.metrics(self.ev), "fe_objective": obj["objective"], "fe_objective_se": obj["se"]}
-
-    def state(self) -> dict:
-        return {"model": self.rbm.state_dict()}
+        return {**super().measure(done), "fe_objective": obj["objective"], "fe_objective_se": obj["se"]}
 
     def data_arrays(self) -> tuple:
         return arrays(self.config, self.data)
@@ -84,7 +66,7 @@ def train(run: RBMRun, data: datasets.ImageData, partial: dict | None = None):
 
 def model(result: dict) -> RBM:
     """The RBM of a finished or partial run (a fresh object: callers may use it freely)."""
-    return RBM.from_state_dict(result["model"])
+    return RBM.from_state_dict(result["nets"]["rbm"])
 
 
 # ----------------------------------------------------------------------------- one digit: energy, free energy, P(h|v)
