@@ -1,5 +1,5 @@
-"""Safe loading of user-supplied files: images (`load_image`), ZIPs of images as a dataset (`load_image_zip`; `image_data`:
-the set as a dataset with a disjoint held-out part) and two-column tables (`load_two_columns`).
+"""Safe loading of user-supplied files: images (`load_image`), ZIPs of images as a dataset (`load_image_zip`;
+`image_data`: the set as a dataset with a disjoint held-out part) and two-column tables (`load_two_columns`).
 
 Images: anything either becomes a uint8 RGB array (with notes
 saying what was converted or downscaled) or raises `ImageError` with one readable line.
@@ -254,9 +254,9 @@ def image_data(s: ImageSet, name: str = "the archive", held_out: float = 0.1, se
     test, train = np.sort(order[:n_test]), np.sort(order[n_test:])
     X = s.images.reshape(n, -1)
     y = np.zeros(n, np.int64)
-    return datasets.ImageData(f"upload-{s.digest[:12]}", X[train], y[train], X[test], y[test], tuple(s.images.shape[1:]),
-                              ["your images"], f"your {n:,} images from {name} ({len(train):,} to train on, "
-                                               f"{n_test:,} held out)")
+    return datasets.ImageData(f"upload-{s.digest[:12]}", X[train], y[train], X[test], y[test],
+                              tuple(s.images.shape[1:]), ["your images"],
+                              f"your {n:,} images from {name} ({len(train):,} to train on, {n_test:,} held out)")
 
 
 # ----------------------------------------------------------------------------- two-column tables

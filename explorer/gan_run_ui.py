@@ -64,7 +64,7 @@ def diffaug_comparison(res: live.RunResult, run: gc.GANRun, data: datasets.Image
     """This run next to the same run with DiffAugment switched the other way: the last grids and D's accuracy."""
     other_run = replace(run, gan=replace(run.gan, diffaug="" if run.gan.diffaug else "color,translation,cutout"))
     other_steps = gt.GANSteps(other_run, data)
-    if not (live.has_run(other_steps) or shipped_run(other_run, data) is not None or
+    if not (live.has_run(other_steps) or live.shipped_run(other_steps) is not None or
             st.button(f"Train the same run {'without' if run.gan.diffaug else 'with'} DiffAugment", key=f"{key}-aug",
                       type="primary")):
         st.info(f"DiffAugment is {'on' if run.gan.diffaug else 'off'} for this run. Train the same run with it "

@@ -47,6 +47,14 @@ def test_dcgan_page_small_run_says_cifar_is_missing():
     assert not steps_tab.exception, steps_tab.exception
     df = steps_tab.dataframe[-1].value
     assert list(df["action"])[-2:] == ["D step", "G step"]
+    # one copy per session, dropped when another page opens (explorer.shell.page_scoped)
+    held = steps_tab.session_state["gan.step"]
+    assert [r["action"] for r in held["steps"].log][-2:] == ["D step", "G step"]
+    other = AppTest.from_string("from explorer import shell\nshell.page('Another page')\n", default_timeout=60)
+    other.session_state["gan.step"] = held
+    other.session_state["gme.page_scoped"] = dict(steps_tab.session_state["gme.page_scoped"])
+    other.run()
+    assert not other.exception and "gan.step" not in other.session_state
     # more iterations: the cached 20-iteration run is continued, not restarted
     at.select_slider(key="iters").set_value(200).run()
     assert not at.exception, at.exception
@@ -262,5 +270,5 @@ def test_shipped_runs_are_scored_on_todays_floor_and_none_below_it():
 
 
 def test_gan_pages_say_the_exercise_not_the_seed():
-    for page in sorted((ROOT / "pages").glob("gan_*.py")) + [ROOT / "explorer" / "gan_ui.py"]:
+    for page in sorted((ROOT / "pages").glob("gan_*.py")) + sorted((ROOT / "explorer").glob("gan_*.py")):
         assert "the seed's" not in page.read_text(), page.name

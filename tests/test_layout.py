@@ -187,7 +187,8 @@ def test_no_private_name_of_one_module_is_used_from_another():
     for p in files:
         used = private_names_used(p, known)
         assert not used, f"{p.relative_to(ROOT)} uses private names of other modules: {used}"
-    text = "from core.gan import images as gi\nfrom core.gan.trainer import _x\nwith gi._eval_batch_stats(D):\n    pass\n"
+    text = ("from core.gan import images as gi\nfrom core.gan.trainer import _x\n"
+            "with gi._eval_batch_stats(D):\n    pass\n")
     tree_path = Path(tempfile.mkdtemp()) / "probe.py"
     tree_path.write_text(text, encoding="utf-8")
     assert [n for _, n in private_names_used(tree_path, known)] == ["core.gan.trainer._x",
