@@ -1,7 +1,7 @@
-"""The inpainting lab's cached computations and widgets (PCA fills, EBM training, RBM column)."""
+"""The inpainting lab's cached computations and widgets (PCA fills, EBM training, RBM column). Seconds are counted
+by core.progress.Stopwatch; the method comparison itself is core.inpainting.compare."""
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -10,9 +10,11 @@ import streamlit as st
 
 from core.boltzmann import rbm_lab
 from core.data import ImageData
+from core.inpainting import compare
 from core.inpainting import ebm as ip
 from core.inpainting.masks import MaskedSet, masked_held_out
 from core.inpainting.pca import D_GRID, PCAInpainter
+from core.progress import Stopwatch
 from explorer import boltzmann_ui, live
 from explorer.widgets import Controls
 
@@ -34,23 +36,21 @@ def masked_set(name: str, n: int, mask_seed: int, _data: ImageData) -> MaskedSet
 
 @st.cache_resource(show_spinner="Computing principal components…", max_entries=4)
 def pca(name: str, n_train: int, _data: ImageData) -> tuple[PCAInpainter, float]:
-    t = time.perf_counter()
-    model = PCAInpainter(400).fit(_data.X_train[:n_train])
-    return model, time.perf_counter() - t
+    """The components of the training digits, and the seconds the fit took."""
+    clock = Stopwatch()
+    with clock("fit"):
+        model = PCAInpainter(400).fit(_data.X_train[:n_train])
+    return model, clock["fit"]
 
 
 @st.cache_data(show_spinner="Scoring PCA for every d…", max_entries=8)
 def pca_curves(name: str, n_train: int, n: int, mask_seed: int, _data: ImageData) -> tuple[pd.DataFrame, dict]:
-    """Masked MSE against d for both PCA fills, and the seconds each sweep took."""
+    """Masked MSE against d for both PCA fills, and the seconds of one fill of every digit (each sweep's / its d's)."""
     model, _ = pca(name, n_train, _data)
     ms = masked_set(name, n, mask_seed, _data)
-    ds = [d for d in D_GRID if d <= model.max_d]
-    out, secs = {"d": ds}, {}
-    for method in ("project", "lstsq"):
-        t = time.perf_counter()
-        out[f"mse_{method}"] = model.mse_curve(ms, ds, method)
-        secs[method] = (time.perf_counter() - t) / len(ds)
-    return pd.DataFrame(out), secs
+    clock = Stopwatch()
+    curves = compare.pca_curves(model, ms, D_GRID, clock)
+    return pd.DataFrame(curves), {m: clock[m] / len(curves["d"]) for m in compare.METHODS}
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -95,25 +95,19 @@ def ebm_history(res: live.RunResult) -> pd.DataFrame:
 
 def train_ebm(run: ip.EBMRun, data: ImageData) -> live.RunResult | None:
     return live.train_cached(ip.EBMSteps(run, data), curves=["masked_mse"], labels=LABELS,
-                             label="Training the energy network + generator", shipped=lambda: shipped_run(run, data))
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def shipped_run(run: ip.EBMRun, _data: ImageData) -> dict | None:
-    """The run shipped in assets/inpainting if it matches `run` and the digits (shared across sessions: never modify it).
-
-    Asked only when the disk cache has no such run, i.e. just before training would start.
-    """
-    return ip.shipped(run, _data)
+                             label="Training the energy network + generator")
 
 
 @st.cache_data(show_spinner="Completing the held-out digits…", max_entries=32)
-def ebm_fill(key: str, epochs: int, name: str, n: int, mask_seed: int, _result: dict, _data: ImageData) -> tuple[np.ndarray, float]:
-    G = ip.generator(_result)
+def ebm_fill(key: str, epochs: int, name: str, n: int, mask_seed: int, _res: live.RunResult,
+             _data: ImageData) -> tuple[np.ndarray, float]:
+    """The evaluated generator's completions of the scored digits, and the seconds they took."""
+    G = live.built(_res, ip.generator, device="cpu")
     ms = masked_set(name, n, mask_seed, _data)
-    t = time.perf_counter()
-    out = ip.complete_array(G, ms.X_in, ms.mask)
-    return out, time.perf_counter() - t
+    clock = Stopwatch()
+    with clock("fill"):
+        out = ip.complete_array(G, ms.X_in, ms.mask)
+    return out, clock["fill"]
 
 
 # ----------------------------------------------------------------------------- RBM column
@@ -139,6 +133,7 @@ def rbm_fill(key: str, epochs: int, k: int, name: str, n: int, mask_seed: int, _
              _data: ImageData) -> tuple[np.ndarray, float]:
     rbm = boltzmann_ui.model(_res)
     ms = masked_set(name, n, mask_seed, _data)
-    t = time.perf_counter()
-    out = rbm.inpaint(ms.X_in, ms.mask, k=k, random_state=0)
-    return out, time.perf_counter() - t
+    clock = Stopwatch()
+    with clock("fill"):
+        out = rbm.inpaint(ms.X_in, ms.mask, k=k, random_state=0)
+    return out, clock["fill"]

@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.inpainting import compare
 from core.inpainting.masks import SIDE, masked_mse
 from explorer import inpainting_ui
 from explorer import plots, shell
@@ -42,18 +43,14 @@ show = slice(0, n_show)
 pca_model, pca_fit_s = inpainting_ui.pca(name, n_train, data)
 curves, pca_secs = inpainting_ui.pca_curves(name, n_train, n_eval, mask_seed, data)
 
-ebm = inpainting_ui.train_ebm(run, data)
-rbm = inpainting_ui.train_rbm(rbm_run, data)
-if ebm is None or rbm is None:
-    st.info("Training was stopped before its first result; press Resume above.")
-    st.stop()
+ebm = shell.trained_or_stop(lambda: inpainting_ui.train_ebm(run, data))
+rbm = shell.trained_or_stop(lambda: inpainting_ui.train_rbm(rbm_run, data))
 ebm_epochs = ebm.done
 st.caption(f"{data.title}: PCA and both models learn from {n_train:,} training digits; every score is the mean "
            f"squared error on the hole only, over {n_eval:,} held-out digits (pixels in [0, 1]). Energy model: {ebm.status_line()}.")
 
-gray_mse = masked_mse(ms.X_in, ms.X, ms.mask)
-best, best_fit = curves.loc[curves["mse_project"].idxmin()], curves.loc[curves["mse_lstsq"].idxmin()]
-d_best, d_fit = int(best["d"]), int(best_fit["d"])
+gray_mse = compare.gray_mse(ms)
+(d_best, _), (d_fit, best_fit_mse) = compare.best_d(curves, "project"), compare.best_d(curves, "lstsq")
 
 tab_holes, tab_pca, tab_ebm, tab_cmp = shell.tabs(["The holes", "PCA", "Energy model", "Compare all"])
 
@@ -99,7 +96,7 @@ with tab_ebm:
         with c1:
             plots.show_curves(hist, "epoch", ["masked_mse"], "Held-out masked MSE against epochs", key="ebm-mse",
                               ylabel="MSE on the hole", labels=inpainting_ui.LABELS, markers=True,
-                              refs={"gray fill": gray_mse, f"PCA least squares, d = {d_fit}": float(best_fit["mse_lstsq"])})
+                              refs={"gray fill": gray_mse, f"PCA least squares, d = {d_fit}": best_fit_mse})
         with c2:
             plots.show_curves(hist, "epoch", ["energy_gap", "train_gap"], "Energy gap E(completion) − E(real)",
                               key="ebm-gap", ylabel="energy gap", labels=inpainting_ui.LABELS, markers=True)
@@ -126,21 +123,17 @@ with tab_ebm:
 
 with tab_cmp:
     if tab_cmp.open:
-        ebm_out, ebm_fill_s = inpainting_ui.ebm_fill(ebm.key, ebm_epochs, name, n_eval, mask_seed, ebm.result, data)
+        ebm_out, ebm_fill_s = inpainting_ui.ebm_fill(ebm.key, ebm_epochs, name, n_eval, mask_seed, ebm, data)
         rbm_out, rbm_fill_s = inpainting_ui.rbm_fill(rbm.key, rbm.done, k, name, n_eval, mask_seed, rbm, data)
         proj_best = inpainting_ui.pca_fill(name, n_train, n_eval, mask_seed, d_best, "project", data)
         fit_best = inpainting_ui.pca_fill(name, n_train, n_eval, mask_seed, d_fit, "lstsq", data)
         rbm_hist = rbm.result["history"]
-        rows = [
-            ("Gray fill (nothing learnt)", gray_mse, 0.0, 0.0),
-            (f"PCA projection, best d = {d_best}", float(best["mse_project"]), pca_fit_s, pca_secs["project"]),
-            (f"PCA least squares, best d = {d_fit}", float(best_fit["mse_lstsq"]), pca_fit_s, pca_secs["lstsq"]),
-            (f"RBM, {rbm_run.rbm.n_components} hidden, k = {k}", masked_mse(rbm_out, ms.X, ms.mask),
-             float(rbm_hist[-1]["seconds"]) if rbm_hist else 0.0, rbm_fill_s),
-            (f"Energy model + generator, {ebm_epochs} epochs", masked_mse(ebm_out, ms.X, ms.mask),
-             float(ebm.history["seconds"].iloc[-1]), ebm_fill_s),
-        ]
-        table = pd.DataFrame(rows, columns=["method", "masked_mse", "train_seconds", "fill_seconds"])
+        rows = compare.comparison(ms, curves, {"fit": pca_fit_s, **pca_secs}, [
+            compare.Entry(f"RBM, {rbm_run.rbm.n_components} hidden, k = {k}", rbm_out,
+                          float(rbm_hist[-1]["seconds"]) if rbm_hist else 0.0, rbm_fill_s),
+            compare.Entry(f"Energy model + generator, {ebm_epochs} epochs", ebm_out,
+                          float(ebm.history["seconds"].iloc[-1]), ebm_fill_s)])
+        table = pd.DataFrame(rows, columns=list(compare.COLUMNS))
         plots.show_grids([("Held-out", ms.X[show]), ("With the hole", ms.X_in[show]),
                           (f"PCA d = {d_best}", proj_best[show]), (f"PCA lstsq d = {d_fit}", fit_best[show]),
                           ("Energy model", ebm_out[show]), (f"RBM k = {k}", rbm_out[show])], data.shape, key="compare",
@@ -159,6 +152,7 @@ with tab_cmp:
         plots.download_csv(table, "inpainting masked mse by method", key="csv-bars", label="CSV of this table")
         st.caption("Train seconds: fitting the components (PCA) or the training run as recorded (RBM, energy model; "
                    "on this machine, possibly shared). Fill seconds: completing all scored digits once (PCA: per d). "
+                   "PCA's best d is chosen on these same digits, so its rows err low. "
                    + ctrl.caption(["data", "n_eval", "mask_seed", "epochs", "gp", "rec", "flip", "hidden", "rbm_epochs",
                                    "gibbs"]))
         shell.what_to_look_for(

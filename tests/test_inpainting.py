@@ -323,19 +323,25 @@ def test_training_records_completions_and_ships_them(small_data, tmp_path):
     np.testing.assert_allclose(filled[:4], final["samples"]["2"].numpy(), atol=1e-6)
     assert M.masked_mse(filled, ev.X, ev.mask) == pytest.approx(final["history"][-1]["masked_mse"], rel=1e-5)
     # the evaluated generator is the running average of the weights, not the last step's
-    assert any(not torch.equal(final["G"][k], final["G_avg"][k]) for k in final["G"])
+    nets = final["nets"]
+    assert any(not torch.equal(nets["G"][k], nets["G_avg"][k]) for k in nets["G"])
     # as a shipped asset (float16, no optimizer state) it gives the same completions, for the same digits only
     steps = ip.EBMSteps(SMALL, small_data)
     assets.save(tmp_path / "asset", steps.shippable(final), {"data_sha256": assets.fingerprint(*steps.data_arrays())})
-    ship = ip.shipped(SMALL, small_data, folder=tmp_path / "asset")
-    assert ship is not None and "opt" not in ship and "G" not in ship and ship["history"] == final["history"]
+
+    def shipped(run, data):  # what EBMSteps(run, data).shipped() does, in a folder of the test's
+        return assets.shipped(tmp_path / "asset", run, assets.fingerprint(*ip.EBMSteps(run, data).data_arrays()))
+
+    ship = shipped(SMALL, small_data)
+    assert ship is not None and "opts" not in ship and "rng" not in ship and ship["history"] == final["history"]
+    assert set(ship["nets"]) == {"G_avg", "E"}  # the evaluated generator only
     np.testing.assert_allclose(ip.complete_array(ip.generator(ship, device="cpu"), ev.X_in, ev.mask), filled, atol=2e-2)
-    assert ip.shipped(replace(SMALL, epochs=3), small_data, folder=tmp_path / "asset") is None
+    assert shipped(replace(SMALL, epochs=3), small_data) is None
     other = ImageData("mnist", small_data.X_train[::-1].copy(), small_data.y_train, small_data.X_test,
                       small_data.y_test, (1, 28, 28))
-    assert ip.shipped(SMALL, other, folder=tmp_path / "asset") is None
+    assert shipped(SMALL, other) is None
     (tmp_path / "asset" / assets.FILENAME).write_bytes(b"not a torch file")
-    assert ip.shipped(SMALL, small_data, folder=tmp_path / "asset") is None
+    assert shipped(SMALL, small_data) is None
 
 
 def test_finished_run_yields_nothing_and_rejects_other_shapes(small_data):
@@ -345,7 +351,8 @@ def test_finished_run_yields_nothing_and_rejects_other_shapes(small_data):
     assert torch.equal(torch.random.get_rng_state(), state)  # the global generator is left alone
     assert list(ip.train(one, small_data, partial=snap, device="cpu")) == []
     G = ip.generator(snap, device="cpu")  # ema = 0: the raw weights are the evaluated ones
-    assert all(torch.equal(v, snap["G"][k]) for k, v in G.state_dict().items())
+    assert all(torch.equal(v, snap["nets"]["G"][k]) for k, v in G.state_dict().items())
+    assert set(ip.EBMSteps(one, small_data).shippable(snap)["nets"]) == {"G", "E"}  # ema = 0: the raw generator ships
     digits = ImageData("digits", np.zeros((10, 64), np.float32), np.zeros(10, int), np.zeros((5, 64), np.float32),
                        np.zeros(5, int), (1, 8, 8))
     with pytest.raises(ValueError, match="28x28"):
@@ -357,7 +364,7 @@ def test_finished_run_yields_nothing_and_rejects_other_shapes(small_data):
 def test_shipped_default_run_is_what_it_claims_and_beats_every_pca_variant(mnist):
     """assets/inpainting: trained with energies only, it reproduces its recorded score and is below 0.10."""
     run = ip.EBMRun()
-    res = ip.shipped(run, mnist)
+    res = ip.EBMSteps(run, mnist).shipped()
     assert res is not None, "assets/inpainting/run.pt is missing, or was not trained with the default run on these digits"
     assert res["config"] == asdict(run) and run.rec_weight == 0.0  # no squared error on the hole
     last = res["history"][-1]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core import data as datasets
@@ -22,32 +23,23 @@ PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "inpainting_1_pca_
 
 @pytest.fixture
 def small_mnist(mnist):
-    from explorer import shell
-
     small = ImageData("mnist", mnist.X_train[:1000], mnist.y_train[:1000], mnist.X_test[:200], mnist.y_test[:200],
                       (1, 28, 28), mnist.classes, mnist.source, "a 1,200-digit test subset")
     saved = datasets._MEMO.get("mnist")
     datasets._MEMO["mnist"] = small
-    shell._load.clear()
+    _clear_ui_caches()
     yield small
     if saved is not None:
         datasets._MEMO["mnist"] = saved
     else:
         datasets._MEMO.pop("mnist", None)
-    shell._load.clear()
-    from explorer import inpainting_ui as ui
-
-    for fn in (ui.masked_set, ui.pca, ui.pca_curves, ui.pca_fill, ui.ebm_fill, ui.rbm_fill):
-        fn.clear()  # nothing computed on the subset outlives these tests
+    _clear_ui_caches()  # nothing computed on the subset outlives these tests
 
 
 def _clear_ui_caches():
-    from explorer import inpainting_ui as ui
-    from explorer import shell
-
-    shell._load.clear()
-    for fn in (ui.masked_set, ui.pca, ui.pca_curves, ui.pca_fill, ui.ebm_fill, ui.rbm_fill, ui.shipped_run):
-        fn.clear()
+    """Every Streamlit cache (the loaded dataset, the page's arrays, the shipped runs asked for): the digits change."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 @pytest.fixture

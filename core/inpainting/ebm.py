@@ -23,19 +23,16 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from core import assets, training
+from core import training
 from core import data as datasets
 from core.device import pick_device
 from core.gan.losses import gradient_penalty
 from core.inpainting.masks import FILL, MAX_SHIFT, PATCH, SIDE, compose, masked_held_out, masked_mse, patch_masks
-
-ASSET_DIR = assets.folder("inpainting")
 
 CONTEXT = 4  # pixels of context on each side of the hole that the local energy sees
 WINDOW = PATCH + 2 * CONTEXT  # side of the window around the hole (14)
@@ -211,12 +208,15 @@ def complete_array(G: Generator, X_in, mask, batch: int = 1000) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, SIDE * SIDE), np.float32)
 
 
-class EBMSteps(training.Steps):
+class EBMSteps(training.TorchSteps):
     """One epoch of the one-optimizer energy/generator training per unit; after each, the evaluated
-    generator's masked MSE on the held-out holes and both energies. Snapshot: G, G_avg, E, opt, rng and
-    the completions of the first n_show held-out digits after every epoch ("samples")."""
+    generator's masked MSE on the held-out holes and both energies. Snapshot (core.training.TorchSteps):
+    "nets" {"G", "G_avg" (the running average), "E"}, "opts" {"GE": the one Adam of G and E}, "rng", and
+    "samples": the completions of the first n_show held-out digits after every epoch. A shipped run
+    (assets/inpainting) keeps the evaluated generator (G_avg, or G when ema = 0), E and the samples."""
 
     kind = "inpaint-ebm"
+    asset = "inpainting"
 
     def __init__(self, run: EBMRun, data: datasets.ImageData, device=None):
         if data.shape != (1, SIDE, SIDE):
@@ -226,27 +226,24 @@ class EBMSteps(training.Steps):
     def total(self) -> int:
         return int(self.config.epochs)
 
-    def start(self) -> None:
+    def build(self) -> None:
         run, dev = self.config, pick_device(self.device)
         self.dev = dev
-        with torch.random.fork_rng(devices=[]):  # seeded initial weights, without touching the global generator
-            torch.manual_seed(run.seed)
-            self.G, self.E = Generator(run.width).to(dev), EnergyNet(run.width).to(dev)
+        G, E = training.seeded(run.seed, lambda: (Generator(run.width), EnergyNet(run.width)))
+        self.G, self.E = G.to(dev), E.to(dev)
         self.G_avg = copy.deepcopy(self.G).eval().requires_grad_(False)  # the evaluated generator: running average
         self.opt = torch.optim.Adam(list(self.G.parameters()) + list(self.E.parameters()), lr=run.lr, betas=(0.5, 0.9))
+        self.nets, self.opts = {"G": self.G, "G_avg": self.G_avg, "E": self.E}, {"GE": self.opt}
         self.gen = torch.Generator().manual_seed(run.seed)
         self.samples: dict[str, torch.Tensor] = {}
         self.stats: dict[str, float] = {}
         self.Xtr = torch.as_tensor(self.data.X_train[: run.n_train], device=dev)
         self.ev = masked_held_out(self.data, run.n_eval, run.mask_seed)
 
-    def restore(self, snapshot: dict) -> None:
-        self.start()
-        self.G.load_state_dict(snapshot["G"])
-        self.G_avg.load_state_dict(snapshot["G_avg"])
-        self.E.load_state_dict(snapshot["E"])
-        self.opt.load_state_dict(snapshot["opt"])
-        self.gen.set_state(snapshot["rng"])
+    def extra_state(self) -> dict:
+        return {"samples": dict(self.samples)}
+
+    def restore_extra(self, snapshot: dict) -> None:
         self.samples = dict(snapshot["samples"])
 
     def advance(self, done: int):
@@ -293,18 +290,14 @@ class EBMSteps(training.Steps):
         stats, self.stats = self.stats, {}
         return {"masked_mse": masked_mse(filled, ev.X, ev.mask), "energy_real": e_te, "energy_fake": e_fk, **stats}
 
-    def state(self) -> dict:
-        return {"G": copy.deepcopy(self.G.state_dict()), "G_avg": copy.deepcopy(self.G_avg.state_dict()),
-                "E": copy.deepcopy(self.E.state_dict()), "opt": copy.deepcopy(self.opt.state_dict()),
-                "rng": self.gen.get_state().clone(), "samples": dict(self.samples)}
-
     def data_arrays(self) -> tuple:
         return self.data.X_train[: self.config.n_train], self.data.X_test[: self.config.n_eval]
 
     def shippable(self, snapshot: dict) -> dict:
         """The evaluated generator and the energy network, history and samples; no optimizer state."""
-        drop = ("opt", "rng", "G") if self.config.ema else ("opt", "rng", "G_avg")
-        return {k: v for k, v in snapshot.items() if k not in drop}
+        out = super().shippable(snapshot)
+        unused = "G" if self.config.ema else "G_avg"
+        return {**out, "nets": {k: v for k, v in out["nets"].items() if k != unused}}
 
 
 def train(run: EBMRun, data: datasets.ImageData, partial: dict | None = None, device=None):
@@ -316,22 +309,15 @@ def generator(result: dict, device=None) -> Generator:
     """The evaluated generator of a finished or partial run (averaged weights unless ema = 0; a fresh module in eval mode)."""
     run = EBMRun(**result["config"])
     G = Generator(run.width)
-    G.load_state_dict(result["G_avg" if run.ema else "G"])
+    G.load_state_dict(result["nets"]["G_avg" if run.ema else "G"])
     return G.to(pick_device(device)).eval()
 
 
 def energy_net(result: dict, device=None) -> EnergyNet:
     run = EBMRun(**result["config"])
     E = EnergyNet(run.width)
-    E.load_state_dict(result["E"])
+    E.load_state_dict(result["nets"]["E"])
     return E.to(pick_device(device)).eval()
-
-
-# ----------------------------------------------------------------------------- the shipped default run
-
-def shipped(run: EBMRun, data: datasets.ImageData, folder: Path = ASSET_DIR) -> dict | None:
-    """The shipped result (float32) if it was trained with exactly `run` on the same digits; else None."""
-    return assets.shipped(folder, run, assets.fingerprint(*EBMSteps(run, data).data_arrays()))
 
 
 def main(argv=None):
