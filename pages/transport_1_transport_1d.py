@@ -25,7 +25,7 @@ for note in notes:
 
 M = plans.cost_matrix(x)  # squared distances, scaled to a maximum of 1
 P = transport_ui.exact_plan(a, b, M)
-w2 = float(np.sqrt((P * plans.cost_matrix(x, scale=False)).sum()))
+w2 = float(np.sqrt(plans.plan_cost(P, plans.cost_matrix(x, scale=False))))  # the plan is optimal for any scale of M
 settings = ctrl.caption(["n", "t", "lam"])
 
 c1, c2 = st.columns([1, 1.15])
@@ -34,8 +34,8 @@ with c1:
                       key="measures")
     m1, m2, m3 = st.columns(3)
     m1.metric("W₂(a, b)", f"{w2:.4f}", help="√(min Σ P_ij (x_i − x_j)²): the exact transport cost, in units of x.")
-    m2.metric("mean of a", f"{(x * a).sum():.3f}")
-    m3.metric("mean of b", f"{(x * b).sum():.3f}")
+    m2.metric("mean of a", f"{plans.mean(x, a):.3f}")
+    m3.metric("mean of b", f"{plans.mean(x, b):.3f}")
     st.caption("The exact plan is POT's `ot.emd(a, b, M)` with M_ij = (x_i − x_j)².")
 with c2:
     plots.show_figure(transport_ui.plan_figure(P, a, b, x, x, "Optimal plan P (rows: a, columns: b)", height=420),

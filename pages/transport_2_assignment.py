@@ -85,7 +85,7 @@ with c1:
     st.caption(f"Squares: factories (size ∝ supply); circles: stores (size ∝ demand). {settings}")
 with c2:
     st.metric("d_M(r, k) = min ⟨P, M⟩", f"{res.cost:.4g}")
-    used = int((res.plan > 1e-12 * res.plan.max()).sum())
+    used = plans.routes_used(res.plan)
     st.caption(f"{used} routes used out of {res.plan.size}: an optimal vertex of the transport polytope uses at most "
                f"n + m − 1 = {len(r) + len(k) - 1}.")
     st.markdown("**Plan P** (amount shipped)")

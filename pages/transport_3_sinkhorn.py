@@ -35,7 +35,7 @@ st.info(transport_ui.REG_NOTE, icon=":material/info:")
 with st.spinner(f"Sinkhorn at λ = {lam:g}…"):
     res = transport_ui.sinkhorn(a, b, M, float(lam))
 P_exact = transport_ui.exact_plan(a, b, M)
-exact = float((P_exact * M).sum())
+exact = plans.plan_cost(P_exact, M)
 gap = (res.cost - exact) / exact if exact > 0 else 0.0
 
 cols = st.columns(6)

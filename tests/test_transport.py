@@ -218,3 +218,49 @@ def test_piecewise_linear_drawn_measure():
                                  ([0, np.nan], [1, 1], "not a number"), ([0], [1], "two")]:
         with pytest.raises(ValueError, match=word):
             T.piecewise_linear(x, knots, heights)
+
+
+# ----------------------------------------------------------------------------- the numbers the pages show
+
+def test_plan_cost_of_the_exact_plan_is_pots_emd2(rng):
+    a, b = T.normalize(rng.random(9)), T.normalize(rng.random(13))
+    M = T.cost_matrix(rng.random((9, 2)), rng.random((13, 2)), scale=False)
+    P = T.exact_plan(a, b, M)
+    assert T.plan_cost(P, M) == pytest.approx(ot.emd2(a, b, M), rel=1e-12)
+    assert T.exact_cost(a, b, M) == pytest.approx(ot.emd2(a, b, M), rel=1e-12)
+    want = sum(P[i, j] * M[i, j] for i in range(9) for j in range(13))  # the sum written out
+    assert T.plan_cost(P, M) == pytest.approx(want, rel=1e-12)
+
+
+def test_w2_on_the_line_is_the_quantile_formula():
+    """The 1-D page's W2 = sqrt(<P, |x - y|^2>) with P from the scaled costs: against the closed form
+    W2^2 = integral_0^1 |F_a^-1(u) - F_b^-1(u)|^2 du (quantile functions of the two discrete measures)."""
+    x = np.linspace(0, 1, 60)
+    a = T.normalize(np.exp(-((x - 0.3) / 0.08) ** 2) + 0.01)
+    b = T.normalize(np.exp(-((x - 0.7) / 0.12) ** 2) + 0.01)
+    P = T.exact_plan(a, b, T.cost_matrix(x))  # scaled costs: the same optimal plan
+    w2 = np.sqrt(T.plan_cost(P, T.cost_matrix(x, scale=False)))
+    ca, cb = np.cumsum(a), np.cumsum(b)
+    u = np.unique(np.r_[0.0, ca, cb, 1.0].clip(0, 1))
+    mid = 0.5 * (u[1:] + u[:-1])
+    qa = x[np.minimum(np.searchsorted(ca, mid), len(x) - 1)]
+    qb = x[np.minimum(np.searchsorted(cb, mid), len(x) - 1)]
+    assert w2 == pytest.approx(np.sqrt(np.sum(np.diff(u) * (qa - qb) ** 2)), rel=1e-9)
+    assert T.mean(x, a) == pytest.approx(np.average(x, weights=a), rel=1e-12)
+
+
+def test_routes_used_counts_the_entries_that_carry_mass(rng):
+    r, k = np.array([3.0, 5.0, 2.0]), np.array([4.0, 4.0, 1.0, 1.0])
+    res = T.assignment(r, k, rng.random((3, 4)))
+    count = sum(1 for v in res.plan.ravel() if v > 1e-9)  # a vertex of the polytope: at most n + m - 1
+    assert T.routes_used(res.plan) == count <= 3 + 4 - 1
+    assert T.routes_used(np.array([[1.0, 1e-15], [0.0, 2.0]])) == 2
+
+
+def test_entropy_of_the_independent_plan_is_the_sum_of_the_marginals(rng):
+    """h(a b^T) = h(a) + h(b), the largest entropy of a plan with marginals a, b (closed form, and scipy)."""
+    from scipy.stats import entropy as scipy_entropy
+
+    a, b = T.normalize(rng.random(7)), T.normalize(rng.random(5))
+    assert T.entropy(np.outer(a, b)) == pytest.approx(scipy_entropy(a) + scipy_entropy(b), rel=1e-12)
+    assert T.entropy(np.array([[0.5, 0.0], [0.0, 0.5]])) == pytest.approx(np.log(2), rel=1e-12)  # 0 log 0 = 0

@@ -1,2 +1,7 @@
-"""Optimal transport with POT: measures, exact and entropic plans, interpolation (`plans`), and colour
-transfer between images (`color`)."""
+"""Optimal transport with POT.
+
+    plans      measures on a grid, cost matrices, exact plans and costs, the factories-and-stores assignment,
+               Sinkhorn's entropic plans, entropies, displacement interpolation and the entropic barycenter
+    color      colour transfer between images (exact and entropic plans on sampled pixels, pixel swaps,
+               histogram matching) and the colour distances that compare them
+"""

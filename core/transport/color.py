@@ -102,7 +102,7 @@ class ColorTransfer:
             self.plan_ = res.plan
             self.info_ = {"solver": res.solver, "iterations": res.iterations, "converged": res.converged,
                           "notes": res.notes}
-        self.cost_ = float((self.plan_ * M).sum())
+        self.cost_ = plans.plan_cost(self.plan_, M)
         rows = self.plan_.sum(1, keepdims=True)
         # barycentric map: where each sample colour goes (the mean of the target colours it is sent to)
         self.mapped_ = (self.plan_ @ self.xt_) / np.maximum(rows, 1e-300)  # (n, 3)

@@ -179,6 +179,22 @@ def entropy(P: np.ndarray) -> float:
     return float(-(nz * np.log(nz)).sum())
 
 
+def plan_cost(P: np.ndarray, M: np.ndarray) -> float:
+    """<P, M> = sum_ij P_ij M_ij: the cost of shipping by plan P at costs M (the transport cost)."""
+    return float((np.asarray(P, dtype=np.float64) * np.asarray(M, dtype=np.float64)).sum())
+
+
+def routes_used(P: np.ndarray, rel: float = 1e-12) -> int:
+    """Entries of P that carry mass: above `rel` times its largest entry (the solver's zeros are not exact)."""
+    P = np.asarray(P, dtype=np.float64)
+    return int((P > rel * P.max()).sum()) if P.size else 0
+
+
+def mean(x: np.ndarray, w: np.ndarray) -> float:
+    """The mean sum_i w_i x_i of a measure with weights w (summing to 1) on points x."""
+    return float(np.dot(np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64)))
+
+
 def marginal_error(P: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     """||P 1 - a||_1 + ||P^T 1 - b||_1."""
     return float(np.abs(P.sum(1) - a).sum() + np.abs(P.sum(0) - b).sum())
@@ -197,7 +213,8 @@ def exact_plan(a, b, M) -> np.ndarray:
 
 
 def exact_cost(a, b, M) -> float:
-    return float((exact_plan(a, b, M) * M).sum())
+    """d_M(a, b) = min <P, M> over plans with marginals a, b (= POT's ot.emd2)."""
+    return plan_cost(exact_plan(a, b, M), M)
 
 
 @dataclass
@@ -241,7 +258,7 @@ def assignment(r, k, M) -> Assignment:
     if not np.all(np.isfinite(M)):
         raise ValueError("the cost matrix contains an empty or non-numeric cell")
     P = exact_plan(r, k, M) * r.sum()  # balanced: r.sum() == k.sum()
-    return Assignment(r, k, M, P, float((P * M).sum()), notes)
+    return Assignment(r, k, M, P, plan_cost(P, M), notes)
 
 
 def random_problem(n_factories: int = 5, n_stores: int = 7, seed: int = 0):
@@ -432,7 +449,7 @@ def sinkhorn(a, b, M, lam: float, max_iter: int = 10_000, tol: float = 1e-9, tol
         notes.append(f"iteration limit ({max_iter:,}) reached before the stopping threshold {tol:g}")
     if not converged:
         notes.append(f"not converged: marginals off by {err:.2g} (L1)")
-    cost = float((P * M).sum())
+    cost = plan_cost(P, M)
     h = entropy(P)
     return SinkhornResult(lam, reg, P, cost, h, cost - h / lam, meth, its, err, converged, notes)
 
