@@ -21,9 +21,11 @@ from core import data as datasets  # noqa: E402
 from core import training  # noqa: E402
 from core.boltzmann import rbm_lab  # noqa: E402
 from core.device import describe, pick_device  # noqa: E402
+from core.inpainting import compare  # noqa: E402
 from core.inpainting import ebm as ip  # noqa: E402
 from core.inpainting.masks import masked_held_out, masked_mse  # noqa: E402
 from core.inpainting.pca import D_GRID, PCAInpainter  # noqa: E402
+from core.progress import Stopwatch  # noqa: E402
 
 
 def main(argv=None):
@@ -40,19 +42,16 @@ def main(argv=None):
     print(f"data: {data.title}, {len(data.X_train):,} train / {len(ms.X):,} held out. {data.note}")
     print(f"gray fill: masked MSE {masked_mse(ms.X_in, ms.X, ms.mask):.4f}")
 
-    t = time.perf_counter()
-    pca = PCAInpainter(400).fit(data.X_train)
-    pca_fit = time.perf_counter() - t
+    clock = Stopwatch()
+    with clock("fit"):
+        pca = PCAInpainter(400).fit(data.X_train)
+    curves = compare.pca_curves(pca, ms, D_GRID, clock)
     best = {}
-    for method in ("project", "lstsq"):
-        t = time.perf_counter()
-        curve = pca.mse_curve(ms, D_GRID, method)
-        secs = time.perf_counter() - t
-        i = min(range(len(curve)), key=curve.__getitem__)
-        best[method] = curve[i]
-        print(f"PCA {method:7s}: best d = {D_GRID[i]}, masked MSE {curve[i]:.4f} "
-              f"(fit {pca_fit:.1f} s, {len(D_GRID)} values of d in {secs:.1f} s); "
-              + " ".join(f"d={d}:{v:.3f}" for d, v in zip(D_GRID, curve)))
+    for method in compare.METHODS:
+        d_best, best[method] = compare.best_d(curves, method)
+        print(f"PCA {method:7s}: best d = {d_best}, masked MSE {best[method]:.4f} "
+              f"(fit {clock['fit']:.1f} s, {len(curves['d'])} values of d in {clock[method]:.1f} s); "
+              + " ".join(f"d={d}:{v:.3f}" for d, v in zip(curves["d"], curves[f"mse_{method}"])))
 
     run = rbm_lab.RBMRun("mnist")
     res = training.run_to_end(rbm_lab.RBMSteps(run, data))
