@@ -21,10 +21,7 @@ pg = shell.page("Inpainting: PCA vs an energy model", exercise=(
     "gradient flowing only through the missing patch. Which is better, and at what cost?"))
 ctrl = pg.controls
 data = shell.dataset(ctrl, allowed=("mnist", "fashion_mnist"))
-if data.shape != (1, SIDE, SIDE):
-    st.error(f"This lab's holes are defined on 28x28 images; {data.title} has {data.shape[1]}x{data.shape[2]}. "
-             "Put the MNIST files in a data folder (see the README) to use this page.")
-    st.stop()
+shell.require_shape(data, (1, SIDE, SIDE), "The inpainting lab (its holes are defined on 28x28 digits)")
 
 ctrl.where.markdown("**Holes and scoring**")
 n_eval = ctrl.select("Held-out digits scored", "n_eval", [500, 1000, 2000], 2000,
