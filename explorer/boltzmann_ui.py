@@ -13,6 +13,7 @@ import streamlit as st
 
 from core import assets
 from core.boltzmann import algorithms, crbm, crbm_baselines, dbm, rbm_lab
+from core.boltzmann import crbm_enumeration as enumeration
 from core.boltzmann.rbm import RBM, RBMConfig
 from core.data import ImageData
 from explorer import live, plots
@@ -50,14 +51,9 @@ def train(run: rbm_lab.RBMRun, data: ImageData) -> live.RunResult | None:
                              label="Training the RBM")
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _model(key: str, done: int, _result: dict) -> RBM:
-    return rbm_lab.model(_result)
-
-
 def model(res: live.RunResult) -> RBM:
     """The run's RBM, built once per (run, epochs). Shared: use random_state= when sampling."""
-    return _model(res.key, res.done, res.result)
+    return live.built(res, rbm_lab.model)
 
 
 @st.cache_data(show_spinner="Running Gibbs chains…", max_entries=64)
@@ -321,16 +317,9 @@ def crbm_controls(ctrl: Controls, data: ImageData) -> crbm.CRBMRun:
                         bool(persistent), d.n_chains, float(wd), int(seed))
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _shipped(run, _data: ImageData) -> dict | None:
-    """A shipped run (CRBMs or baselines) for exactly `run` on these digits (shared across sessions: never modify it)."""
-    owner = crbm if isinstance(run, crbm.CRBMRun) else crbm_baselines
-    return owner.shipped(run, _data)
-
-
 def train_crbm(run: crbm.CRBMRun, data: ImageData) -> live.RunResult | None:
     return live.train_cached(crbm.CRBMSteps(run, data), curves=[f"error_{m}" for m in run.modes], labels=CRBM_LABELS,
-                             label="Training the conditional RBMs", shipped=lambda: _shipped(run, data))
+                             label="Training the conditional RBMs")
 
 
 def baseline_run(run: crbm.CRBMRun) -> crbm_baselines.BaselineRun:
@@ -338,14 +327,12 @@ def baseline_run(run: crbm.CRBMRun) -> crbm_baselines.BaselineRun:
 
 
 def train_baselines(run: crbm_baselines.BaselineRun, data: ImageData) -> live.RunResult | None:
-    return live.train_cached(crbm_baselines.BaselineSteps(run, data), label="Fitting scikit-learn's baselines",
-                             shipped=lambda: _shipped(run, data))
+    return live.train_cached(crbm_baselines.BaselineSteps(run, data), label="Fitting scikit-learn's baselines")
 
 
-@st.cache_resource(show_spinner=False, max_entries=24)
-def crbm_model(key: str, done: int, mode: str, _result: dict) -> crbm.CRBM:
-    """One trained CRBM of a run (shared: its methods change nothing)."""
-    return crbm.model(_result, mode)
+def crbm_model(res: live.RunResult, mode: str) -> crbm.CRBM:
+    """One trained CRBM of a run, built once per (run, epochs, mode) (shared: its methods change nothing)."""
+    return live.built(res, crbm.model, mode=mode)
 
 
 @st.cache_data(show_spinner="Computing p(y | x) of the held-out digits…", max_entries=24)
@@ -425,10 +412,10 @@ def tiny_tables(model: crbm.CRBM, x, y, h) -> dict[str, pd.DataFrame]:
         df["|difference|"] = (df["formula"] - df["enumeration"]).abs()
         return df
 
-    ph, bh = model.hidden_probs([x], [y])[0].numpy(), crbm.brute_hidden(model, x, y)
-    py, by = model.output_bit_probs([h])[0].numpy(), crbm.brute_output(model, x, h)
-    f, bf = float(model.free_energy([x], [y])[0]), crbm.brute_free_energy(model, x, y)
-    pyx, bpyx = model.predict_proba([x])[0], crbm.brute_p_y_given_x(model, x)
+    ph, bh = model.hidden_probs([x], [y])[0].numpy(), enumeration.brute_hidden(model, x, y)
+    py, by = model.output_bit_probs([h])[0].numpy(), enumeration.brute_output(model, x, h)
+    f, bf = float(model.free_energy([x], [y])[0]), enumeration.brute_free_energy(model, x, y)
+    pyx, bpyx = model.predict_proba([x])[0], enumeration.brute_p_y_given_x(model, x)
     return {
         "hidden": frame([(f"p(h_{k + 1} = 1 | x, y)", ph[k], bh[k]) for k in range(len(ph))]),
         "output": frame([(f"p(y_{j + 1} = 1 | h, x)", py[j], by[j]) for j in range(len(py))]),

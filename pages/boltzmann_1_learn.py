@@ -19,9 +19,7 @@ ctrl.where.markdown("**Reconstruction**")
 k_show = ctrl.log_slider("Gibbs steps shown", "gibbs", 1, 1000, 1000, help="The largest k of the row of reconstructions.")
 n_show = ctrl.slider("Test images", "n_images", 4, 32, 12, step=4)
 
-res = boltzmann_ui.train(run, data)
-if res is None:
-    st.stop()
+res = shell.trained_or_stop(lambda: boltzmann_ui.train(run, data))
 rbm = boltzmann_ui.model(res)
 hist = res.history
 settings = ctrl.caption(["data", "hidden", "epochs", "lr", "batch", "method", "k", "seed"])

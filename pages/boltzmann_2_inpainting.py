@@ -27,9 +27,7 @@ k = ctrl.log_slider("Gibbs iterations", "gibbs", 1, 1000, 100)
 n_show = ctrl.slider("Test images", "n_images", 4, 32, 12, step=4)
 run = boltzmann_ui.controls(ctrl, data)
 
-res = boltzmann_ui.train(run, data)
-if res is None:
-    st.stop()
+res = shell.trained_or_stop(lambda: boltzmann_ui.train(run, data))
 rbm = boltzmann_ui.model(res)
 mask = rbm_lab.row_mask(data.shape, n_rows, start)
 settings = ctrl.caption()

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.boltzmann import crbm, crbm_baselines
+from core.boltzmann import crbm_enumeration as enumeration
 from explorer import boltzmann_ui as ui
 from explorer import plots, shell
 
@@ -22,9 +23,7 @@ run = ui.crbm_controls(ctrl, data)
 if not run.modes:
     st.warning("Switch on at least one training mode in the sidebar.")
     st.stop()
-res = ui.train_crbm(run, data)
-if res is None:
-    st.stop()
+res = shell.trained_or_stop(lambda: ui.train_crbm(run, data))
 base = ui.train_baselines(ui.baseline_run(run), data)
 hist = res.history
 modes = [m for m in crbm.MODES if m in run.modes]
@@ -43,7 +42,7 @@ def pick_model(key: str, allowed=None):
     allowed = [m for m in (allowed or modes) if m in modes]
     mode = st.radio("Model", allowed, horizontal=True, key=key, bind="query-params",
                     format_func=lambda m: f"{m} CRBM") if len(allowed) > 1 else allowed[0]
-    return mode, ui.crbm_model(res.key, res.done, mode, res.result)
+    return mode, ui.crbm_model(res, mode)
 
 
 tab_err, tab_p, tab_filt, tab_gen, tab_curves, tab_der = shell.tabs(
@@ -221,7 +220,7 @@ with tab_der:
         K = c3.slider("K (hidden)", 1, 6, 3, key="tk", bind="query-params")
         tseed = c4.number_input("Weights seed", 0, 10_000, 0, key="tseed", bind="query-params")
         with_b = st.toggle("With biases b, c, d", False, key="tbias", bind="query-params")
-        model = crbm.tiny_model(d, c, K, int(tseed), biases=with_b)
+        model = enumeration.tiny_model(d, c, K, int(tseed), biases=with_b)
 
         def bits(label: str, n: int, key: str, default: str) -> list[int]:
             text = st.text_input(f"{label} ({n} bits)", default[:n].ljust(n, "0"), key=key, bind="query-params")

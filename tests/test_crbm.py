@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core import data as datasets
 from core import training
 from core.boltzmann import crbm, crbm_baselines
+from core.boltzmann import crbm_enumeration as enumeration
 from apptests import open_page, page_text  # noqa: E402  (tests/apptests.py)
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "boltzmann_5_conditional_rbm.py")
@@ -29,24 +30,24 @@ def configs(d, c, K, n=6, seed=0):
 @pytest.mark.parametrize("biases", [False, True])
 @pytest.mark.parametrize("d, c, K", [(4, 2, 3), (3, 3, 5), (6, 1, 2)])
 def test_the_sheets_identities_equal_brute_force_enumeration(d, c, K, biases):
-    model = crbm.tiny_model(d, c, K, seed=d * 100 + c * 10 + K, scale=1.5, biases=biases)
+    model = enumeration.tiny_model(d, c, K, seed=d * 100 + c * 10 + K, scale=1.5, biases=biases)
     W0 = model.W_.clone()
     for x, y, h in configs(d, c, K):
-        np.testing.assert_allclose(model.hidden_probs([x], [y])[0].numpy(), crbm.brute_hidden(model, x, y),
+        np.testing.assert_allclose(model.hidden_probs([x], [y])[0].numpy(), enumeration.brute_hidden(model, x, y),
                                    rtol=1e-12, atol=1e-14)  # (a)(i)
-        np.testing.assert_allclose(model.output_bit_probs([h])[0].numpy(), crbm.brute_output(model, x, h),
+        np.testing.assert_allclose(model.output_bit_probs([h])[0].numpy(), enumeration.brute_output(model, x, h),
                                    rtol=1e-12, atol=1e-14)  # (a)(ii)
-        assert float(model.free_energy([x], [y])[0]) == pytest.approx(crbm.brute_free_energy(model, x, y),
+        assert float(model.free_energy([x], [y])[0]) == pytest.approx(enumeration.brute_free_energy(model, x, y),
                                                                          rel=1e-12, abs=1e-12)  # (b)
         p = model.predict_proba([x])[0]
-        np.testing.assert_allclose(p, crbm.brute_p_y_given_x(model, x), rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(p, enumeration.brute_p_y_given_x(model, x), rtol=1e-10, atol=1e-14)
         assert p.sum() == pytest.approx(1.0, abs=1e-12)
     assert torch.equal(W0, model.W_)  # nothing changed the model
 
 
 def test_the_enumeration_refuses_models_too_large_to_list():
     with pytest.raises(ValueError, match="too many"):
-        crbm.enumerate_states(crbm.tiny_model(12, 4, 6))
+        enumeration.enumerate_states(enumeration.tiny_model(12, 4, 6))
 
 
 @pytest.mark.parametrize("output, n_codes", [("onehot", 10), ("binary", 16)])
@@ -88,7 +89,7 @@ def test_the_discriminative_gradient_equals_autograds_gradient_of_log_p_y_given_
 
 def test_the_generative_gradient_is_the_exact_gradient_of_log_p_x_y_on_average():
     """PCD/CD-k with long chains estimates d mean log p(x, y) / d theta; the exact value by enumeration + autograd."""
-    model = crbm.tiny_model(4, 2, 3, seed=4, scale=0.8, biases=True)
+    model = enumeration.tiny_model(4, 2, 3, seed=4, scale=0.8, biases=True)
     gen = torch.Generator().manual_seed(0)
     x = torch.tensor([[1, 0, 1, 1], [0, 1, 1, 0], [1, 1, 0, 0]], dtype=torch.float64)
     labels = [1, 2, 3]  # codes 01, 10, 11 of the 2-bit model
@@ -186,13 +187,21 @@ def test_the_baselines_are_scikit_learns_classifiers_on_the_same_split(digits):
 
 def test_the_shipped_runs_are_the_pages_defaults_on_the_mnist_split(mnist):
     run = crbm.CRBMRun()
-    ship = crbm.shipped(run, mnist)
+    ship = crbm.CRBMSteps(run, mnist).shipped()
     assert ship is not None, "assets/crbm is missing or was made with other settings"
     last = ship["history"][-1]
     assert last["error_discriminative"] <= 0.045 and last["error_hybrid"] <= 0.045
-    base = crbm_baselines.shipped(crbm_baselines.BaselineRun(), mnist)
+    _, _, X, y = crbm.arrays(run, mnist)  # each shipped model's held-out error, recomputed from its free energies
+    x = torch.as_tensor(X)
+    for m in crbm.MODES:
+        model = crbm.model(ship, m)
+        F_xy = torch.stack([model.free_energy(x, torch.eye(10)[j].expand(len(x), 10)) for j in range(10)], 1)
+        assert float((F_xy.argmin(1).numpy() != y).mean()) == pytest.approx(last[f"error_{m}"], abs=1e-9), m
+    base = crbm_baselines.BaselineSteps(crbm_baselines.BaselineRun(), mnist).shipped()
     assert base is not None
     errs = crbm_baselines.baseline_errors(base, mnist.y_test)
+    assert base["history"][-1]["rbm_logreg_error"] == errs["rbm_logreg"]
+    assert base["nets"]["rbm"]["components"].shape == (100, 784)  # the BernoulliRBM's weights
     assert min(last["error_discriminative"], last["error_hybrid"]) < min(errs.values())
 
 

@@ -1,2 +1,18 @@
-"""Boltzmann machines: the RBM (`rbm`), exact and AIS likelihoods (`likelihood`, `ais`), the RBM lab's runs
-(`rbm_lab`), CD/PCD/FPCD compared (`algorithms`) and the two-layer deep Boltzmann machine (`dbm`)."""
+"""Boltzmann machines: the RBM, its likelihoods, its labs, the deep Boltzmann machine and the conditional RBM.
+
+    rbm               the Bernoulli RBM, a scikit-learn estimator (RBM, RBMConfig); fit runs core.training's loop
+                      over FitSteps
+    rbm_sampling      the RBM's Gibbs chains, reconstruction, inpainting, energies, likelihoods, live metrics
+                      (RBMSampling, mixed into RBM)
+    rbm_updates       the RBM's CD-k, PCD-k and FPCD-k updates and its epoch over mini-batches (RBMUpdates, mixed
+                      into RBM)
+    likelihood        exact log Z and log-likelihoods by enumerating the smaller layer
+    ais               log Z by annealed importance sampling (Bernoulli-mixture base), RAISE, their uncertainty
+    rbm_lab           the RBM lab's runs (RBMSteps), one digit's energies, inpainting by rows
+    algorithms        CD, PCD and FPCD compared on the same mini-batches (AlgorithmSteps)
+    dbm               the two-layer deep Boltzmann machine, and an RBM trained for the same time (DBMSteps)
+    crbm              the conditional RBM of exercise sheet 10: exact p(y|x), three training modes side by side
+                      (CRBMSteps)
+    crbm_enumeration  the conditional RBM's identities by brute-force enumeration of a tiny model
+    crbm_baselines    scikit-learn's classifiers on the conditional RBM's split (BaselineSteps)
+"""

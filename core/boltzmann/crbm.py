@@ -19,30 +19,28 @@ Gibbs sampling alternates h ~ p(h | x, y), x ~ p(x | h) and y ~ p(y | h) restric
 (a softmax over the 10 one-hot codes; independent bits, (a)(ii), for all 2^c codes). Class-conditional
 generation clamps y and samples x and h only.
 
-The tiny-model identities are checked by brute force (`enumerate_states`: every (x, y, h) of a model small
-enough to list): `brute_hidden`, `brute_output`, `brute_free_energy`, `brute_p_y_given_x`.
+The tiny-model identities are checked by brute force in `core.boltzmann.crbm_enumeration` (every (x, y, h) of a
+model small enough to list).
 
     python -m core.boltzmann.crbm                     # the page's default run: MNIST, 8,000 train / 2,000 held out
     python -m core.boltzmann.crbm --out assets/crbm   # the shipped default run
 """
 from __future__ import annotations
 
-import copy
 import itertools
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core import assets, training
 from core import data as datasets
+from core import training
+from core.progress import Stopwatch
 
 OUTPUTS = ("onehot", "binary")  # y as a one-hot code (c = 10) or as the digit's 4-bit binary code (c = 4)
 MODES = ("discriminative", "hybrid", "generative")
-ASSET_DIR = assets.folder("crbm")
 
 
 def codes(output: str, n_classes: int = 10) -> torch.Tensor:
@@ -103,6 +101,13 @@ class CRBM:
                            "random_state": int(self.random_state)},
                 "W": self.W_.clone(), "U": self.U_.clone(), "b": self.b_.clone(), "c": self.c_.clone(),
                 "d": self.d_.clone()}
+
+    def load_state_dict(self, state: dict) -> "CRBM":
+        """Copy the tensors of `state_dict()` into this model's own, in place (an optimiser built on `params()`
+        keeps working); the sizes must match."""
+        for k in ("W", "U", "b", "c", "d"):
+            getattr(self, f"{k}_").copy_(state[k])
+        return self
 
     @classmethod
     def from_state_dict(cls, state: dict, dtype=torch.float32) -> "CRBM":
@@ -255,64 +260,6 @@ class CRBM:
         return self.gibbs(x, y, steps, gen, clamp_y=True)[2].numpy()
 
 
-# ----------------------------------------------------------------------------- brute force on a tiny model
-
-def enumerate_states(model: CRBM) -> dict[str, torch.Tensor]:
-    """Every (x, y, h) of a tiny model with its energy: X (S, d), Y (S, c), H (S, K), E (S,), S = 2^(d+c+K)."""
-    d, c, K = model.W_.shape[0], model.U_.shape[0], model.W_.shape[1]
-    if d + c + K > 20:
-        raise ValueError(f"2^{d + c + K} states are too many to enumerate (at most 2^20)")
-    S = all_binary(d + c + K)
-    X, Y, H = S[:, :d], S[:, d:d + c], S[:, d + c:]
-    return {"X": X, "Y": Y, "H": H, "E": model.energy(X, Y, H)}
-
-
-def _rows(A: torch.Tensor, a) -> torch.Tensor:
-    return (A == torch.as_tensor(np.asarray(a, np.float64))[None, :]).all(1)
-
-
-def brute_hidden(model: CRBM, x, y) -> np.ndarray:
-    """p(h_k = 1 | x, y) = sum_h h_k exp(-E(x, y, h)) / sum_h exp(-E(x, y, h)), by listing every h."""
-    s = enumerate_states(model)
-    sel = _rows(s["X"], x) & _rows(s["Y"], y)
-    w = torch.softmax(-s["E"][sel], 0)
-    return (w[:, None] * s["H"][sel]).sum(0).numpy()
-
-
-def brute_output(model: CRBM, x, h) -> np.ndarray:
-    """p(y_j = 1 | h, x) = sum_y y_j exp(-E(x, y, h)) / sum_y exp(-E(x, y, h)), over all y in {0,1}^c."""
-    s = enumerate_states(model)
-    sel = _rows(s["X"], x) & _rows(s["H"], h)
-    w = torch.softmax(-s["E"][sel], 0)
-    return (w[:, None] * s["Y"][sel]).sum(0).numpy()
-
-
-def brute_free_energy(model: CRBM, x, y) -> float:
-    """F(x, y) = -log sum_h exp(-E(x, y, h))."""
-    s = enumerate_states(model)
-    sel = _rows(s["X"], x) & _rows(s["Y"], y)
-    return float(-torch.logsumexp(-s["E"][sel], 0))
-
-
-def brute_p_y_given_x(model: CRBM, x) -> np.ndarray:
-    """p(y | x) for every y in {0,1}^c (rows of all_binary(c)): sum over h of exp(-E), normalised over (y, h)."""
-    s = enumerate_states(model)
-    sel = _rows(s["X"], x)
-    c = model.U_.shape[0]
-    ys = all_binary(c)
-    logw = torch.stack([torch.logsumexp(-s["E"][sel & _rows(s["Y"], y)], 0) for y in ys])
-    return torch.softmax(logw, 0).numpy()
-
-
-def tiny_model(d: int = 4, c: int = 2, K: int = 3, seed: int = 0, scale: float = 1.0, biases: bool = False) -> CRBM:
-    """A random model small enough to enumerate (weights ~ N(0, scale^2); biases 0 unless asked)."""
-    rng = np.random.default_rng(seed)
-    W, U = rng.normal(0, scale, (d, K)), rng.normal(0, scale, (c, K))
-    if not biases:
-        return CRBM.from_arrays(W, U)
-    return CRBM.from_arrays(W, U, rng.normal(0, scale, d), rng.normal(0, scale, K), rng.normal(0, scale, c))
-
-
 # ----------------------------------------------------------------------------- the MNIST run: three training modes side by side
 
 @dataclass
@@ -345,12 +292,16 @@ def arrays(run: CRBMRun, data: datasets.ImageData) -> tuple[np.ndarray, np.ndarr
             datasets.held_out_binary(data.X_test)[:n_eval], data.y_test[:n_eval])
 
 
-class CRBMSteps(training.Steps):
+class CRBMSteps(training.TorchSteps):
     """One epoch of every chosen training mode per unit (the same mini-batches and the same binarisation); after
-    each, every model's held-out error and mean log p(y | x), and the seconds each mode has trained.
-    Snapshot: "models" (CRBM states), "opts", "chains", "rng", "mode_seconds"."""
+    each, every model's held-out error and mean log p(y | x), and the seconds each mode has trained (its own updates,
+    wall clock: core.progress.Stopwatch). Snapshot (core.training.TorchSteps): "nets" {mode: CRBM state},
+    "opts" {mode: Adam state}, "rng", and "chains" (persistent, per mode) and "mode_seconds"; a shipped run keeps
+    the models, the history and the seconds."""
 
     kind = "crbm"
+    asset = "crbm"  # the page's default run
+    ship_drop = ("opts", "rng", "chains")
 
     def __init__(self, run: CRBMRun, data: datasets.ImageData):
         modes = [m for m in MODES if m in tuple(run.modes)]
@@ -366,41 +317,36 @@ class CRBMSteps(training.Steps):
     def total(self) -> int:
         return int(self.config.epochs)
 
-    def _prepare(self) -> None:
-        Xtr, ytr, Xte, yte = arrays(self.config, self.data)
+    def build(self) -> None:
+        run = self.config
+        Xtr, ytr, Xte, yte = arrays(run, self.data)
         self.Xtr, self.ytr = torch.as_tensor(Xtr), torch.as_tensor(ytr)
         self.Xte, self.yte = torch.as_tensor(Xte), yte
         self.Xtr_eval = torch.as_tensor(datasets.binarize(Xtr[:2000], 1))  # training error on a fixed subset
-
-    def start(self) -> None:
-        run = self.config
-        self._prepare()
         d = self.Xtr.shape[1]
-        self.models = {m: CRBM(run.n_hidden, run.output, 10, run.biases, random_state=run.seed).initialize(d)
-                       for m in self.modes}  # the same initial weights for every mode
-        self.opts = {m: torch.optim.Adam(list(self.models[m].params().values()), lr=float(run.lr)) for m in self.modes}
+        self.nets = {m: CRBM(run.n_hidden, run.output, 10, run.biases, random_state=run.seed).initialize(d)
+                     for m in self.modes}  # the same initial weights for every mode
+        self.opts = {m: torch.optim.Adam(list(self.nets[m].params().values()), lr=float(run.lr)) for m in self.modes}
         self.gen = torch.Generator().manual_seed(int(run.seed))
         self.chains = {}
         for m in self.modes:
             if m != "discriminative" and run.persistent:
                 x = (torch.rand(int(run.n_chains), d, generator=self.gen) < 0.5).float()
-                y = self.models[m].codes_[torch.randint(0, 10, (int(run.n_chains),), generator=self.gen)]
+                y = self.nets[m].codes_[torch.randint(0, 10, (int(run.n_chains),), generator=self.gen)]
                 self.chains[m] = (x, y)
-        self.mode_seconds = {m: 0.0 for m in self.modes}
+        self.clock = Stopwatch({m: 0.0 for m in self.modes})
 
-    def restore(self, snapshot: dict) -> None:
-        self.start()
-        for m in self.modes:
-            self.models[m] = CRBM.from_state_dict(snapshot["models"][m])
-            self.opts[m] = torch.optim.Adam(list(self.models[m].params().values()), lr=float(self.config.lr))
-            self.opts[m].load_state_dict(snapshot["opts"][m])
+    def extra_state(self) -> dict:
+        return {"chains": {m: {"x": c[0].clone(), "y": c[1].clone()} for m, c in self.chains.items()},
+                "mode_seconds": self.clock.state()}
+
+    def restore_extra(self, snapshot: dict) -> None:
         self.chains = {m: (c["x"].clone(), c["y"].clone()) for m, c in snapshot["chains"].items()}
-        self.gen.set_state(snapshot["rng"])
-        self.mode_seconds = dict(snapshot["mode_seconds"])
+        self.clock = Stopwatch(snapshot["mode_seconds"])
 
     def gradient(self, mode: str, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         """The ascent direction of the mode's objective on a mini-batch (PCD chains advance)."""
-        run, model = self.config, self.models[mode]
+        run, model = self.config, self.nets[mode]
         g = model.discriminative_gradient(x, labels) if mode != "generative" else {}
         if mode != "discriminative":
             gg, chains = model.generative_gradient(x, labels, self.chains.get(mode), run.k, self.gen)
@@ -424,13 +370,12 @@ class CRBMSteps(training.Steps):
             idx = perm[i * B:(i + 1) * B]
             x, labels = X[idx], self.ytr[idx]
             for mode in self.modes:
-                t0 = time.perf_counter()
-                params = self.models[mode].params()
-                g = self.gradient(mode, x, labels)
-                for name, p in params.items():
-                    p.grad = -g[name] + (float(run.weight_decay) * p if name in ("W", "U") else 0.0)
-                self.opts[mode].step()
-                self.mode_seconds[mode] += time.perf_counter() - t0
+                with self.clock(mode):
+                    params = self.nets[mode].params()
+                    g = self.gradient(mode, x, labels)
+                    for name, p in params.items():
+                        p.grad = -g[name] + (float(run.weight_decay) * p if name in ("W", "U") else 0.0)
+                    self.opts[mode].step()
             if (i + 1) % 20 == 0 and i + 1 < n_batches:
                 yield (i + 1) / n_batches
 
@@ -438,7 +383,7 @@ class CRBMSteps(training.Steps):
     def measure(self, done: int) -> dict[str, float]:
         row = {}
         ytr_eval = self.ytr[: len(self.Xtr_eval)].numpy()
-        for mode, model in self.models.items():
+        for mode, model in self.nets.items():
             logp = model.log_p_y_given_x(self.Xte)
             pred = logp.argmax(1).numpy()
             row[f"error_{mode}"] = float((pred != self.yte).mean())
@@ -446,31 +391,16 @@ class CRBMSteps(training.Steps):
             row[f"train_error_{mode}"] = float((model.predict(self.Xtr_eval) != ytr_eval).mean())
             if model.output == "binary":
                 row[f"invalid_{mode}"] = float((pred >= 10).mean())
-            row[f"seconds_{mode}"] = self.mode_seconds[mode]
+            row[f"seconds_{mode}"] = self.clock[mode]
         return row
-
-    def state(self) -> dict:
-        return {"models": {m: model.state_dict() for m, model in self.models.items()},
-                "opts": {m: copy.deepcopy(o.state_dict()) for m, o in self.opts.items()},
-                "chains": {m: {"x": c[0].clone(), "y": c[1].clone()} for m, c in self.chains.items()},
-                "rng": self.gen.get_state().clone(), "mode_seconds": dict(self.mode_seconds)}
 
     def data_arrays(self) -> tuple:
         return arrays(self.config, self.data)
 
-    def shippable(self, snapshot: dict) -> dict:
-        """The models and the history; no optimiser state, chains or generator."""
-        return {k: v for k, v in snapshot.items() if k not in ("opts", "chains", "rng")}
-
 
 def model(result: dict, mode: str) -> CRBM:
     """One trained model of a run (a fresh object)."""
-    return CRBM.from_state_dict(result["models"][mode])
-
-
-def shipped(run: CRBMRun, data: datasets.ImageData, folder=ASSET_DIR) -> dict | None:
-    """The shipped run (float32) if it was trained with exactly `run` on the same digits; else None."""
-    return assets.shipped(folder, run, assets.fingerprint(*CRBMSteps(run, data).data_arrays()))
+    return CRBM.from_state_dict(result["nets"][mode])
 
 
 def confusion(labels: np.ndarray, pred: np.ndarray, n_codes: int) -> np.ndarray:
