@@ -59,6 +59,11 @@ the noise); the shipped models' convergence curves at 400 runs are in their prov
 log_z_curve) and tests/benchmarks/bench_yardsticks.py measures the doubling. RAISE with the same base on 200
 held-out digits: -134.07 (500 temperatures), -134.74 (2,000) against AIS -134.65 on the same digits.
 
+Not everywhere yet: for the shipped DBN (assets/dbn, 400 runs, same defaults) the top RBM (500 units on h1 samples)
+gives 278.4, 280.4, 281.7, 282.2, 283.8 at 500 ... 8,000 temperatures (still rising: its mixture base, fit to binary
+h1 samples, is a poorer start), and its first RBM alone 368.4, 372.0, 375.1, 372.0, 371.2 (ESS 1-4: noise of
+about 2 nats). Those figures stay optimistic by an unknown amount; the pages show these curves.
+
 Products run in float32; the log weights are accumulated in float64 from the float32 pre-activations (their
 rounding enters multiplied by beta_k - beta_{k-1}, so it stays negligible).
 """
