@@ -10,11 +10,11 @@ import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.neural_network import BernoulliRBM
 
+from core import training
 from core.boltzmann import rbm_lab
 from core.boltzmann.likelihood import exact_log_likelihood, log_partition_exact
-from core.progress import exhaust
-from core import training
 from core.boltzmann.rbm import RBM, FitSteps
+from core.progress import exhaust
 
 
 def tiny(n_v=6, n_h=4, seed=0, scale=1.0, **kw):
@@ -88,10 +88,12 @@ def test_update_is_an_unbiased_log_likelihood_gradient_with_long_chains(method):
     r = tiny(seed=5, scale=0.5, method=method, k=30, batch_size=len(X), learning_rate=1.0)
     r.n_features_in_ = 6
     if method == "pcd":  # persistent chains start anywhere: give them random states
-        r._chains[:, :-1] = (torch.rand(r._chains.shape[0], 4, generator=torch.Generator().manual_seed(9)) < 0.5).float()
-    P0 = r._P.clone()
+        s = r.state_dict()
+        s["chains"][:, :-1] = (torch.rand(len(s["chains"]), 4, generator=torch.Generator().manual_seed(9)) < 0.5).float()
+        r.load_state_dict(s)
+    P0 = r.state_dict()["P"]  # [[W, c], [b, 0]]
     r.partial_fit(X)
-    dP = (r._P - P0).double()
+    dP = (r.state_dict()["P"] - P0).double()
 
     W = torch.tensor(P0[:-1, :-1].numpy(), dtype=torch.float64, requires_grad=True)
     b = torch.tensor(P0[-1, :-1].numpy(), dtype=torch.float64, requires_grad=True)
@@ -125,7 +127,8 @@ def test_transform_and_free_energy_agree_with_sklearn_given_the_same_weights(mni
     ours.intercept_visible_ = sk.intercept_visible_
     X = mnist.X_test[:100]
     np.testing.assert_allclose(ours.transform(X), sk.transform(X), atol=1e-5)
-    np.testing.assert_allclose(ours.free_energy(X), sk._free_energy(X), rtol=1e-5, atol=1e-3)
+    W, b, c = (a.astype(np.float64) for a in (sk.components_, sk.intercept_visible_, sk.intercept_hidden_))
+    np.testing.assert_allclose(ours.free_energy(X), -X @ b - np.logaddexp(0, X @ W.T + c).sum(1), rtol=1e-5, atol=1e-3)
 
 
 def test_sklearn_interface_shapes(mnist):
