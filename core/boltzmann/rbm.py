@@ -349,9 +349,9 @@ class RBM(RBMSampling, RBMUpdates, ClassNamePrefixFeaturesOutMixin, TransformerM
         return self
 
     def fit_iter(self, X, X_val=None, *, warm_start: bool = False, n_eval: int = 500) -> Iterator[Progress]:
-        """Train for n_iter epochs through core.training's loop (`FitSteps`), yielding its records: one per epoch,
-        and one before the first; the measured ones carry the live metrics (`metrics`) of up to n_eval rows of X_val
-        (of X without X_val; none when n_eval is 0). warm_start continues from the current weights."""
+        """Train for n_iter epochs through core.training's loop (`FitSteps`), yielding its records: one after each
+        epoch with the live metrics (`metrics`) of up to n_eval rows of X_val (of X without X_val), and one before the
+        first; none of either when n_eval is 0. warm_start continues from the current weights."""
         return self._say(training.train(FitSteps(self, X, X_val, warm_start=warm_start, n_eval=n_eval)))
 
     def _say(self, records: Iterator[Progress]) -> Iterator[Progress]:
@@ -399,6 +399,7 @@ class FitSteps(training.Steps):
         return int(self.rbm.n_iter)
 
     def _monitor(self) -> None:
+        """The fixed rows the live metrics are measured on (RBM.monitor_set), none when n_eval is 0."""
         Xv = self.rbm._tensor(self.X_val, "X_val") if self.X_val is not None else None
         self.ev = self.rbm.monitor_set(self.Xt, Xv, self.n_eval) if self.n_eval else None
 
