@@ -87,6 +87,10 @@ def test_command_line_writes_a_loadable_asset_with_provenance(tmp_path, monkeypa
     assert on_disk["config"]["dbm"]["n_hidden1"] == 10 and on_disk["command"].startswith("python -m core.boltzmann.dbm")
     ll = on_disk["scores"]["log_likelihood"]
     assert ll["dbm"]["ll"] < 0 and ll["rbm"]["ll"] < 0 and ll["dbm"]["ais"]["n_betas"] == 200
+    assert [p["n_betas"] for p in ll["log_z_curve"]["rbm"]] == [25, 50, 100, 200, 400]  # betas / 8 ... 2 betas
+    sw = ll["rbm_sandwich"]
+    assert sw["ais"] == pytest.approx(ll["rbm"]["ll"])  # the same held-out digits and log Z_hat on both sides
+    assert sw["width"] == pytest.approx(sw["ais"] - sw["conservative"])
     run = assets.load(tmp_path / "out")
     assert run["rbm_seconds"] >= run["dbm_seconds"]
     m, rbm = D.model(run), D.baseline_rbm(run)
@@ -102,7 +106,17 @@ def test_shipped_run_is_complete():
     for key in ("command", "data", "config", "data_sha256", "scores", "device", "date"):
         assert key in prov
     ll = prov["scores"]["log_likelihood"]
-    assert ll["dbm"]["ll"] > ll["rbm"]["ll"]  # the DBM's bound beats the RBM on held-out digits
+    assert ll["dbm"]["ll"] > ll["rbm"]["ll"]  # the DBM's figure (bound - AIS log Z) is above the RBM's AIS figure
+    assert abs(ll["log_z_curve"]["rbm"][-1]["log_z"] - ll["rbm"]["ais"]["log_z"]) <= 0.5  # doubling the temperatures
+    assert ll["rbm_sandwich"]["width"] <= 3.0 and ll["rbm_sandwich"]["raise"]["n"] == 2000
+    assert ll["rbm_sandwich"]["conservative"] < ll["rbm_sandwich"]["ais"]  # RAISE below AIS on the same digits
+
+
+@pytest.mark.xfail(strict=True, reason="issue 19's target is not met for the DBM: its log Z_hat moved +1.9 nats from "
+                                       "4,000 to 8,000 temperatures (400 runs, mixture base, ESS 2-4)")
+def test_shipped_dbm_log_z_moves_at_most_half_a_nat_when_the_temperatures_double():
+    ll = assets.load(D.ASSET_DIR)["provenance"]["scores"]["log_likelihood"]
+    assert abs(ll["log_z_curve"]["dbm"][-1]["log_z"] - ll["dbm"]["ais"]["log_z"]) <= 0.5
     m, rbm = D.model(run), D.baseline_rbm(run)
     assert m.shape == (784, 500, 500) and rbm.components_.shape == (500, 784)
 
