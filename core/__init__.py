@@ -15,4 +15,4 @@ import os
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "3000")
 
-CODE_VERSION = "2026.12.1"  # bump when a change alters trained results or their stored layout; part of every cache key
+CODE_VERSION = "2026.12.2"  # bump when a change alters trained results or their stored layout; part of every cache key
