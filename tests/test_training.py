@@ -23,6 +23,7 @@ from core.gan import train as gt
 from core.inpainting import ebm as ip
 from core.mdn import lab as mdn_lab
 from core.autoencoders import dae, sae, stacks, vae
+from core.playground import run as playground
 
 
 _MEMO = {}
@@ -92,11 +93,13 @@ def _kinds(mnist, digits):
             device="cpu"),
         "sae": lambda: sae.SAESteps(sae.SAERun("digits", 300, hidden1=12, hidden2=6, epochs=2, fine_tune=1,
                                                batch_size=50, n_eval=50), digits, device="cpu"),
+        "gan-playground": lambda: playground.PlaygroundSteps(playground.PlaygroundRun(
+            objective="wgan-gp", hidden=8, batch_size=32, iterations=6, measure_every=2, n_eval=64)),
     }
 
 
 KINDS = ["rbm", "bm-algorithms", "dbm", "gan-mlp", "gan-dcgan-gp", "inpaint-ebm", "mdn", "crbm", "crbm-baselines",
-         "vae", "dae", "dbn", "sae", "cgan", "cyclegan"]
+         "vae", "dae", "dbn", "sae", "cgan", "cyclegan", "gan-playground"]
 
 
 @pytest.fixture(scope="module")

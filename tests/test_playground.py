@@ -1,0 +1,239 @@
+"""The 2-D GAN playground (core.playground): losses, penalties and estimates against closed forms, POT and brute
+force; the page at its defaults and extremes through AppTest."""
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from core.playground import objectives as ob
+from core.playground import run as pr
+from core.playground import score
+from core.playground import targets as tg
+from core.playground import theory
+from core.uploads import TableError, load_two_columns
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "gan_6_playground.py")
+
+
+class Affine(torch.nn.Module):
+    """A generator with a known density: G(z) = A z + m, so p_g = N(m, A A^T)."""
+
+    def __init__(self, A, m):
+        super().__init__()
+        self.A, self.m = torch.as_tensor(A, dtype=torch.float32), torch.as_tensor(m, dtype=torch.float32)
+
+    def forward(self, z):
+        return z @ self.A.T + self.m
+
+
+def gauss_logpdf(x, m, s):
+    """log N(x; m, s^2 I) in 2-D, written out."""
+    x = np.asarray(x, np.float64)
+    return -((x - np.asarray(m)) ** 2).sum(1) / (2 * s * s) - math.log(2 * math.pi * s * s)
+
+
+# ----------------------------------------------------------------------------- targets
+
+def test_mixture_density_integrates_to_one_and_its_score_is_the_gradient(one_torch_thread):
+    for name in tg.TARGETS:
+        t = tg.make(name)
+        x0, x1, y0, y1 = t.extent(margin=1.0)
+        xs, ys, pts = tg.grid((x0, x1, y0, y1), 400)
+        mass = t.density(pts).sum() * (xs[1] - xs[0]) * (ys[1] - ys[0])
+        assert mass == pytest.approx(1.0, abs=0.01), name
+        p = np.random.default_rng(0).uniform([x0, y0], [x1, y1], (20, 2))
+        h = 1e-5
+        fd = np.stack([(t.log_density(p + h * e) - t.log_density(p - h * e)) / (2 * h) for e in np.eye(2)], 1)
+        np.testing.assert_allclose(t.score(p), fd, rtol=1e-4, atol=1e-4)
+
+
+def test_drawn_points_become_a_target_and_bad_points_say_why():
+    t = tg.from_points(np.c_[np.arange(10.0) * 100, np.arange(10.0) ** 2])
+    assert np.allclose(t.means.mean(0), 0) and t.means.std(0).max() == pytest.approx(tg.SPREAD)
+    for bad, word in [(np.ones((10, 2)), "same"), (np.ones((3, 2)), "at least"), (np.ones((5, 3)), "pairs")]:
+        with pytest.raises(ValueError, match=word):
+            tg.from_points(bad)
+
+
+# ----------------------------------------------------------------------------- objectives
+
+def test_gradient_penalty_of_a_linear_critic_is_its_closed_form():
+    critic = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([[3.0, -4.0]]))  # ||w|| = 5 everywhere
+    g = torch.Generator().manual_seed(0)
+    real, fake, eps = torch.randn(64, 2, generator=g), torch.randn(64, 2, generator=g), torch.rand(64, 1, generator=g)
+    assert float(ob.gradient_penalty(critic, real, fake, eps)) == pytest.approx((5.0 - 1.0) ** 2, rel=1e-6)
+
+
+def test_weight_clipping_keeps_every_parameter_in_the_box(one_torch_thread):
+    steps = pr.PlaygroundSteps(pr.PlaygroundRun(objective="wgan-clip", clip=0.05, lr_d=0.5, hidden=16))
+    steps.start()
+    for _ in range(5):
+        steps.d_update()
+    flat = torch.cat([p.detach().ravel() for p in steps.D.parameters()])
+    assert flat.abs().max() <= 0.05 + 1e-7
+    assert (flat.abs() > 0.05 - 1e-6).float().mean() > 0.5  # a large step pushed most of them onto the bound
+
+
+def test_entropy_estimate_equals_the_gaussian_formula_on_known_variances():
+    g = torch.Generator().manual_seed(0)
+    sig = [torch.tensor([0.5, 2.0, 3.0]), torch.tensor([0.1, 1.0])]
+    acts = []
+    for s in sig:
+        a = torch.randn(1000, len(s), generator=g, dtype=torch.float64)
+        a = (a - a.mean(0)) / a.std(0, unbiased=False)  # batch variance exactly 1, then exactly s^2
+        acts.append(a * s)
+    want = sum(0.5 * math.log(2 * math.pi * math.e * float(v) ** 2) for s in sig for v in s)
+    assert float(ob.gaussian_entropy(acts, eps=0.0)) == pytest.approx(want, rel=1e-9)
+
+
+def test_a_d_step_changes_only_d_and_a_g_step_only_g(one_torch_thread):
+    for objective in ob.OBJECTIVES:
+        live = pr.Live(pr.PlaygroundRun(objective=objective, hidden=8, batch_size=32), grid_n=8, n_show=16)
+        before = {n: [p.detach().clone() for p in net.parameters()] for n, net in live.steps.nets.items()}
+
+        def changed(name):
+            return any(not torch.equal(a, b) for a, b in zip(before[name], live.steps.nets[name].parameters()))
+
+        live.take("D step")
+        assert changed("D") and not changed("G"), objective
+        before = {n: [p.detach().clone() for p in net.parameters()] for n, net in live.steps.nets.items()}
+        live.take("G step")
+        assert changed("G") and not changed("D"), objective
+        assert (live.d_updates, live.g_updates) == (1, 1)
+
+
+# ----------------------------------------------------------------------------- theory
+
+def test_optimal_d_of_two_gaussians_is_the_logistic_closed_form():
+    x = np.random.default_rng(1).normal(size=(200, 2))
+    m1, m2, s = np.array([1.0, 0.0]), np.array([-0.5, 0.5]), 0.7
+    p, q = np.exp(gauss_logpdf(x, m1, s)), np.exp(gauss_logpdf(x, m2, s))
+    # equal widths: log p - log q = ((x - m2)^2 - (x - m1)^2) / (2 s^2) = x.(m1 - m2)/s^2 + (|m2|^2 - |m1|^2)/(2 s^2)
+    logit = x @ (m1 - m2) / s ** 2 + (m2 @ m2 - m1 @ m1) / (2 * s ** 2)
+    np.testing.assert_allclose(theory.optimal_d(p, q), 1 / (1 + np.exp(-logit)), rtol=1e-10)
+    np.testing.assert_allclose(theory.optimal_d_from_logs(np.log(p), np.log(q)), 1 / (1 + np.exp(-logit)), rtol=1e-10)
+    assert theory.optimal_d([0.0], [0.0])[0] == 0.5
+
+
+def test_d_trained_against_a_frozen_generator_approaches_d_star(one_torch_thread):
+    """G frozen with a known density N((0, 0.5), 0.4^2): after 1,500 D updates, mean |D - D*| < 0.05 where the
+    data has mass (p_data > 10 % of its peak)."""
+    live = pr.Live(pr.PlaygroundRun(target="gaussian", objective="nonsat", seed=3), grid_n=40)
+    live.steps.G = Affine(0.4 * np.eye(2), [0.0, 0.5])
+    live.train_d_alone(1500)
+    t = live.target
+    dstar = theory.optimal_d_from_logs(t.log_density(live.grid), gauss_logpdf(live.grid, [0.0, 0.5], 0.4))
+    mask = theory.mass_mask(t.density(live.grid))
+    gap = np.abs(live.field().ravel() - dstar)[mask].mean()
+    assert gap < 0.05, gap
+
+
+def test_the_gradient_penalty_critic_estimates_w1_of_two_gaussians(one_torch_thread):
+    """p_data = N((1, 0.5), 0.4^2 I), p_g = the same shifted by (2, 0): W1 = 2 exactly (a translation). POT on 2,000
+    points agrees within 5 %, the WGAN-GP critic trained alone within 10 %."""
+    live = pr.Live(pr.PlaygroundRun(target="gaussian", objective="wgan-gp", gp_weight=10.0, seed=2), grid_n=8)
+    live.steps.G = Affine(0.4 * np.eye(2), [-1.0, 0.5])
+    g = torch.Generator().manual_seed(9)
+    real = live.target.sample(2000, g)
+    fake = live.steps.G(torch.randn(2000, 2, generator=g)).detach()
+    assert theory.w1(real.numpy(), fake.numpy()) == pytest.approx(2.0, rel=0.05)
+    live.train_d_alone(800)
+    with torch.no_grad():
+        est = float(live.steps.D(real).mean() - live.steps.D(fake).mean())
+    assert est == pytest.approx(2.0, rel=0.10)
+
+
+def test_mode_counter_counts_the_modes_that_were_sampled():
+    t = tg.make("ring")
+    g = np.random.default_rng(0)
+    chosen = [0, 2, 3, 5, 7]
+    S = np.concatenate([t.means[k] + t.std * g.normal(size=(100, 2)) for k in chosen])
+    res = theory.count_modes(S, t.means, t.std)
+    assert res["covered"] == 5 and list(np.flatnonzero(res["counts"])) == chosen
+    far = np.zeros((50, 2))  # the centre of the ring: no mode
+    assert theory.count_modes(far, t.means, t.std)["covered"] == 0
+
+
+@pytest.mark.parametrize("objective", list(ob.OBJECTIVES))
+def test_every_objective_lowers_w1_on_a_single_gaussian(objective, one_torch_thread):
+    run = pr.PlaygroundRun(target="gaussian", objective=objective, hidden=32, batch_size=128, iterations=300,
+                           measure_every=300, n_eval=1000, seed=0)
+    live = pr.Live(run, grid_n=8, n_show=16)
+    live.play(300)
+    first, last = live.history[0]["w1"], live.history[-1]["w1"]
+    assert last < 0.6 * first, (first, last)
+
+
+def test_the_dae_field_points_along_the_exact_score(one_torch_thread):
+    cfg = score.DAEConfig(target="ring", sigma=0.1, steps=1500)
+    net = score.train_dae(cfg)
+    t = tg.make("ring")
+    agree = score.agreement(net, t, tg.grid(t.extent(), 40)[2])
+    assert agree["n"] > 20 and agree["cosine"] > 0.8, agree["cosine"]
+
+
+# ----------------------------------------------------------------------------- uploads
+
+@pytest.mark.parametrize("text,word", [
+    (b"a,b\nx,y\nfoo,bar\n" * 20, "not two numbers"),
+    (b"\n".join(str(i).encode() for i in range(40)), "one field"),
+    (b"x,y\n" + b"nan,1\n" * 30 + b"1,2\n" * 5, "not two numbers"),
+], ids=["no-numbers", "one-column", "nan"])
+def test_bad_csv_gets_one_line(text, word):
+    with pytest.raises(TableError, match=word) as e:
+        load_two_columns(text, "p.csv")
+    assert "\n" not in str(e.value)
+
+
+def test_ten_million_rows_are_refused_by_size():
+    big = b"0.1,0.2\n" * 10_000_000
+    with pytest.raises(TableError, match="too large"):
+        load_two_columns(big, "big.csv")
+
+
+# ----------------------------------------------------------------------------- the page
+
+def run_page(params=None, timeout=300):
+    at = AppTest.from_file(PAGE, default_timeout=timeout)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    at.run()
+    return at
+
+
+def test_page_at_defaults_draws_and_steps():
+    at = run_page()
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) >= 2
+    at.button(key="dstep").click().run()
+    at.button(key="gstep").click().run()
+    at.button(key="iter").click().run()
+    assert not at.exception, at.exception
+    live = at.session_state[pr_live()]["live"]
+    assert (live.d_updates, live.g_updates, live.done) == (2, 2, 1)
+
+
+def pr_live():
+    from explorer.playground_ui import LIVE
+
+    return LIVE
+
+
+@pytest.mark.parametrize("params", [
+    {"obj": "Energy model + entropy (Kim & Bengio)", "entropy": "false", "nz": "8", "hidden": "128", "lr": "0.01",
+     "dsteps": "10", "view": "Export"},
+    {"obj": "WGAN, weight clipping", "clip": "1", "nz": "1", "hidden": "16", "lr": "0.0001",
+     "view": "Wasserstein and transport", "data": "5x5 grid of Gaussians"},
+    {"obj": "Least squares (LSGAN)", "view": "Optimal D and equilibrium", "data": "Your points (edit the table)"},
+    {"view": "DAE score field", "data": "Line segment", "sigma": "1.0"},
+], ids=["energy-extremes", "clip-small", "lsgan-theory-table", "dae-segment"])
+def test_page_at_extremes(params):
+    at = run_page(params)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
