@@ -102,13 +102,13 @@ def test_comparison_measures_exact_log_likelihood_of_every_algorithm(comparison,
     snap = measured[-1][1]
     V = torch.as_tensor(algorithms.held_out_binary(run, mnist), dtype=torch.float64)
     for a in algorithms.ALGORITHMS:
-        m = RBM.from_state_dict(snap["models"][a], device="cpu")
+        m = RBM.from_state_dict(snap["nets"][a], device="cpu")
         W, b, c = (t.double() for t in (m.W, m.b, m.c))
         want = float(exact_log_likelihood(V, W, b, c, log_partition_exact(W, b, c)).mean())
         assert snap["history"][-1][f"ll_{a}"] == pytest.approx(want, abs=1e-6)
         assert snap["history"][-1][f"ll_{a}"] > snap["history"][0][f"ll_{a}"] + 10  # learnt
         assert len(snap["particles"][a]) == 4 and snap["particles"][a][-1].shape == (algorithms.N_PARTICLES, 784)
-    start = measured[0][1]["models"]  # the models the step-0 row measured: one set of initial weights
+    start = measured[0][1]["nets"]  # the models the step-0 row measured: one set of initial weights
     m0 = RBM.from_state_dict(start["cd"], device="cpu")
     for a in algorithms.ALGORITHMS[1:]:
         torch.testing.assert_close(RBM.from_state_dict(start[a], device="cpu").W, m0.W, rtol=0, atol=0)
@@ -157,7 +157,7 @@ def test_large_models_are_measured_by_ais_close_to_the_exact_value(mnist):
                                eval_every=20, n_eval=200, ais_betas=betas, ais_runs=runs)
         snap = [r for r in algorithms.train(run, mnist) if r.metrics][-1].extra["snapshot"]()
         last = snap["history"][-1]
-        m = RBM.from_state_dict(snap["models"]["pcd"], device="cpu")
+        m = RBM.from_state_dict(snap["nets"]["pcd"], device="cpu")
         W, b, c = (t.double() for t in (m.W, m.b, m.c))
         V = torch.as_tensor(algorithms.held_out_binary(run, mnist), dtype=torch.float64)
         exact = float(exact_log_likelihood(V, W, b, c, log_partition_exact(W, b, c)).mean())

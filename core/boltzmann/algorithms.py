@@ -112,7 +112,7 @@ def _u8(X: np.ndarray) -> torch.Tensor:
 class AlgorithmSteps(training.Steps):
     """One parameter update of every chosen algorithm per unit (same mini-batch); every `eval_every`
     updates each model's held-out log-likelihood and its negative particles. One thread (the products are
-    small; see core.device.default_threads). Snapshot: "models" (RBM states) and "particles" (uint8)."""
+    small; see core.device.default_threads). Snapshot: "nets" (RBM states, each with its generator) and "particles" (uint8)."""
 
     kind = "bm-algorithms"
     x = "updates"
@@ -154,7 +154,7 @@ class AlgorithmSteps(training.Steps):
 
     def restore(self, snapshot: dict) -> None:
         self._prepare()
-        self.models = {a: RBM.from_state_dict(snapshot["models"][a], device="cpu") for a in self.algs}
+        self.models = {a: RBM.from_state_dict(snapshot["nets"][a], device="cpu") for a in self.algs}
         self.particles = {a: list(snapshot["particles"][a]) for a in self.algs}
 
     def advance(self, done: int) -> None:
@@ -175,7 +175,7 @@ class AlgorithmSteps(training.Steps):
         return row
 
     def state(self) -> dict:
-        return {"models": {a: m.state_dict() for a, m in self.models.items()},
+        return {"nets": {a: m.state_dict() for a, m in self.models.items()},
                 "particles": {a: list(p) for a, p in self.particles.items()}}
 
 
