@@ -133,6 +133,11 @@ def live_run(run: pr.PlaygroundRun, target: tg.Mixture | None, digest: str) -> p
     return held["live"]
 
 
+def toggle_play() -> None:
+    """Play <-> pause (a callback: it runs before the page, so the button's label and the fragment agree)."""
+    st.session_state[PLAYING] = not st.session_state.get(PLAYING, False)
+
+
 def restart() -> None:
     st.session_state.pop(LIVE, None)
     st.session_state[PLAYING] = False
@@ -142,9 +147,7 @@ def buttons(live: pr.Live) -> int:
     """Play / pause, single steps, restart and the speed; returns iterations per redraw."""
     playing = st.session_state.get(PLAYING, False)
     c = st.columns([1.1, 1, 1, 1, 1.2, 1, 2.2])
-    if c[0].button("⏸ Pause" if playing else "▶ Play", key="play", type="primary"):
-        playing = not playing
-        st.session_state[PLAYING] = playing
+    c[0].button("⏸ Pause" if playing else "▶ Play", key="play", type="primary", on_click=toggle_play)
     if c[1].button("D step", key="dstep", help="One update of D (the critic, the energy), G frozen",
                    disabled=playing):
         live.take("D step")
