@@ -2,7 +2,6 @@
 the lab's figures (plan heatmap with its marginals, arrows, RGB point clouds, channel histograms)."""
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -10,7 +9,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core import uploads
-from core.transport import color, plans
+from core.transport import color, interpolation, plans
 from explorer.plots import FONT, PALETTE, style
 from explorer.widgets import Controls
 
@@ -105,8 +104,8 @@ def sinkhorn_sweep(a: np.ndarray, b: np.ndarray, M: np.ndarray, lams: tuple) -> 
 
 
 @st.cache_data(show_spinner="Entropic barycenter…", max_entries=64)
-def barycenter(a: np.ndarray, b: np.ndarray, M: np.ndarray, t: float, lam: float) -> plans.Barycenter:
-    return plans.entropic_barycenter(a, b, M, t, lam)
+def barycenter(a: np.ndarray, b: np.ndarray, M: np.ndarray, t: float, lam: float) -> interpolation.Barycenter:
+    return interpolation.entropic_barycenter(a, b, M, t, lam)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.transport import plans
+from core.transport import interpolation, plans
 from explorer import plots, shell, transport_ui
 
 pg = shell.page("OT: transport between two 1-D measures", exercise=(
@@ -46,8 +46,8 @@ try:
 except FloatingPointError as exc:
     st.warning(f"Entropic barycenter unavailable at λ = {lam}: {exc}")
     bary = None
-disp = plans.displacement_interpolation(x, P, t)
-mix = plans.mixture_interpolation(a, b, t)
+disp = interpolation.displacement_interpolation(x, P, t)
+mix = interpolation.mixture_interpolation(a, b, t)
 curves = {"a": a, "b": b, f"displacement (McCann), t = {t:g}": disp, "mixture (1−t)a + t b": mix}
 if bary is not None:
     curves[f"entropic barycenter, λ = {lam}"] = bary.weights
@@ -66,8 +66,8 @@ strip = plots.style(go.Figure(),
                     "position x", "", height=420, legend=False)
 off = 1.15 * max(a.max(), b.max())
 for i, tt in enumerate(ts):
-    d = plans.displacement_interpolation(x, P, tt)
-    mx = plans.mixture_interpolation(a, b, tt)
+    d = interpolation.displacement_interpolation(x, P, tt)
+    mx = interpolation.mixture_interpolation(a, b, tt)
     strip.add_scatter(x=x, y=d + i * off, mode="lines", line=dict(color=plots.PALETTE[0], width=2),
                       name=f"displacement t={tt:.1f}")
     strip.add_scatter(x=x, y=mx + i * off, mode="lines", line=dict(color=plots.PALETTE[1], width=1.6, dash="dash"),

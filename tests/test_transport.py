@@ -5,6 +5,7 @@ import ot
 import pytest
 from scipy.optimize import linear_sum_assignment
 
+from core.transport import interpolation as I
 from core.transport import plans as T
 from reference import lp_cost
 
@@ -153,11 +154,11 @@ def test_displacement_interpolation_endpoints_mass_and_geodesic(two_measures):
     M = T.cost_matrix(x)
     P = T.exact_plan(a, b, M)
     P0 = P.copy()
-    assert np.allclose(T.displacement_interpolation(x, P, 0.0), a, atol=1e-12)
-    assert np.allclose(T.displacement_interpolation(x, P, 1.0), b, atol=1e-12)
+    assert np.allclose(I.displacement_interpolation(x, P, 0.0), a, atol=1e-12)
+    assert np.allclose(I.displacement_interpolation(x, P, 1.0), b, atol=1e-12)
     w_ab = ot.wasserstein_1d(x, x, a, b, p=2) ** 0.5
     for t in (0.25, 0.5, 0.8):
-        mu = T.displacement_interpolation(x, P, t)
+        mu = I.displacement_interpolation(x, P, t)
         assert np.isclose(mu.sum(), 1, atol=1e-12) and (mu >= 0).all()
         # the mean moves in a straight line ...
         assert np.isclose((x * mu).sum(), (1 - t) * (x * a).sum() + t * (x * b).sum(), atol=1e-7)
@@ -165,8 +166,8 @@ def test_displacement_interpolation_endpoints_mass_and_geodesic(two_measures):
         assert abs(ot.wasserstein_1d(x, x, a, mu, p=2) ** 0.5 - t * w_ab) < 0.01
     assert np.array_equal(P, P0)
     # the displacement interpolant splits the way from a to b; the naive mixture takes a detour
-    mu = T.displacement_interpolation(x, P, 0.5)
-    mix = T.mixture_interpolation(a, b, 0.5)
+    mu = I.displacement_interpolation(x, P, 0.5)
+    mix = I.mixture_interpolation(a, b, 0.5)
     w2 = lambda p, q: ot.wasserstein_1d(x, x, p, q, p=2) ** 0.5  # noqa: E731
     assert np.isclose(mix.sum(), 1)
     assert abs(w2(a, mu) + w2(mu, b) - w_ab) < 0.01
@@ -176,7 +177,7 @@ def test_displacement_interpolation_endpoints_mass_and_geodesic(two_measures):
 def test_deposit_preserves_mass_and_first_moment(rng):
     x = T.grid(50)
     pos, m = rng.random(300), rng.random(300)
-    out = T.deposit(pos, m, x)
+    out = I.deposit(pos, m, x)
     assert np.isclose(out.sum(), m.sum()) and np.isclose((out * x).sum(), (m * pos).sum())
 
 
@@ -186,11 +187,11 @@ def test_entropic_barycenter_mass_and_mean(two_measures):
     b = T.mixture(x, T.Mixture1D((0.7,), (0.05,), (1,)))
     M = T.cost_matrix(x)
     for lam, t in [(10, 0.5), (1000, 0.5), (1000, 0.25)]:
-        bc = T.entropic_barycenter(a, b, M, t, lam)
+        bc = I.entropic_barycenter(a, b, M, t, lam)
         assert np.all(np.isfinite(bc.weights)) and np.isclose(bc.weights.sum(), 1)
         assert abs((x * bc.weights).sum() - (0.3 + 0.4 * t)) < 0.02
     # large lambda: the barycenter is a moved bump (one mode), not the two-bump mixture
-    q = T.entropic_barycenter(a, b, M, 0.5, 1000).weights
+    q = I.entropic_barycenter(a, b, M, 0.5, 1000).weights
     assert q[np.argmin(abs(x - 0.5))] > 5 * q[np.argmin(abs(x - 0.3))]
 
 

@@ -23,9 +23,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core import training
 from core import data as datasets
+from core import training
 from core.device import pick_device
+
 
 class DeepAutoencoder(nn.Module):
     """Encoder 784 - h1 - ... - h_L and the mirror decoder, sigmoid units; encoder[l] / decoder[l] are layer l's halves
