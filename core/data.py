@@ -310,7 +310,23 @@ def on_disk(name: str) -> bool:
 
 
 def clear_memo() -> None:
+    """Forget every dataset loaded so far (the next `load` reads the files again)."""
     _MEMO.clear()
+
+
+def remember(name: str, data: ImageData | None) -> ImageData | None:
+    """Make `load(name)` return `data` from now on (None: forget it); returns what it returned before, or None.
+    For tests and benchmarks that run a page on a smaller split; the arrays are shared, never modified."""
+    before = _MEMO.pop(name, None)
+    if data is not None:
+        _MEMO[name] = data
+    return before
+
+
+def defer_download(name: str, seconds: float | None = None) -> None:
+    """Do not try to download `name` for `seconds` (default RETRY_AFTER), as after a failed attempt; a negative
+    value allows it again at once."""
+    _FAILED[name] = time.time() + (RETRY_AFTER if seconds is None else seconds) - RETRY_AFTER
 
 
 def main(argv=None) -> None:

@@ -54,6 +54,11 @@ def load_dataset(name: str) -> datasets.ImageData:
     return _load(name)
 
 
+def clear_datasets() -> None:
+    """Forget the datasets every session shares (the next `load_dataset` calls core.data.load again)."""
+    _load.clear()
+
+
 def dataset(ctrl: Controls, allowed: Sequence[str] = ("mnist", "fashion_mnist", "digits"),
             default: str = "mnist", label: str = "Dataset", fallback: Sequence[str] = ("digits",),
             mark_missing: bool = False, instead: str = "", help: str | None = None) -> datasets.ImageData:

@@ -193,7 +193,7 @@ def test_active_units_and_bad_settings(mnist):
 
 def test_held_out_digits_are_the_boltzmann_labs(mnist):
     steps = V.VAESteps(V.VAERun(n_eval=100), mnist)
-    steps._prepare()
+    steps.prepare()
     np.testing.assert_array_equal(steps.Xev.numpy(), datasets.held_out_binary(mnist.X_test)[:100])
 
 

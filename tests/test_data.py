@@ -104,7 +104,7 @@ def write_cifar(folder, n_per_batch=12, batches=(1, 2), seed=0):
 def test_cifar10_batches_in_the_real_format(only):
     assert not data.on_disk("cifar10")
     written = write_cifar(only / "cifar-10-batches-py")
-    assert data.on_disk("cifar10") and "cifar10" not in data._MEMO
+    assert data.on_disk("cifar10") and data.remember("cifar10", None) is None  # found on disk, not yet loaded
     d = data.load("cifar10")
     assert d.shape == (3, 32, 32) and d.X_train.shape == (24, 3072) and d.X_test.shape == (12, 3072)
     np.testing.assert_allclose(d.X_train[12], written["data_batch_2"][0][0] / 255.0, atol=1e-7)

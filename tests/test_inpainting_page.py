@@ -25,14 +25,10 @@ PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "inpainting_1_pca_
 def small_mnist(mnist):
     small = ImageData("mnist", mnist.X_train[:1000], mnist.y_train[:1000], mnist.X_test[:200], mnist.y_test[:200],
                       (1, 28, 28), mnist.classes, mnist.source, "a 1,200-digit test subset")
-    saved = datasets._MEMO.get("mnist")
-    datasets._MEMO["mnist"] = small
+    saved = datasets.remember("mnist", small)
     _clear_ui_caches()
     yield small
-    if saved is not None:
-        datasets._MEMO["mnist"] = saved
-    else:
-        datasets._MEMO.pop("mnist", None)
+    datasets.remember("mnist", saved)
     _clear_ui_caches()  # nothing computed on the subset outlives these tests
 
 
@@ -122,9 +118,10 @@ def test_page_with_extreme_values(small_mnist):
     assert views["PCA"].slider(key="d").value == 1
 
 
-def test_page_without_28x28_data(small_mnist, monkeypatch):
+def test_page_without_28x28_data(small_mnist, monkeypatch, request):
     """Fashion-MNIST is not on this machine: the shell falls back to 8x8 digits and the page says why it stops."""
-    monkeypatch.setitem(datasets._FAILED, "fashion_mnist", 1e18)  # no download attempt
+    datasets.defer_download("fashion_mnist", 1e9)  # no download attempt
+    request.addfinalizer(lambda: datasets.defer_download("fashion_mnist", -1))
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.query_params["data"] = datasets.DATASETS["fashion_mnist"]
     at.run()

@@ -164,12 +164,12 @@ def test_a_fresh_offline_install_opens_on_real_digits(monkeypatch, tmp_path):
     data.clear_memo()
     from explorer import shell
 
-    shell._load.clear()
+    shell.clear_datasets()
     try:
         at = run_page("pages/boltzmann_1_learn.py", {"epochs": "1", "hidden": "16"})
     finally:
         data.clear_memo()
-        shell._load.clear()
+        shell.clear_datasets()
     assert not at.exception, at.exception
     assert "Dataset: MNIST" in text_of(at) and "shipped with the app" in text_of(at)
     assert not at.warning  # no fallback to the 8x8 digits

@@ -247,14 +247,14 @@ class DAESteps(DigitEpochs):
         check_run(run, data)
         super().__init__(run, data, device)
 
-    def _prepare(self) -> None:
-        super()._prepare()
+    def prepare(self) -> None:
+        super().prepare()
         run = self.config
         self.Xev_in = corrupt(self.Xev, run.corruption, run.level, torch.Generator().manual_seed(12_345))  # fixed
 
     def build(self) -> None:
         run = self.config
-        self._prepare()
+        self.prepare()
         first = training.seeded(run.seed, lambda: Autoencoder(self.Xtr.shape[1], int(run.hidden), bool(run.tied)))
         self.models = {m: copy.deepcopy(first).to(self.dev) for m in run.models}  # the same initial weights
         self.opts = {m: torch.optim.Adam(net.parameters(), lr=float(run.lr)) for m, net in self.models.items()}

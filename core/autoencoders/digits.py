@@ -12,7 +12,7 @@ class DigitEpochs(training.TorchSteps):
     """One epoch per unit on the first `n_train` training digits; measurements on the first `n_eval` held-out
     digits in the one binarisation every lab scores (core.data.held_out_binary). The run needs `epochs`,
     `n_train` and `n_eval`; a subclass checks its settings before calling this __init__, and its `build` calls
-    `_prepare` (the tensors) before making the networks."""
+    `prepare` (the tensors) before making the networks."""
 
     def __init__(self, run, data: datasets.ImageData, device=None):
         self.config, self.data, self.device = run, data, device
@@ -25,7 +25,8 @@ class DigitEpochs(training.TorchSteps):
         n_eval = min(int(self.config.n_eval), len(self.data.X_test))
         return self.data.X_train[: int(self.config.n_train)], self.data.X_test[:n_eval]
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
+        """The run's tensors on its device: `Xtr` (the training digits in [0, 1]), `Xev` (the held-out ones, binary)."""
         run = self.config
         self.dev = pick_device(self.device)
         self.Xtr = torch.as_tensor(self.data.X_train[: int(run.n_train)], device=self.dev)  # (n, n_v) in [0, 1]

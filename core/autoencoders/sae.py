@@ -113,7 +113,7 @@ class SAESteps(training.TorchSteps):
     def total(self) -> int:
         return int(self.config.layers) * int(self.config.epochs) + int(self.config.fine_tune)
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
         run = self.config
         self.dev = pick_device(self.device)
         self.Xtr = torch.as_tensor(np.asarray(self.data.X_train[: int(run.n_train)], dtype=np.float32), device=self.dev)
@@ -125,7 +125,7 @@ class SAESteps(training.TorchSteps):
 
     def build(self) -> None:
         run = self.config
-        self._prepare()
+        self.prepare()
         sizes = [self.Xtr.shape[1]] + run.sizes
         greedy = training.seeded(run.seed, lambda: DeepAutoencoder(sizes)).to(self.dev)
         e2e = training.seeded(int(run.seed) + 1, lambda: DeepAutoencoder(sizes)).to(self.dev)

@@ -353,9 +353,8 @@ class VAESteps(DigitEpochs):
 
     def build(self) -> None:
         run = self.config
-        self._prepare()
-        self.model = training.seeded(run.seed, lambda: VAE(self.Xtr.shape[1], int(run.latent), int(run.hidden)))
-        self.model.to(self.dev)
+        self.prepare()
+        self.model = training.seeded(run.seed, lambda: VAE(self.Xtr.shape[1], int(run.latent), int(run.hidden))).to(self.dev)
         self.opt = adam(self.model.parameters(), lr=float(run.lr))
         self.nets, self.opts = {"vae": self.model}, {"vae": self.opt}
         self.gen = torch.Generator().manual_seed(int(run.seed))
