@@ -291,9 +291,10 @@ def _split(line: str, delim: str | None) -> list[str]:
     return line.split(delim) if delim else line.split()
 
 
-def load_two_columns(data: bytes, name: str = "the file") -> LoadedColumns:
+def load_two_columns(data: bytes, name: str = "the file", columns: str = "input, target") -> LoadedColumns:
     """Two numeric columns of a text table (a header row is recognised; comma, semicolon, tab, bar or spaces
-    between fields; a decimal comma with semicolons). Rows with an empty, non-numeric, NaN or infinite value are
+    between fields; a decimal comma with semicolons). `columns` names the two columns in error messages (e.g.
+    "x, y" for points of the plane). Rows with an empty, non-numeric, NaN or infinite value are
     skipped (with a note) unless they are more than a tenth of the rows; columns after the second are ignored."""
     if data is None or len(data) == 0:
         raise TableError(f"{name} is empty (0 bytes).")
@@ -333,7 +334,7 @@ def load_two_columns(data: bytes, name: str = "the file") -> LoadedColumns:
         fields = _split(ln, delim)
         if len(fields) < 2:
             raise TableError(f"{name}, line {lineno}: one field ({ln[:40]!r}); two numeric columns are needed "
-                             "(input, target), separated by commas, semicolons, tabs or spaces.")
+                             f"({columns}), separated by commas, semicolons, tabs or spaces.")
         wide = max(wide, len(fields))
         try:
             u, v = _number(fields[0], decimal_comma), _number(fields[1], decimal_comma)
