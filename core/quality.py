@@ -38,57 +38,28 @@ and, in its feature space, what the Inception-based scores measure.
 
 Images are flat (n, C*H*W) or (n, C, H, W) arrays in [0, 1], in the dataset's own shape.
 Per-class references are stored too, so a GAN trained on one class is compared with that class.
-The classifier is cached under its config; the references under REFERENCE_VERSION too (recomputed in
+The classifier is a run kind (core.quality_run: progress, Stop, resume, a command line, shipped runs in
+assets/quality/), cached under its run; the references under the run and REFERENCE_VERSION (recomputed in
 seconds when it changes, the classifier kept).
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from core.cache import DiskCache, make_key
 from core.data import ImageData
+from core.quality_run import (ClassifierConfig, QualityRun, SmallClassifier, augment,  # noqa: F401 (re-exported)
+                              data_digest, finished_run, for_command_line, quality_run)
 
 N_EVAL = 1000  # images per Frechet distance (generated, floor sample, noise ceiling): FD depends on it
 N_DRAWS = 8  # split-half draws per reference: the floor's mean and sd, and the draws every score averages over
 REFERENCE_VERSION = 2  # bump when the references' definition changes (1: floor = first 1,000 held-out digits)
 N_DIVERSITY = 400  # images for the mean pairwise distance
-N_FEATURES = 64  # width of the feature layer
-
-
-@dataclass
-class ClassifierConfig:
-    epochs: int = 4  # passes over the training split
-    batch_size: int = 128  # examples per Adam step
-    learning_rate: float = 2e-3  # Adam step size
-    seed: int = 0  # initial weights and batch order
-    version: int = 1  # bump when the classifier's architecture or training changes
-    augment: bool = False  # redraw every batch (random affine map, stroke width, contrast): a reader of many writers
-
-
-class SmallClassifier(nn.Module):
-    """Two conv blocks (16 and 32 channels, 3x3, ReLU, 2x2 max-pool), adaptive 4x4 pooling,
-    a 64-unit ReLU feature layer, a linear layer to the class logits."""
-
-    def __init__(self, channels: int, n_classes: int):
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
-            nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(32 * 16, N_FEATURES), nn.ReLU())
-        self.head = nn.Linear(N_FEATURES, n_classes)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) in [0, 1] -> (B, 64)
-        return self.body(x * 2 - 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
-
 
 def frechet_distance(mu1, cov1, mu2, cov2) -> float:
     """|mu1 - mu2|^2 + Tr(C1 + C2 - 2 (C1 C2)^{1/2}), with Tr((C1 C2)^{1/2}) computed as the sum of
@@ -156,13 +127,6 @@ def population_reference(F_pop: np.ndarray, seed, n_draws: int | None = None, n_
     floors = np.asarray(floors)
     return {"mu": np.stack(mus), "cov": np.stack(covs), "floor_draws": floors, "n": int(len(draws[0][1])),
             "floor": float(floors.mean()), "floor_sd": float(floors.std(ddof=1)) if len(floors) > 1 else 0.0}
-
-
-def _data_digest(data: ImageData) -> str:
-    h = hashlib.sha256()
-    for a in (data.X_train[::97], data.y_train, data.X_test[::97]):
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()[:16]
 
 
 class QualityModel:
@@ -247,57 +211,11 @@ class QualityModel:
                 "confidence": float(P.max(1).mean()), "n": len(X)}
 
 
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Images x (B, C, H, W) in [0, 1], each redrawn as another writer or scanner might have drawn it: a random
-    affine map about the centre (rotation within 0.2 rad, width 0.7-1.4x, height 0.85-1.2x, shear within 0.25),
-    then a shift within 6 % of the side each way, then, for a quarter of the images each, its strokes kept,
-    thickened (3x3 max), thinned (3x3 min) or blurred (3x3 mean), then a contrast gain in [0.6, 1.6] clipped to
-    [0, 1]. A new tensor; x is not modified."""
-    n = len(x)
-
-    def u(lo, hi):
-        return lo + (hi - lo) * torch.rand(n, generator=gen)
-
-    ang, sx, sy, sh, tx, ty = u(-0.2, 0.2), u(0.7, 1.4), u(0.85, 1.2), u(-0.25, 0.25), u(-0.12, 0.12), u(-0.12, 0.12)
-    c, s = torch.cos(ang), torch.sin(ang)
-    lin = torch.stack([torch.stack([c / sx, (sh - s) / sx], 1), torch.stack([s / sy, c / sy], 1)], 1)  # (n, 2, 2)
-    shift = -(lin @ torch.stack([tx, ty], 1).unsqueeze(2))  # (n, 2, 1): the content moves by (tx, ty)
-    grid = F.affine_grid(torch.cat([lin, shift], 2), list(x.shape), align_corners=False)  # where to read the input
-    x = F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
-    kind = torch.randint(0, 4, (n,), generator=gen).view(-1, 1, 1, 1)
-    x = torch.where(kind == 1, F.max_pool2d(x, 3, 1, 1), x)
-    x = torch.where(kind == 2, -F.max_pool2d(-x, 3, 1, 1), x)
-    x = torch.where(kind == 3, F.avg_pool2d(x, 3, 1, 1, count_include_pad=False), x)
-    return (x * u(0.6, 1.6).view(-1, 1, 1, 1)).clamp(0, 1)
-
-
-def _train_classifier(data: ImageData, cfg: ClassifierConfig) -> tuple[SmallClassifier, float]:
-    g = torch.Generator().manual_seed(cfg.seed)
-    torch_state = torch.random.get_rng_state()
-    torch.manual_seed(cfg.seed)  # the layers' initial weights; the global RNG is restored below
-    net = SmallClassifier(data.shape[0], len(data.classes) or int(data.y_train.max()) + 1)
-    torch.random.set_rng_state(torch_state)
-    X = torch.as_tensor(data.X_train).reshape(-1, *data.shape)
-    y = torch.as_tensor(data.y_train)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
-    net.train()
-    for _ in range(cfg.epochs):
-        perm = torch.randperm(len(X), generator=g)
-        for i in range(0, len(X), cfg.batch_size):
-            idx = perm[i:i + cfg.batch_size]
-            xb = augment(X[idx], g) if cfg.augment else X[idx]
-            loss = F.cross_entropy(net(xb), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    net.eval()
-    with torch.no_grad():
-        Xte = torch.as_tensor(data.X_test).reshape(-1, *data.shape)
-        acc = float((net(Xte).argmax(1) == torch.as_tensor(data.y_test)).float().mean())
-    return net, acc
-
-
-def _references(qm_net: SmallClassifier, data: ImageData, seed: int) -> dict:
+def references(qm_net: SmallClassifier, data: ImageData, seed: int) -> dict:
+    """The reference statistics of a trained classifier on `data` ({"all" or a class: ...}, what
+    QualityModel.reference returns): split-half references (population_reference) of the training and of the
+    held-out features, the noise ceilings, random training images against the held-out halves, the diversity of
+    N_DIVERSITY random held-out images; every draw seeded by `seed` (the classifier's)."""
     rng = np.random.default_rng(seed)
     with torch.no_grad():
         feats = lambda X: torch.cat([qm_net.features(torch.as_tensor(X[i:i + 500]).reshape(-1, *data.shape))  # noqa: E731
@@ -334,34 +252,61 @@ def _references(qm_net: SmallClassifier, data: ImageData, seed: int) -> dict:
     return refs
 
 
-_MEMO: dict[str, QualityModel] = {}
+def classifier(result: dict) -> QualityModel:
+    """The classifier of a (finished) core.quality_run run, in eval mode, with its last held-out accuracy; no
+    reference statistics (enough to read images: `quality_model` adds them)."""
+    rows = [r for r in result.get("history", []) if "test_accuracy" in r]
+    return QualityModel({"weights": result["nets"]["classifier"], "shape": result["shape"],
+                         "classes": result["classes"], "test_accuracy": rows[-1]["test_accuracy"] if rows else np.nan})
 
 
 def quality_model(data: ImageData, cfg: ClassifierConfig | None = None, cache: DiskCache | None = None) -> QualityModel:
-    """The dataset's QualityModel: from memory, else from the disk cache, else trained (a few seconds)."""
+    """The dataset's QualityModel: the classifier of the finished run core.quality_run.quality_run(data, cfg) (the
+    disk cache, else the run shipped with the app, else trained now: core.quality_run.finished_run) with its
+    reference statistics (`references`: from the disk cache under the run, its weights and REFERENCE_VERSION, else
+    computed in seconds and cached; a new REFERENCE_VERSION recomputes them and keeps the classifier)."""
     cfg = cfg or ClassifierConfig()
-    key = make_key("gan-quality", {"dataset": data.name, "shape": list(data.shape), "n_train": len(data.X_train),
-                                   "digest": _data_digest(data), "cfg": asdict(cfg)})
-    if key in _MEMO:
-        return _MEMO[key]
     cache = cache or DiskCache()
-    state = cache.get(key)
-    if state is None or state.get("refs_version") != REFERENCE_VERSION:
-        if state is None:
-            net, acc = _train_classifier(data, cfg)
-            state = {"weights": net.state_dict(), "shape": list(data.shape), "classes": list(data.classes) or
-                     [str(i) for i in range(int(data.y_train.max()) + 1)], "test_accuracy": acc}
-        else:  # the classifier is kept; only its references are recomputed (seconds)
-            net = SmallClassifier(data.shape[0], len(state["classes"]))
-            net.load_state_dict(state["weights"])
-            net.eval()
-        state.update(refs=_references(net, data, cfg.seed), refs_version=REFERENCE_VERSION, seed=cfg.seed)
-        cache.put(key, state)
-        state = cache.get(key) or state
-    qm = QualityModel(state)
-    _MEMO[key] = qm
-    return qm
+    model = classifier(finished_run(data, cfg, cache))
+    h = hashlib.sha256()  # the weights too: a shipped (float16) and a trained classifier of one run differ slightly
+    for w in model.state["weights"].values():
+        h.update(w.numpy().tobytes())
+    key = make_key("quality-references", {"run": asdict(quality_run(data, cfg)), "weights": h.hexdigest()[:16],
+                                          "version": REFERENCE_VERSION})
+    refs = cache.get(key)
+    if refs is None:
+        computed = references(model.net, data, cfg.seed)
+        cache.put(key, computed)
+        refs = cache.get(key) or computed
+    return QualityModel({**model.state, "refs": refs, "seed": cfg.seed})
 
 
-def clear_memo() -> None:
-    _MEMO.clear()
+def finish(result: dict, data: ImageData) -> dict:
+    """Scores of a finished run for its provenance, with the weights as shipped (rounded to float16): the held-out
+    accuracy and the split-half floors of all classes (core.quality.references)."""
+    run = result["config"]
+    steps = for_command_line(QualityRun(run["dataset"], run["n_train"], run["digest"],
+                                        ClassifierConfig(**run["classifier"])), data)  # the images it saw
+    shipped = {**result, "nets": {"classifier": {k: v.half().float() for k, v in result["nets"]["classifier"].items()}}}
+    model = classifier(shipped)
+    ref = references(model.net, steps.data, int(run["classifier"]["seed"]))["all"]
+    acc = float((model.predict_proba(steps.data.X_test).argmax(1) == steps.data.y_test).mean())
+    return {"test_accuracy_float16": acc, **{k: ref[k] for k in ("floor", "floor_sd", "ceiling", "heldout_floor",
+                                                                 "heldout_floor_sd", "heldout_of_train")},
+            "note": "the shipped (float16) weights: held-out accuracy and the reference statistics of all classes "
+                    "(core.quality.references), as a page computes them"}
+
+
+def main(argv=None):
+    """python -m core.quality --dataset mnist --out assets/quality/mnist: a quality run (core.quality_run) from the
+    command line, every QualityRun field a flag (core.training.main)."""
+    from core import training
+
+    return training.main(for_command_line, QualityRun(), argv,
+                         "Train the quality classifier of a dataset (core.quality) and store it under the pages' "
+                         "cache key; with --out write it as a shipped run (float16) with its provenance and its "
+                         "reference floors.", finish=finish)
+
+
+if __name__ == "__main__":
+    main()

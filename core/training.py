@@ -412,16 +412,17 @@ def main(make_steps, config, argv=None, description: str = "", finish=None, pres
         return {}
     cpu = time.process_time() - cpu0  # this process's CPU seconds (a shared or throttled machine inflates only wall)
     if not a.no_cache:
-        path = DiskCache().put(make_key(steps.kind, cfg), snap)
+        path = DiskCache().put(make_key(steps.kind, steps.config), snap)  # the run's own config: the page's key
         print(f"stored in the cache: {path}", flush=True)
     if a.out:
         scores = finish(snap, data, **{n: getattr(a, f"finish_{n}") for n in finish_args or {}}) if finish else {}
         last = snap["history"][-1] if snap["history"] else {}
         module = type(steps).__module__
-        if module == "__main__":  # run as `python -m core.<topic>.<module>`
-            module = getattr(sys.modules["__main__"].__spec__, "name", module)
+        invoked = getattr(getattr(sys.modules["__main__"], "__spec__", None), "name", "")
+        if module == "__main__" or invoked.startswith("core."):  # run as `python -m core.<topic>.<module>`
+            module = invoked or module
         prov = {"command": f"python -m {module} " + " ".join(sys.argv[1:] if argv is None else argv),
-                "kind": steps.kind, "config": json.loads(json.dumps(asdict(cfg), default=str)),
+                "kind": steps.kind, "config": json.loads(json.dumps(asdict(steps.config), default=str)),
                 "code_version": CODE_VERSION, "data": title, "data_note": note,
                 "data_sha256": assets.fingerprint(*steps.data_arrays()),
                 "train_seconds": round(snap["seconds"], 1), "train_cpu_seconds": round(cpu, 1),

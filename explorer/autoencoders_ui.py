@@ -295,11 +295,17 @@ def noise_start(n: int, n_v: int, seed: int) -> np.ndarray:
     return dae.noise_start(n, n_v, seed)
 
 
-@st.cache_data(show_spinner="Scoring the chains' samples with the quality classifier…", max_entries=16)
-def chain_scores(key: str, done: int, _result: dict, _data: ImageData, burn_in: int, seed: int) -> dict:
+def chain_scores(key: str, done: int, result: dict, data: ImageData, burn_in: int, seed: int) -> dict:
+    """dae.score_chains with the dataset's quality classifier (explorer.gan_ui.quality: trained live on a cold
+    start, outside the cached scoring)."""
     from explorer.gan_ui import quality
 
-    return dae.score_chains(_result, _data, quality(_data.name), burn_in=burn_in, seed=seed)
+    return _chain_scores(key, done, result, data, quality(data.name), burn_in, seed)
+
+
+@st.cache_data(show_spinner="Scoring the chains' samples with the quality classifier…", max_entries=16)
+def _chain_scores(key: str, done: int, _result: dict, _data: ImageData, _qm, burn_in: int, seed: int) -> dict:
+    return dae.score_chains(_result, _data, _qm, burn_in=burn_in, seed=seed)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

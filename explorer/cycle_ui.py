@@ -14,6 +14,8 @@ import streamlit as st
 
 from core import data as datasets
 from core.gan import cycle, domains, judges
+from core.quality import classifier
+from core.quality_run import QualitySteps
 from explorer import gan_ui, live, plots, shell
 from explorer.widgets import Controls
 
@@ -47,9 +49,18 @@ def domain_b() -> datasets.ImageData:
     return domains.upscaled_digits()
 
 
-@st.cache_resource(show_spinner="Training the classifiers of both domains once (cached on disk)…")
-def domain_classifiers(name: str):
-    return judges.classifiers(shell.load_dataset(name), domain_b())
+@st.cache_resource(show_spinner=False)
+def judge_sets(name: str) -> dict:
+    """core.gan.judges.judge_sets of the dataset and domain B (shared: never modify the arrays)."""
+    return judges.judge_sets(shell.load_dataset(name), domain_b())
+
+
+def domain_classifiers(name: str) -> judges.Judges:
+    """The page's judges (core.gan.judges): each classifier's run cached or shipped, else trained live
+    (gan_ui.classifier_run: progress and Stop)."""
+    runs = {role: gan_ui.classifier_run(QualitySteps.of(images, cfg), f"Training the {judges.ROLES[role]} (once)")
+            for role, (images, cfg) in judge_sets(name).items()}
+    return judges.judges_of({role: live.built(res, classifier) for role, res in runs.items()})
 
 
 def train_cycle(run: cycle.CycleRun, data: datasets.ImageData, label: str = "Training the CycleGAN"):
@@ -71,16 +82,20 @@ def has_joint(rows: list[dict]) -> bool:
 
 
 @st.cache_data(show_spinner="Scoring the final translators on held-out digits (a second)…", max_entries=16)
-def final_scores(key: str, status: str, done: int, _res: live.RunResult, _data: datasets.ImageData) -> dict:
+def final_scores(key: str, status: str, done: int, _res: live.RunResult, _data: datasets.ImageData,
+                 _judges: judges.Judges) -> dict:
     """cycle.final_scores of a finished run (key, status, done: its identity), with the page's judges."""
-    return cycle.final_scores(_res.result, domain_classifiers(_data.name), _data, domain_b())
+    return cycle.final_scores(_res.result, _judges, _data, domain_b())
+
+
+def identity_scores(name: str, n_eval: int, data: datasets.ImageData) -> dict:
+    """The identity map's scores (no translation) on the same held-out digits, with the same judges."""
+    return _identity_scores(name, n_eval, data, domain_classifiers(name))
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def identity_scores(name: str, n_eval: int, _data: datasets.ImageData) -> dict:
-    """The identity map's scores (no translation) on the same held-out digits, with the same judges."""
-    return judges.score_translations(judges.identity_map, judges.identity_map, domain_classifiers(name), _data,
-                                      domain_b(), n_eval)
+def _identity_scores(name: str, n_eval: int, _data: datasets.ImageData, _judges: judges.Judges) -> dict:
+    return judges.score_translations(judges.identity_map, judges.identity_map, _judges, _data, domain_b(), n_eval)
 
 
 def last_scores(res: live.RunResult, data: datasets.ImageData) -> tuple[dict, bool]:
@@ -90,7 +105,7 @@ def last_scores(res: live.RunResult, data: datasets.ImageData) -> tuple[dict, bo
         return rows[-1], True
     if not rows:  # trained without judges: nothing to show
         return {}, True
-    return final_scores(res.key, res.status, res.done, res, data), False
+    return final_scores(res.key, res.status, res.done, res, data, domain_classifiers(data.name)), False
 
 
 def pct(v: float) -> str:

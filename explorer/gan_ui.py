@@ -19,6 +19,7 @@ from core.gan import diagnosis, latent
 from core.gan import images as gi
 from core.gan import train as gt
 from core.quality import N_EVAL, QualityModel, quality_model
+from core.quality_run import QualitySteps
 from explorer import live, plots, shell
 from explorer.widgets import Controls
 
@@ -42,9 +43,25 @@ def iterations(ctrl: Controls, default: int, lo: int = 20, hi: int = 20000) -> i
 
 
 
-@st.cache_resource(show_spinner="Training the quality classifier for this dataset once (cached on disk)…")
+def classifier_run(steps: QualitySteps, label: str) -> live.RunResult:
+    """A classifier's finished run (core.quality_run): cached or shipped, else trained live (progress and Stop);
+    stopped, the page stops until Resume (scores need the whole classifier)."""
+    res = live.train_cached(steps, curves=["test_accuracy"], labels={"test_accuracy": "held-out accuracy"}, label=label)
+    if res is None or res.status == "stopped":
+        st.info(f"{label} was stopped: the scores on this page need it. Press Resume above.")
+        st.stop()
+    return res
+
+
 def quality(name: str) -> QualityModel:
-    """The dataset's quality classifier and reference statistics (shared: read-only)."""
+    """The dataset's quality classifier and reference statistics (shared: read-only); a cold start trains the
+    classifier live (`classifier_run`)."""
+    classifier_run(QualitySteps.of(shell.load_dataset(name)), "Training this dataset's quality classifier (once)")
+    return _quality(name)
+
+
+@st.cache_resource(show_spinner="Computing the quality classifier's reference statistics (once, seconds)…")
+def _quality(name: str) -> QualityModel:
     return quality_model(shell.load_dataset(name))
 
 
@@ -123,10 +140,11 @@ def curves(hist: pd.DataFrame, loss: str, key: str, settings: str = "") -> None:
 
 
 @st.cache_data(show_spinner="Scoring the generator's samples (today's Frechet reference)…", max_entries=32)
-def final_quality(key: str, done: int, label, _result: dict, _data: datasets.ImageData) -> dict:
-    """The run's final generator scored now (core.gan.latent.quality_report, 1,000 samples): the same definition for
-    shipped runs, whose rows were logged under an earlier reference, and for runs trained today."""
-    return latent.quality_report(_result, _data, quality(_data.name), label)
+def final_quality(key: str, done: int, label, _result: dict, _data: datasets.ImageData, _qm: QualityModel) -> dict:
+    """The run's final generator scored now (core.gan.latent.quality_report, 1,000 samples) by the dataset's quality
+    classifier `_qm`: the same definition for shipped runs, whose rows were logged under an earlier reference, and
+    for runs trained today."""
+    return latent.quality_report(_result, _data, _qm, label)
 
 
 def current_quality(res: live.RunResult, data: datasets.ImageData, label=None) -> dict | None:
@@ -137,7 +155,7 @@ def current_quality(res: live.RunResult, data: datasets.ImageData, label=None) -
         return None
     if "fid_floor_sd" in rows[-1] and label is None:
         return rows[-1]
-    return final_quality(res.key, res.done, label, res.result, data)
+    return final_quality(res.key, res.done, label, res.result, data, quality(data.name))
 
 
 def logged_under_old_reference(result: dict) -> bool:

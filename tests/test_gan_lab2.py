@@ -312,20 +312,28 @@ def test_the_joint_rate_counts_each_digit_once_and_the_identity_map_gets_the_sam
     assert few["preservation_ab"] == pytest.approx(np.mean(reader[500:510] == A.y_test[:10]))
 
 
-def test_the_shipped_judges_are_the_ones_made_from_these_digits(mnist):
+def test_the_shipped_judges_are_quality_runs_made_from_these_digits(mnist):
+    from core.quality_run import QualitySteps
+
     b = domains.upscaled_digits()
-    both = domains.reader_digits(mnist, b)
-    dom = domains.domain_digits(mnist, b, both)
-    j = judges.shipped_judges(both, dom)
-    assert j is not None and j.a is j.b
-    # they read the held-out digits as well as when they were trained (float16 weights since: within 0.5 %)
-    for qm, d in ((j.a, both), (j.domain, dom)):
-        assert float((qm.predict_proba(d.X_test).argmax(1) == d.y_test).mean()) == pytest.approx(
+    sets = judges.judge_sets(mnist, b)
+    jd = judges.classifiers(mnist, b)  # an empty cache: the shipped runs
+    assert jd.a is jd.b
+    for role, qm in (("reader", jd.a), ("domain", jd.domain)):
+        images, cfg = sets[role]
+        steps = QualitySteps.of(images, cfg)
+        ship = steps.shipped()
+        folder = "assets/quality/mnist-digits28" + ("-domain" if role == "domain" else "")
+        assert ship is not None and str(steps.asset_folder()).endswith(folder), role
+        assert ship["provenance"]["command"] == f"python -m core.gan.judges --role {role} --out {folder}"
+        for name, w in ship["nets"]["classifier"].items():
+            assert torch.equal(qm.net.state_dict()[name], w), (role, name)
+        # they read the held-out digits as well as when they were trained (float16 weights since: within 0.5 %)
+        assert float((qm.predict_proba(images.X_test).argmax(1) == images.y_test).mean()) == pytest.approx(
             qm.test_accuracy, abs=0.005)
-    assert judges.classifiers(mnist, b).domain.test_accuracy == j.domain.test_accuracy  # classifiers() takes them
-    other = replace(both, X_train=both.X_train.copy())
-    other.X_train[0, 300] += 0.5  # one pixel of one digit
-    assert judges.shipped_judges(other, dom) is None  # not these digits: trained instead
+        other = replace(images, X_train=images.X_train.copy())
+        other.X_train[0, 300] += 0.5  # one pixel of one digit
+        assert QualitySteps.of(other, cfg).shipped() is None  # not these digits: trained instead
 
 
 def test_cycle_translators_shown_are_the_moving_average_of_the_trained_ones(mnist):

@@ -1,13 +1,18 @@
 """Quality metrics of the GAN lab: the Frechet distance against scipy, the ranking real < blurred < noise,
-classes covered, diversity, calibration points, caching."""
+classes covered, diversity, calibration points, caching; the classifier as a run kind (core.quality_run): the same
+weights as a plain loop, Stop and resume, the command line and the shipped MNIST classifier."""
+from dataclasses import asdict, replace
+
 import numpy as np
 import pytest
 import scipy.linalg
 import torch
 import torch.nn.functional as F
 
+from core import assets, training
 from core import quality as Q
-from core.cache import DiskCache
+from core import quality_run as R
+from core.cache import DiskCache, make_key
 from core.data import ImageData
 
 FAST = Q.ClassifierConfig(epochs=3, batch_size=32)
@@ -168,28 +173,144 @@ def test_mode_collapse_is_measured(qm, small_mnist):
 def test_quality_model_is_cached_on_disk(small_mnist, tmp_path):
     cache = DiskCache(tmp_path)
     first = Q.quality_model(small_mnist, Q.ClassifierConfig(epochs=1), cache=cache)
-    files = list(tmp_path.glob("gan-quality-*.pt"))
-    assert len(files) == 1
-    Q.clear_memo()
+    assert len(list(tmp_path.glob("quality-[0-9a-f]*.pt"))) == 1  # the run, under the run kind's key
+    assert len(list(tmp_path.glob("quality-references-*.pt"))) == 1  # its references
+    run = R.quality_run(small_mnist, Q.ClassifierConfig(epochs=1))
+    assert cache.get(make_key("quality", run))["done"] == 1  # where a page and the command line look for it
     second = Q.quality_model(small_mnist, Q.ClassifierConfig(epochs=1), cache=cache)
     assert second is not first
     X = small_mnist.X_test[:50]
-    assert np.allclose(first.features(X), second.features(X), atol=1e-6)
-    assert second.reference()["floor"] == pytest.approx(first.reference()["floor"])
+    assert np.array_equal(first.features(X), second.features(X))
+    assert second.reference()["floor"] == first.reference()["floor"]
 
 
 def test_a_new_reference_version_recomputes_the_references_and_keeps_the_classifier(small_mnist, tmp_path,
                                                                                    monkeypatch):
     cache = DiskCache(tmp_path)
     first = Q.quality_model(small_mnist, Q.ClassifierConfig(epochs=1), cache=cache)
-    Q.clear_memo()
     monkeypatch.setattr(Q, "REFERENCE_VERSION", Q.REFERENCE_VERSION + 1)
     monkeypatch.setattr(Q, "N_DRAWS", 3)
     second = Q.quality_model(small_mnist, Q.ClassifierConfig(epochs=1), cache=cache)
     assert len(second.reference()["train"]["floor_draws"]) == 3 != len(first.reference()["train"]["floor_draws"])
     X = small_mnist.X_test[:50]
     assert np.array_equal(first.features(X), second.features(X))
-    Q.clear_memo()
+    assert len(list(tmp_path.glob("quality-references-*.pt"))) == 2  # one per version
+    assert len(list(tmp_path.glob("quality-[0-9a-f]*.pt"))) == 1  # one classifier
+
+
+# ----------------------------------------------------------------------------- the classifier as a run kind
+
+def _direct_loop(data, cfg):
+    """The classifier trained by a plain loop written out here: initial weights under torch.manual_seed(seed), one
+    generator seeded by seed for every epoch's order and every augmentation, Adam on cross-entropy."""
+    g = torch.Generator().manual_seed(cfg.seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        net = Q.SmallClassifier(data.shape[0], 10)
+    X, y = torch.as_tensor(data.X_train).reshape(-1, *data.shape), torch.as_tensor(data.y_train)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
+    for _ in range(cfg.epochs):
+        perm = torch.randperm(len(X), generator=g)
+        for i in range(0, len(X), cfg.batch_size):
+            idx = perm[i:i + cfg.batch_size]
+            loss = F.cross_entropy(net(Q.augment(X[idx], g) if cfg.augment else X[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return net
+
+
+@pytest.fixture(scope="module")
+def tiny(mnist):
+    return ImageData("mnist", mnist.X_train[:600], mnist.y_train[:600], mnist.X_test[:300], mnist.y_test[:300],
+                     mnist.shape, mnist.classes, note="first 600 training digits")
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_the_run_kinds_classifier_is_the_direct_loops_bit_for_bit(tiny, augment, one_torch_thread):
+    cfg = Q.ClassifierConfig(epochs=2, batch_size=64, seed=5, augment=augment)
+    res = training.run_to_end(R.QualitySteps.of(tiny, cfg))
+    net = _direct_loop(tiny, cfg)
+    for name, w in net.state_dict().items():
+        assert torch.equal(w, res["nets"]["classifier"][name]), name
+    # every row's held-out accuracy, counted image by image; the last one is the model's
+    with torch.no_grad():
+        pred = net(torch.as_tensor(tiny.X_test).reshape(-1, 1, 28, 28)).argmax(1).numpy()
+    acc = sum(int(p == t) for p, t in zip(pred, tiny.y_test)) / len(pred)
+    assert [r["epoch"] for r in res["history"]] == [0, 1, 2]
+    assert res["history"][-1]["test_accuracy"] == pytest.approx(acc, abs=1e-7)
+    assert Q.classifier(res).test_accuracy == pytest.approx(acc, abs=1e-7)
+
+
+def test_stop_and_resume_equals_the_uninterrupted_run_and_progress_comes_inside_an_epoch(tiny, one_torch_thread):
+    cfg = Q.ClassifierConfig(epochs=3, batch_size=16)  # 38 batches an epoch: progress after 20
+    recs, snaps = [], []
+    for rec in training.train(R.QualitySteps.of(tiny, cfg)):
+        recs.append(rec)
+        if "snapshot" in rec.extra:
+            snaps.append(rec.extra["snapshot"]())
+            if len(snaps) == 2:  # Stop after the first epoch
+                break
+    inside = [r.step for r in recs if "snapshot" not in r.extra]
+    assert inside == [pytest.approx(20 / 38)]
+    rest = training.run_to_end(R.QualitySteps.of(tiny, cfg), snaps[-1])
+    whole = training.run_to_end(R.QualitySteps.of(tiny, cfg))
+    assert rest["done"] == whole["done"] == 3
+    for name, w in whole["nets"]["classifier"].items():
+        assert torch.equal(w, rest["nets"]["classifier"][name]), name
+    assert [r["test_accuracy"] for r in rest["history"]] == [r["test_accuracy"] for r in whole["history"]]
+
+
+def test_a_run_refuses_other_images_than_its_own(tiny, small_mnist):
+    run = R.quality_run(tiny)
+    with pytest.raises(ValueError, match="not of these images"):
+        R.QualitySteps(run, small_mnist)
+    other = replace(tiny, X_train=tiny.X_train.copy())
+    other.X_train[0, 300] += 0.5  # one pixel of the first digit (a row the digest reads)
+    with pytest.raises(ValueError, match="not of these images"):
+        R.QualitySteps(run, other)
+
+
+def test_the_command_line_writes_a_loadable_asset_under_the_pages_key(tmp_path, monkeypatch, mnist):
+    monkeypatch.setenv("GME_CACHE_DIR", str(tmp_path / "cache"))
+    snap = Q.main(["--dataset", "mnist", "--n-train", "500", "--epochs", "1", "--batch-size", "64",
+                   "--out", str(tmp_path / "asset")])
+    first = ImageData("mnist", mnist.X_train[:500], mnist.y_train[:500], mnist.X_test, mnist.y_test, mnist.shape,
+                      mnist.classes)
+    cfg = Q.ClassifierConfig(epochs=1, batch_size=64)
+    run = R.quality_run(first, cfg)
+    assert snap["config"] == asdict(run)
+    hit = DiskCache().get(make_key("quality", run))  # the page's key for these images and settings
+    assert hit is not None and torch.equal(hit["nets"]["classifier"]["head.weight"],
+                                          snap["nets"]["classifier"]["head.weight"])
+    shipped = assets.shipped(tmp_path / "asset", run, assets.fingerprint(*R.QualitySteps(run, first).data_arrays()))
+    assert shipped is not None and shipped["provenance"]["config"] == asdict(run) and "opts" not in shipped
+    assert "--dataset mnist --n-train 500 --epochs 1" in shipped["provenance"]["command"]
+    w16 = snap["nets"]["classifier"]["body.8.weight"].half().float()
+    assert torch.equal(shipped["nets"]["classifier"]["body.8.weight"], w16)  # float16, exactly
+    # the floors of the provenance are the shipped classifier's references, as a page computes them
+    model = Q.quality_model(first, cfg, cache=DiskCache(tmp_path / "empty"))
+    assert model.reference()["floor"] != Q.quality_model(first, cfg).reference()["floor"]  # float16 vs float32
+    steps = R.QualitySteps(run, first)
+    steps.asset_folder = lambda: tmp_path / "asset"
+    assert steps.shipped() is not None
+    scores = shipped["provenance"]["scores"]
+    assert scores["floor"] == pytest.approx(Q.references(Q.classifier(shipped).net, first, 0)["all"]["floor"],
+                                            rel=1e-9)
+
+
+def test_the_shipped_mnist_classifier_is_the_default_run_on_the_shipped_digits(mnist, tmp_path):
+    steps = R.QualitySteps.of(mnist)
+    ship = steps.shipped()
+    assert ship is not None and str(steps.asset_folder()).endswith("assets/quality/mnist")
+    assert ship["provenance"]["command"] == "python -m core.quality --dataset mnist --out assets/quality/mnist"
+    qm = Q.quality_model(mnist, cache=DiskCache(tmp_path))  # an empty cache: the shipped run, not trained
+    assert not list(tmp_path.glob("quality-[0-9a-f]*.pt"))
+    for name, w in ship["nets"]["classifier"].items():
+        assert torch.equal(qm.net.state_dict()[name], w)
+    acc = float((qm.predict_proba(mnist.X_test).argmax(1) == mnist.y_test).mean())
+    assert acc == pytest.approx(ship["provenance"]["scores"]["test_accuracy_float16"], abs=1e-9) and acc > 0.95
+    assert qm.reference()["floor"] == pytest.approx(ship["provenance"]["scores"]["floor"], rel=1e-9)
 
 
 def test_augment_redraws_each_image_without_moving_it_far_or_touching_the_input():

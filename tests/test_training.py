@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import assets, training
+from core import assets, quality, quality_run, training
 from core import data as datasets
 from core.boltzmann import algorithms, crbm, crbm_baselines, dbm, rbm_lab
 from core.boltzmann.rbm import RBMConfig
@@ -45,12 +45,11 @@ def _upscaled() -> datasets.ImageData:
 
 
 def _quality(data):
-    """A one-epoch quality classifier of `data` (trained once per test session, in memory)."""
-    from core.quality import ClassifierConfig, quality_model
-
+    """A one-epoch quality classifier of `data` with its references (trained once per test session, in memory)."""
     key = ("quality", id(data))
     if key not in _MEMO:
-        _MEMO[key] = quality_model(data, ClassifierConfig(epochs=1), cache=DiskCache(tempfile.mkdtemp()))
+        cache = DiskCache(tempfile.mkdtemp())
+        _MEMO[key] = quality.quality_model(data, quality.ClassifierConfig(epochs=1), cache=cache)
     return _MEMO[key]
 
 
@@ -95,11 +94,13 @@ def _kinds(mnist, digits):
                                                batch_size=50, n_eval=50), digits, device="cpu"),
         "gan-playground": lambda: playground.PlaygroundSteps(playground.PlaygroundRun(
             objective="wgan-gp", hidden=8, batch_size=32, iterations=6, measure_every=2, n_eval=64)),
+        "quality": lambda: quality_run.QualitySteps.of(_small(mnist, 200), quality.ClassifierConfig(
+            epochs=3, batch_size=64, augment=True)),
     }
 
 
 KINDS = ["rbm", "bm-algorithms", "dbm", "gan-mlp", "gan-dcgan-gp", "inpaint-ebm", "mdn", "crbm", "crbm-baselines",
-         "vae", "dae", "dbn", "sae", "cgan", "cyclegan", "gan-playground"]
+         "vae", "dae", "dbn", "sae", "cgan", "cyclegan", "gan-playground", "quality"]
 
 
 @pytest.fixture(scope="module")

@@ -12,19 +12,19 @@ B looks like B and keeps 10 %. Two separate rates p and q only bound the joint o
 min(p, q). `score_translations` scores any pair of translate functions, the identity map included
 (`identity_map`), on the same held-out digits.
 
-The default judges (`classifiers`) ship in assets/gan/cyclegan-judges (`ship_judges`); otherwise they are trained
-once (core.quality.quality_model, about a minute on a CPU) and cached on disk.
+The judges are quality runs (core.quality_run, `judge_sets`): the default ones ship in assets/quality/mnist-digits28
+and mnist-digits28-domain (made by this module's command line); others are trained once (about a minute on a CPU)
+and cached on disk.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import torch
 
-from core import assets
 from core import data as datasets
+from core import training
 from core.gan.domains import domain_digits, reader_digits, upscaled_digits
 
 READER = {"epochs": 12, "augment": True}  # the reader of both domains: core.quality.ClassifierConfig fields
@@ -88,66 +88,34 @@ class Judges:
     domain: object = None
 
 
-JUDGES_DIR = assets.folder("gan") / "cyclegan-judges"  # the default judges, shipped (about a minute to train on a CPU)
+ROLES = {"reader": "reader of both domains", "domain": "domain judge", "a": "classifier of domain A",
+         "b": "classifier of domain B"}  # who judges, in words
 
 
-def judges_config() -> dict:
-    """What the shipped judges must have been trained with: both core.quality.ClassifierConfig, as dicts."""
+def judge_sets(data_a: datasets.ImageData, data_b: datasets.ImageData) -> dict[str, tuple]:
+    """{role: (images, core.quality.ClassifierConfig)}: the quality runs (core.quality_run) of the judges. Same
+    classes in both domains: "reader" (`reader_digits`, READER) and "domain" (`domain_digits`, DOMAIN); otherwise
+    "a" (data_a, the default classifier: the GAN pages' quality classifier) and "b" (data_b, 60 epochs)."""
     from core.quality import ClassifierConfig
 
-    return {"reader": asdict(ClassifierConfig(**READER)), "domain": asdict(ClassifierConfig(**DOMAIN))}
+    if list(data_a.classes) == list(data_b.classes):
+        both = reader_digits(data_a, data_b)
+        return {"reader": (both, ClassifierConfig(**READER)),
+                "domain": (domain_digits(data_a, data_b, both), ClassifierConfig(**DOMAIN))}
+    return {"a": (data_a, ClassifierConfig()), "b": (data_b, ClassifierConfig(epochs=60))}
 
 
-def judges_fingerprint(both: datasets.ImageData, dom: datasets.ImageData) -> str:
-    """SHA-256 of what the judges learnt from and were tested on (`reader_digits`, `domain_digits`)."""
-
-    return assets.fingerprint(both.X_train, both.y_train, both.X_test, both.y_test, dom.y_train, dom.y_test)
-
-
-def shipped_judges(both: datasets.ImageData, dom: datasets.ImageData, folder=JUDGES_DIR) -> Judges | None:
-    """The shipped reader and domain judge (float16 weights) if made with `judges_config` on exactly these
-    images, else None."""
-    from core.quality import QualityModel
-
-    got = assets.shipped(folder, judges_config(), judges_fingerprint(both, dom))
-    if got is None:
-        return None
-    try:
-        reader, domain = QualityModel(got["reader"]), QualityModel(got["domain"])
-    except (KeyError, RuntimeError):  # another classifier architecture since: train instead
-        return None
-    return Judges(reader, reader, domain)
-
-
-def ship_judges(data_a: datasets.ImageData | None = None, data_b: datasets.ImageData | None = None, out=JUDGES_DIR):
-    """Train (or take from the cache) the default judges and write them as a shipped asset: the CycleGAN page
-    then scores its shipped translators at once: python -c "from core.gan import judges; judges.ship_judges()"
-    (domain A: MNIST, domain B: `upscaled_digits`, when data_a, data_b are None)."""
-    import datetime
-    import platform
-
-    from core import CODE_VERSION
-    from core.quality import ClassifierConfig, quality_model
-
-    data_a = data_a if data_a is not None else datasets.load("mnist")
-    data_b = data_b if data_b is not None else upscaled_digits()
-    both = reader_digits(data_a, data_b)
-    dom = domain_digits(data_a, data_b, both)
-    judges = {"reader": quality_model(both, ClassifierConfig(**READER)),
-              "domain": quality_model(dom, ClassifierConfig(**DOMAIN))}
-    keep = ("weights", "shape", "classes", "test_accuracy")  # what judging needs (no Frechet references)
-    result = {"config": judges_config(), **{k: {f: q.state[f] for f in keep} for k, q in judges.items()}}
-    prov = {"command": 'python -c "from core.gan import judges; judges.ship_judges()"',
-            "kind": "cyclegan-judges", "config": judges_config(), "code_version": CODE_VERSION,
-            "data_sha256": judges_fingerprint(both, dom),
-            "test_accuracy": {k: q.test_accuracy for k, q in judges.items()}, "torch": torch.__version__,
-            "python": platform.python_version(), "date": datetime.date.today().isoformat()}
-    return assets.save(out, result, prov)
+def judges_of(models: dict) -> Judges:
+    """The Judges made of the classifiers of `judge_sets`' roles ({role: core.quality.QualityModel})."""
+    if "reader" in models:
+        return Judges(models["reader"], models["reader"], models["domain"])
+    return Judges(models["a"], models["b"])
 
 
 def classifiers(data_a: datasets.ImageData, data_b: datasets.ImageData) -> Judges:
-    """The judges of a translation: the shipped ones (`shipped_judges`) when made from exactly these digits with
-    these settings, else trained once (about a minute on a CPU) and cached on disk (core.quality.quality_model).
+    """The judges of a translation (`judge_sets`), each the classifier of a finished quality run
+    (core.quality_run.finished_run: the disk cache, else shipped in assets/quality/, else trained once, about a
+    minute on a CPU, without progress: the CycleGAN page trains them with explorer.live.train_cached).
 
     When both domains hold the same classes (MNIST's digits and B's), one reader of both domains judges both
     directions: core.quality's small classifier trained on both domains' training digits, every batch redrawn at
@@ -155,17 +123,36 @@ def classifiers(data_a: datasets.ImageData, data_b: datasets.ImageData) -> Judge
     held-out digits and 97 % of B's. Each domain's own classifier is a narrow judge of the other domain's style:
     B's, from 1,437 digits of a few dozen writers, reads only 39 % of MNIST's digits drawn exactly the way B is
     made (`render_as_b`; the reader of both reads 91 %), so it cannot tell a good translation from a bad one.
-    A reader of both domains also reads an untranslated digit, so a second judge, a classifier of the domain (trained on the same
-    images without redrawing), says whether a translation looks like its target domain at all. Another domain A
-    (Fashion-MNIST) keeps each domain's own classifier and no domain judge."""
-    from core.quality import ClassifierConfig, quality_model
+    A reader of both domains also reads an untranslated digit, so a second judge, a classifier of the domain
+    (trained on the same images without redrawing), says whether a translation looks like its target domain at
+    all. Another domain A (Fashion-MNIST) keeps each domain's own classifier and no domain judge."""
+    from core.quality import classifier, finished_run
 
-    if list(data_a.classes) == list(data_b.classes):
-        both = reader_digits(data_a, data_b)
-        dom = domain_digits(data_a, data_b, both)
-        shipped = shipped_judges(both, dom)
-        if shipped is not None:
-            return shipped
-        reader = quality_model(both, ClassifierConfig(**READER))
-        return Judges(reader, reader, quality_model(dom, ClassifierConfig(**DOMAIN)))
-    return Judges(quality_model(data_a), quality_model(data_b, ClassifierConfig(epochs=60)))
+    return judges_of({role: classifier(finished_run(d, cfg)) for role, (d, cfg) in judge_sets(data_a, data_b).items()})
+
+
+@dataclass
+class JudgeRun:
+    role: str = "reader"  # which default judge of the CycleGAN page (MNIST and `upscaled_digits`): reader or domain
+
+
+def judge_steps(run: JudgeRun, data=None):
+    """The quality run (core.quality_run.QualitySteps) of one default judge (the command line's)."""
+    from core.quality_run import QualitySteps
+
+    sets = judge_sets(datasets.load("mnist"), upscaled_digits())
+    if run.role not in sets:
+        raise ValueError(f"role must be one of {sorted(sets)}, got {run.role!r}")
+    images, cfg = sets[run.role]
+    return QualitySteps.of(images, cfg)
+
+
+def main(argv=None):
+    """python -m core.gan.judges --role reader --out assets/quality/mnist-digits28 (and --role domain --out
+    assets/quality/mnist-digits28-domain): the CycleGAN page's default judges, shipped like any quality run."""
+    return training.main(judge_steps, JudgeRun(), argv, "Train one of the CycleGAN page's default judges (a "
+                         "core.quality_run run) and store it under the page's cache key; with --out ship it.")
+
+
+if __name__ == "__main__":
+    main()
