@@ -1,8 +1,9 @@
 """The 2-D GAN playground's widgets, its one live run per session, and its figures (core.playground does the science).
 
 The run lives in ``st.session_state[LIVE]`` (one per session, dropped when another page opens: shell.page_scoped):
-{"key": the settings and points it was made with, "live": core.playground.run.Live}. Play reruns only the
-training fragment (``st.fragment(run_every=...)``), a few times a second, each time a few iterations; pause keeps
+{"key": the settings and points it was made with, "live": core.playground.run.Live, "how": how it began}. A new
+run opens on its settings trained for a few hundred iterations (core.playground.run.opening, through the lab kit's
+disk cache). Play reruns only the training fragment (``st.fragment(run_every=...)``), a few times a second, each time a few iterations; pause keeps
 everything; a changed setting or Restart makes a new run from the seed.
 """
 from __future__ import annotations
@@ -22,10 +23,12 @@ from core.playground import score
 from core.playground import targets as tg
 from core.uploads import TableError, load_two_columns
 from explorer import plots, shell
+from explorer.live import train_cached
 from explorer.widgets import Controls
 
 LIVE = "play.live"  # session state: {"key": settings and points, "live": Live}
 PLAYING = "play.playing"  # session state: True while play is on
+COLD = "play.cold"  # session state: True once Restart was pressed (the next run starts at iteration 0)
 SOURCES = {**tg.TARGETS, "table": "Your points (edit the table)", "upload": "Your points (CSV upload)"}
 SPEEDS = (1, 2, 5, 10, 20, 50)  # iterations per redraw
 REDRAW_SECONDS = 0.3  # play redraws the training view this often
@@ -60,7 +63,7 @@ def points_from_upload(file) -> tuple[np.ndarray | None, list[str]]:
                 icon=":material/upload:")
         return None, []
     try:
-        cols = load_two_columns(file.getvalue(), file.name)
+        cols = load_two_columns(file.getvalue(), file.name, columns="x, y")
     except TableError as exc:
         st.error(str(exc), icon=":material/error:")
         return None, []
@@ -104,6 +107,8 @@ def controls(ctrl: Controls) -> tuple[pr.PlaygroundRun, tg.Mixture | None, str]:
                                                                                  1e-2])
     d_steps = ctrl.slider("D steps per G step", "dsteps", 0, 10, 0,
                           help="0: the objective's own (5 for the two WGANs, 1 otherwise)")
+    own = pr.D_STEPS.get(objective, 1)
+    ctrl.note("dsteps", "D steps per G step", f"{own} (the objective's own)" if int(d_steps) == 0 else int(d_steps))
     extra = {}
     if objective == "wgan-clip":
         extra["clip"] = ctrl.log_slider("Clipping bound c", "clip", 0.01, 1.0, 0.1)
@@ -121,16 +126,29 @@ def controls(ctrl: Controls) -> tuple[pr.PlaygroundRun, tg.Mixture | None, str]:
 # ----------------------------------------------------------------------------- the live run
 
 def live_run(run: pr.PlaygroundRun, target: tg.Mixture | None, digest: str) -> pr.Live:
-    """This session's run for these settings (a new one, iteration 0, when they changed or Restart was pressed)."""
+    """This session's run for these settings. A new one (when they changed) opens on the settings' run trained for
+    `pr.OPENING` iterations (the disk cache, else trained now with a progress bar: a few seconds) for the named
+    targets, and at iteration 0 for your points or after Restart."""
     key = json.dumps(asdict(run), sort_keys=True) + digest
     held = st.session_state.get(LIVE)
     if held is None or held["key"] != key:
-        held = {"key": key, "live": pr.Live(run, target)}  # replaces the previous run: one per session
-        st.session_state[LIVE] = held
+        snapshot, how = None, "iteration 0"
+        if target is None and not st.session_state.pop(COLD, False):
+            res = train_cached(pr.PlaygroundSteps(pr.opening(run)), curves=["w1"],
+                                    labels={"w1": "W1 (POT)"}, label="Training the opening state")
+            if res is not None:
+                snapshot, how = res.result, res.status_line()
+        held = {"key": key, "live": pr.Live(run, target, snapshot=snapshot), "how": how}
+        st.session_state[LIVE] = held  # replaces the previous run: one per session
         st.session_state[PLAYING] = False
         shell.page_scoped(LIVE)
         shell.page_scoped(PLAYING)
     return held["live"]
+
+
+def opened_how() -> str:
+    """How this session's run began: 'iteration 0', or the opening run's status line (cached, trained now)."""
+    return st.session_state.get(LIVE, {}).get("how", "iteration 0")
 
 
 def toggle_play() -> None:
@@ -139,7 +157,9 @@ def toggle_play() -> None:
 
 
 def restart() -> None:
+    """Back to iteration 0 (the same settings and seed)."""
     st.session_state.pop(LIVE, None)
+    st.session_state[COLD] = True
     st.session_state[PLAYING] = False
 
 
@@ -214,7 +234,9 @@ def square(fig: go.Figure, live: pr.Live, title: str, height: int = 520) -> go.F
     x0, x1, y0, y1 = live.extent
     fig.update_xaxes(range=[x0, x1], constrain="domain")
     fig.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain")
-    fig.update_layout(hovermode="closest")
+    fig.update_layout(hovermode="closest", margin=dict(b=95),  # the legend under the plot, clear of the title
+                      legend=dict(orientation="h", yanchor="top", y=-0.13 * 520 / height, x=0,
+                                  xanchor="left"))
     return fig
 
 

@@ -22,7 +22,7 @@ run, target, digest = ui.controls(ctrl)
 live = ui.live_run(run, target, digest)
 speed = ui.buttons(live)
 playing = st.session_state.get(ui.PLAYING, False)
-st.caption(f"{ctrl.caption()} · {ui.pr.d_steps_of(run)} D step(s) per G step · batch {run.batch_size}")
+st.caption(f"{ctrl.caption()} · batch {run.batch_size} · opened on: {ui.opened_how()} (↺ Restart: iteration 0)")
 
 tab_train, tab_theory, tab_w, tab_dae, tab_export = shell.tabs(
     ["Training", "Optimal D and equilibrium", "Wasserstein and transport", "DAE score field", "Export"])

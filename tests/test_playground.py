@@ -110,6 +110,15 @@ def test_a_d_step_changes_only_d_and_a_g_step_only_g(one_torch_thread):
 
 # ----------------------------------------------------------------------------- theory
 
+def test_kernel_density_equals_a_written_out_mean_and_the_likelihood_bandwidth_picks_scott_for_one_gaussian():
+    g = np.random.default_rng(2)
+    S, P = g.normal(size=(300, 2)), g.normal(size=(50, 2))
+    want = [math.log(np.mean([math.exp(gauss_logpdf(p[None], s, 0.4)[0]) for s in S])) for p in P]
+    np.testing.assert_allclose(theory.kde_log_density(S, P, 0.4), want, rtol=1e-9)
+    h, scores = theory.likelihood_bandwidth(S, g.normal(size=(2000, 2)), factors=(0.05, 1.0, 10.0))
+    assert h == pytest.approx(theory.scott_bandwidth(S))  # Scott's rule is near-optimal for one Gaussian
+
+
 def test_optimal_d_of_two_gaussians_is_the_logistic_closed_form():
     x = np.random.default_rng(1).normal(size=(200, 2))
     m1, m2, s = np.array([1.0, 0.0]), np.array([-0.5, 0.5]), 0.7
@@ -182,12 +191,12 @@ def test_the_dae_field_points_along_the_exact_score(one_torch_thread):
 
 @pytest.mark.parametrize("text,word", [
     (b"a,b\nx,y\nfoo,bar\n" * 20, "not two numbers"),
-    (b"\n".join(str(i).encode() for i in range(40)), "one field"),
+    (b"\n".join(str(i).encode() for i in range(40)), r"one field.*\(x, y\)"),
     (b"x,y\n" + b"nan,1\n" * 30 + b"1,2\n" * 5, "not two numbers"),
 ], ids=["no-numbers", "one-column", "nan"])
 def test_bad_csv_gets_one_line(text, word):
     with pytest.raises(TableError, match=word) as e:
-        load_two_columns(text, "p.csv")
+        load_two_columns(text, "p.csv", columns="x, y")
     assert "\n" not in str(e.value)
 
 
@@ -207,16 +216,37 @@ def run_page(params=None, timeout=300):
     return at
 
 
-def test_page_at_defaults_draws_and_steps():
+def test_page_at_defaults_opens_trained_steps_and_restarts():
+    """The page opens on the default run trained for OPENING iterations (one D and one G update each), steps from
+    there, and Restart goes back to iteration 0."""
     at = run_page()
     assert not at.exception, at.exception
     assert len(at.get("plotly_chart")) >= 2
+    live = at.session_state[pr_live()]["live"]
+    assert (live.d_updates, live.g_updates, live.done) == (pr.OPENING, pr.OPENING, pr.OPENING)
+    assert not any("D steps per G step: 0" in c.value for c in at.caption)
     at.button(key="dstep").click().run()
     at.button(key="gstep").click().run()
     at.button(key="iter").click().run()
     assert not at.exception, at.exception
     live = at.session_state[pr_live()]["live"]
-    assert (live.d_updates, live.g_updates, live.done) == (2, 2, 1)
+    assert (live.d_updates - pr.OPENING, live.g_updates - pr.OPENING, live.done - pr.OPENING) == (2, 2, 1)
+    at.button(key="restart").click().run()
+    live = at.session_state[pr_live()]["live"]
+    assert (live.d_updates, live.g_updates, live.done) == (0, 0, 0)
+
+
+def test_a_run_continued_from_its_opening_snapshot_equals_an_uninterrupted_one(one_torch_thread):
+    from core import training
+
+    run = pr.PlaygroundRun(hidden=16, batch_size=64, measure_every=10, n_eval=64)
+    snap = training.run_to_end(pr.PlaygroundSteps(pr.opening(run, 30)))
+    a, b = pr.Live(run, snapshot=snap, grid_n=8), pr.Live(run, grid_n=8)
+    a.play(25)
+    b.play(55)
+    assert a.done == b.done == 55
+    assert [r["w1"] for r in a.history] == [r["w1"] for r in b.history]
+    assert all(torch.equal(x, y) for x, y in zip(a.steps.G.parameters(), b.steps.G.parameters()))
 
 
 def pr_live():

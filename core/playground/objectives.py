@@ -60,6 +60,28 @@ class MLP(nn.Module):
         return self.forward_with_hidden(x)[0]
 
 
+class AffineGenerator(nn.Module):
+    """G(z) = A z + m with z ~ N(0, I) in 2-D: p_g = N(m, A A^T) is known exactly (`log_density`), so D* needs no
+    density estimate (a frozen G for checking that D approaches D*)."""
+
+    def __init__(self, A, m):
+        super().__init__()
+        self.register_buffer("A", torch.as_tensor(A, dtype=torch.float32).reshape(2, 2))
+        self.register_buffer("m", torch.as_tensor(m, dtype=torch.float32).reshape(2))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z @ self.A.T + self.m
+
+    def log_density(self, x) -> "np.ndarray":
+        """log N(x; m, A A^T) at points (P, 2)."""
+        import numpy as np
+
+        C = (self.A @ self.A.T).double().numpy()
+        d = np.asarray(x, np.float64).reshape(-1, 2) - self.m.double().numpy()
+        sol = np.linalg.solve(C, d.T).T
+        return -0.5 * (d * sol).sum(1) - 0.5 * np.log(np.linalg.det(C)) - math.log(2 * math.pi)
+
+
 def d_loss(objective: str, a_real: torch.Tensor, a_fake: torch.Tensor, energy_reg: float = 0.0) -> torch.Tensor:
     """D's (critic's, energy's) loss from its raw outputs on real and fake points (penalties aside)."""
     if objective in PROBABILITY:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ from core.playground import targets as tg
 from core.playground import theory
 
 D_STEPS = {"wgan-clip": 5, "wgan-gp": 5}  # the objective's D updates per G update when the run says 0 (else 1)
+OPENING = 500  # iterations of the run the page opens on (trained once, kept in the disk cache)
 MEASURE_SEED = 7_919  # measurements draw from generators seeded by this, the run's seed and the iteration
 
 
@@ -125,9 +126,9 @@ class PlaygroundSteps(training.TorchSteps):
     def noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
         return torch.randn(int(n), int(self.config.noise_dim), generator=gen)
 
-    def d_update(self) -> float:
-        """One update of D (critic, energy) on a fresh batch; returns its loss."""
-        run, B = self.config, int(self.config.batch_size)
+    def d_update(self, batch_size: int | None = None) -> float:
+        """One update of D (critic, energy) on a fresh batch (the run's batch size unless given); returns its loss."""
+        run, B = self.config, int(batch_size or self.config.batch_size)
         real = self.target.sample(B, self.gen)
         with torch.no_grad():
             fake = self.G(self.noise(B, self.gen))
@@ -206,17 +207,24 @@ class Live:
     ACTIONS = ("D step", "G step", "iteration")
 
     def __init__(self, run: PlaygroundRun, target: tg.Mixture | None = None, grid_n: int = 60, n_show: int = 512,
-                 frames: int = 60):
+                 frames: int = 60, snapshot: dict | None = None):
+        """A fresh run at iteration 0, or (`snapshot`: a PlaygroundSteps snapshot of the same settings, e.g. the
+        `opening` run from the cache) the run continued from there: playing on gives the same numbers as a run
+        never interrupted (the resume contract of core.training)."""
         self.steps = PlaygroundSteps(run, target)
-        self.steps.start()
+        if snapshot is None:
+            self.steps.start()
+        else:
+            self.steps.restore(copy.deepcopy(snapshot))  # never share tensors with a cached result
         self.run, self.target = run, self.steps.target
-        self.done = 0  # full iterations
+        self.done = 0 if snapshot is None else int(snapshot["done"])  # full iterations
         self.extent = self.target.extent()
         self.xs, self.ys, self.grid = tg.grid(self.extent, grid_n)
         view = torch.Generator().manual_seed(int(run.seed) + 4_242)
         self.real_view = self.target.sample(int(n_show), view).numpy()
         self.z_view = self.steps.noise(int(n_show), view)
-        self.history: list[dict] = [{"iteration": 0, **self.steps.measure(0)}]
+        self.history: list[dict] = ([{"iteration": 0, **self.steps.measure(0)}] if snapshot is None else
+                                    [dict(r) for r in snapshot["history"]])
         self.frames: deque = deque(maxlen=int(frames))
         self.log: list[str] = []
 
@@ -251,10 +259,19 @@ class Live:
             if self.steps.due(self.done):
                 self.history.append({"iteration": self.done, **self.steps.measure(self.done)})
 
-    def train_d_alone(self, n: int) -> None:
-        """n D updates with G frozen (D approaches D* for this G)."""
-        for _ in range(int(n)):
-            self.steps.d_update()
+    def train_d_alone(self, n: int, batch_size: int | None = None, lr_end: float | None = None) -> None:
+        """n D updates with G frozen (D approaches D* for this G): the run's batch size and step size unless given;
+        with `lr_end` the step size decays geometrically from the run's to lr_end over the n updates (then the
+        run's step size is put back), which removes most of the minibatch noise from the final D."""
+        opt = self.steps.opts["D"]
+        lr0 = [g["lr"] for g in opt.param_groups]
+        for i in range(int(n)):
+            if lr_end is not None:
+                for g, l in zip(opt.param_groups, lr0):
+                    g["lr"] = l * (float(lr_end) / l) ** (i / max(1, int(n) - 1))
+            self.steps.d_update(batch_size)
+        for g, l in zip(opt.param_groups, lr0):
+            g["lr"] = l
 
     def keep_frame(self) -> None:
         self.frames.append({"fake": self.fakes(), "field": self.field(), "done": self.done})
@@ -297,20 +314,29 @@ class Live:
         return out
 
     @torch.no_grad()
-    def optimal_d(self, n_samples: int = 5000, bandwidth: float | None = None) -> dict:
+    def optimal_d(self, n_samples: int = 5000, bandwidth: float | str | None = None) -> dict:
         """D* = p_data / (p_data + p_g) on the grid (p_data exact, p_g a kernel density of n_samples of G's points,
         fixed noise), D's field, and their mean absolute gap where the data has mass (p_data > 10 % of its peak).
-        Meaningful for minimax, nonsat and LSGAN (0/1 targets)."""
-        gen = torch.Generator().manual_seed(int(self.run.seed) + 31_337)
-        S = self.steps.G(self.steps.noise(int(n_samples), gen)).numpy()
+        bandwidth: a width, None (Scott's rule) or "likelihood" (the width that maximises the likelihood of
+        n_samples // 5 further held-out points of G, `theory.likelihood_bandwidth`); a G with a `log_density` (an
+        objectives.AffineGenerator) gives the exact D* ("bandwidth" 0). Meaningful for minimax, nonsat and LSGAN."""
         log_p = self.target.log_density(self.grid)
-        h = bandwidth or theory.scott_bandwidth(S)
-        dstar = theory.optimal_d_from_logs(log_p, theory.kde_log_density(S, self.grid, h))
+        if hasattr(self.steps.G, "log_density"):  # a G of known density (objectives.AffineGenerator): exact D*
+            h, log_q = 0.0, self.steps.G.log_density(self.grid)
+        else:
+            gen = torch.Generator().manual_seed(int(self.run.seed) + 31_337)
+            S = self.steps.G(self.steps.noise(int(n_samples), gen)).numpy()
+            if bandwidth == "likelihood":
+                held = self.steps.G(self.steps.noise(max(500, int(n_samples) // 5), gen)).numpy()
+                bandwidth = theory.likelihood_bandwidth(S, held)[0]
+            h = float(bandwidth or theory.scott_bandwidth(S))
+            log_q = theory.kde_log_density(S, self.grid, h)
+        dstar = theory.optimal_d_from_logs(log_p, log_q)
         d = self.field().ravel()
         mask = theory.mass_mask(np.exp(log_p))
         shape = (len(self.ys), len(self.xs))
         return {"dstar": dstar.reshape(shape), "d": d.reshape(shape), "mask": mask.reshape(shape),
-                "gap": float(np.abs(d - dstar)[mask].mean()), "bandwidth": float(h)}
+                "gap": float(np.abs(d - dstar)[mask].mean()), "bandwidth": h}
 
     def equilibrium(self, n: int = 300) -> dict:
         """A copy of D trained n updates with G's points replaced by the target's own (p_g = p_data): D* = 1/2
@@ -333,6 +359,11 @@ class Live:
         mask = theory.mass_mask(self.target.density(self.grid))
         return {"field": f.reshape(len(self.ys), len(self.xs)), "gap": float(np.abs(f - 0.5)[mask].mean()),
                 "value": value}
+
+
+def opening(run: PlaygroundRun, iterations: int = OPENING) -> PlaygroundRun:
+    """The run the page opens on: these settings trained for `iterations` (a cache key of its own)."""
+    return replace(run, iterations=int(iterations))
 
 
 class _TargetSampler(torch.nn.Module):
