@@ -288,12 +288,7 @@ def test_the_command_line_writes_a_loadable_asset_under_the_pages_key(tmp_path, 
     assert "--dataset mnist --n-train 500 --epochs 1" in shipped["provenance"]["command"]
     w16 = snap["nets"]["classifier"]["body.8.weight"].half().float()
     assert torch.equal(shipped["nets"]["classifier"]["body.8.weight"], w16)  # float16, exactly
-    # the floors of the provenance are the shipped classifier's references, as a page computes them
-    model = Q.quality_model(first, cfg, cache=DiskCache(tmp_path / "empty"))
-    assert model.reference()["floor"] != Q.quality_model(first, cfg).reference()["floor"]  # float16 vs float32
-    steps = R.QualitySteps(run, first)
-    steps.asset_folder = lambda: tmp_path / "asset"
-    assert steps.shipped() is not None
+    # the floors of the provenance are the shipped (float16) classifier's references, as a page computes them
     scores = shipped["provenance"]["scores"]
     assert scores["floor"] == pytest.approx(Q.references(Q.classifier(shipped).net, first, 0)["all"]["floor"],
                                             rel=1e-9)
