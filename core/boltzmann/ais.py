@@ -87,89 +87,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.boltzmann.ais_base import (DEFAULT_COMPONENTS, BernoulliMixture, base_rate_biases, base_rates,  # noqa: F401
+                                     dbm_model_base, default_base, fit_bernoulli_mixture, rbm_model_base)
 from core.device import pick_device, torch_threads
 
 DEFAULT_BETAS = 4_000  # temperatures, spaced as Salakhutdinov & Murray (see betas_schedule); measured below
 DEFAULT_RUNS = 400  # AIS runs: with a mixture base the error is the runs' noise, not the path's bias (measured below)
 DEFAULT_RAISE_BETAS = 2_000  # temperatures of the reverse (RAISE) path
-DEFAULT_COMPONENTS = 20  # components of the Bernoulli-mixture base model (1: the base-rate model)
 
 
 # ----------------------------------------------------------------------------- base models
 
-@dataclass
-class BernoulliMixture:
-    """A normalised mixture of M independent-pixel models, p(v) = sum_m pi_m prod_j mu_mj^v_j (1 - mu_mj)^(1 - v_j):
-    the base model p_0 of AIS. M = 1 with mu = the data's pixel means is the base-rate model."""
-
-    log_pi: np.ndarray  # (M,) log mixing weights (sum of exp = 1)
-    mu: np.ndarray  # (M, n_v) pixel probabilities, strictly inside (0, 1)
-
-    @property
-    def n_components(self) -> int:
-        return len(self.log_pi)
-
-    def log_joint(self, V) -> np.ndarray:
-        """log pi_m + log p(v | m) for rows V: (n, M), float64."""
-        V = np.asarray(V, dtype=np.float64)
-        mu = np.asarray(self.mu, dtype=np.float64)
-        return self.log_pi[None, :] + V @ np.log(mu).T + (1.0 - V) @ np.log1p(-mu).T
-
-    def log_prob(self, V) -> np.ndarray:
-        """log p(v) for rows V: (n,), float64."""
-        G = self.log_joint(V)
-        m = G.max(1, keepdims=True)
-        return (m + np.log(np.exp(G - m).sum(1, keepdims=True)))[:, 0]
-
-
-def base_rates(X, pseudo_count: float = 0.05) -> BernoulliMixture:
-    """The one-component base-rate model of X (pixel means smoothed as in `base_rate_biases`)."""
-    return BernoulliMixture(np.zeros(1), 1.0 / (1.0 + np.exp(-base_rate_biases(X, pseudo_count)))[None, :])
-
-
-def fit_bernoulli_mixture(X, n_components: int = 20, n_iter: int = 20, pseudo_count: float = 1.0,
-                          random_state: int = 0) -> BernoulliMixture:
-    """EM for a mixture of `n_components` Bernoulli images on rows X (gray values in [0, 1] count as expected
-    binarisations). Responsibilities start from `n_components` random rows of X; every M-step smooths the
-    pixel means by `pseudo_count` examples' worth of 0.5 (mu_mj = (sum_i r_im x_ij + a) / (sum_i r_im + 2 a))."""
-    X = np.asarray(X, dtype=np.float64)
-    n, M = len(X), int(n_components)
-    if M < 1 or n < M:
-        raise ValueError(f"need at least {M} rows for {M} components")
-    rng = np.random.default_rng(int(random_state))
-    a = float(pseudo_count)
-    mu = (X[rng.choice(n, M, replace=False)] + a) / (1 + 2 * a)
-    log_pi = np.full(M, -math.log(M))
-    for _ in range(int(n_iter)):
-        G = BernoulliMixture(log_pi, mu).log_joint(X)  # E-step
-        G -= G.max(1, keepdims=True)
-        R = np.exp(G)
-        R /= R.sum(1, keepdims=True)
-        Nm = R.sum(0)  # M-step
-        mu = (R.T @ X + a) / (Nm[:, None] + 2 * a)
-        log_pi = np.log((Nm + 1e-3) / (n + 1e-3 * M))
-    return BernoulliMixture(log_pi, mu)
-
-
-def default_base(X, n_components: int = DEFAULT_COMPONENTS, random_state: int = 0) -> BernoulliMixture:
-    """The base model the app's AIS uses by default: a `n_components` Bernoulli mixture fit to X by 20 EM steps
-    (about a CPU second on 8,000 digits); n_components = 1: the base-rate model of X."""
-    if int(n_components) <= 1:
-        return base_rates(X)
-    return fit_bernoulli_mixture(X, int(n_components), n_iter=20, random_state=random_state)
-
-
-def base_rate_biases(X, pseudo_count: float = 0.05) -> np.ndarray:
-    """Visible biases of the base-rate model: logit of the pixel means of X, smoothed by `pseudo_count`
-    examples' worth of 0.5 on both sides (so that never-inked pixels get a large finite negative bias)."""
-    X = np.asarray(X, dtype=np.float64)
-    n = max(1, X.shape[0])
-    k = pseudo_count * n if pseudo_count < 1 else pseudo_count
-    p = (X.sum(0) + k) / (n + 2 * k)
-    return np.log(p) - np.log1p(-p)
-
-
-def _base(base, base_visible_bias, X, n_v: int) -> BernoulliMixture:
+def checked_base(base, base_visible_bias, X, n_v: int) -> BernoulliMixture:
+    """`base` as float64 with mu clipped inside (0, 1), else the one-component model of `base_visible_bias`, else the
+    base rates of X, else uniform; its width must be n_v."""
     if base is None:
         if base_visible_bias is None:
             base_visible_bias = np.zeros(n_v) if X is None else base_rate_biases(X)
@@ -259,7 +190,7 @@ def _result(logw: torch.Tensor, log_z0: float, n_betas: int, t0: tuple[float, fl
                      time.perf_counter() - t0[0], time.process_time() - t0[1], M)
 
 
-def _prepare(betas, n_runs, random_state, device):
+def prepare(betas, n_runs, random_state, device):
     betas = betas_schedule(betas) if np.isscalar(betas) else np.asarray(betas, dtype=np.float64)
     if len(betas) < 2 or betas[0] != 0.0 or betas[-1] != 1.0 or np.any(np.diff(betas) < 0):
         raise ValueError("betas must increase from 0 to 1")
@@ -303,7 +234,7 @@ class _Mixture:
         return _categorical(self.log_pi.expand(R, self.M), gen)
 
 
-class _RBMPath:
+class RBMPath:
     """The annealing path of an RBM in v-space (h and m summed out), x = W v + c:
 
         log f_beta(v) = logsumexp_m (1 - beta) [log pi_m + log p(v | m)] + beta b.v + sum_i softplus(beta x_i)."""
@@ -356,15 +287,15 @@ def ais_rbm(W, b, c, *, X=None, base_visible_bias=None, base: BernoulliMixture |
     500 temperatures (for progress bars). `threads`: see `torch_threads`.
     """
     with torch_threads(threads):
-        return _ais_rbm(W, b, c, _base(base, base_visible_bias, X, np.shape(W)[1]), betas, n_runs, random_state,
+        return _ais_rbm(W, b, c, checked_base(base, base_visible_bias, X, np.shape(W)[1]), betas, n_runs, random_state,
                         device, callback)
 
 
 @torch.no_grad()
 def _ais_rbm(W, b, c, base, betas, n_runs, random_state, device, callback) -> AISResult:
     t0 = time.perf_counter(), time.process_time()
-    betas, dev, gen = _prepare(betas, n_runs, random_state, device)
-    path = _RBMPath(W, b, c, base, dev)
+    betas, dev, gen = prepare(betas, n_runs, random_state, device)
+    path = RBMPath(W, b, c, base, dev)
     V = path.start(int(n_runs), gen)  # x_0 ~ p_0
     logw = torch.zeros(int(n_runs), dtype=torch.float64, device=dev)
     for k in range(1, len(betas)):
@@ -376,70 +307,6 @@ def _ais_rbm(W, b, c, base, betas, n_runs, random_state, device, callback) -> AI
         if callback is not None and k % 500 == 0:
             callback(k, len(betas))
     return _result(logw, path.log_z0, len(betas), t0, path.mix.M)
-
-
-@dataclass
-class RAISEResult:
-    """Reverse annealing (RAISE) of held-out rows: per-row log p_hat(v), whose exp is unbiased for the annealing
-    model's p_fwd(v), so that log p_hat is a stochastic lower bound of log p_fwd(v) (and of its mean)."""
-
-    log_p: np.ndarray  # (n,) log p_hat(v) per row
-    n_betas: int  # temperatures of the reverse path
-    seconds: float  # wall-clock time
-    cpu_seconds: float  # CPU time of the process (all threads)
-    n_components: int  # components of the base model
-
-    @property
-    def mean(self) -> float:
-        return float(np.mean(self.log_p))
-
-    @property
-    def se(self) -> float:
-        """Standard error of the mean over rows (digits differ; the annealing noise is inside it)."""
-        return float(np.std(self.log_p, ddof=1) / math.sqrt(len(self.log_p))) if len(self.log_p) > 1 else 0.0
-
-    def as_dict(self) -> dict:
-        return {"ll": self.mean, "se": self.se, "n": len(self.log_p), "n_betas": self.n_betas,
-                "n_components": self.n_components, "seconds": self.seconds, "cpu_seconds": self.cpu_seconds}
-
-
-def raise_rbm(W, b, c, V, *, X=None, base: BernoulliMixture | None = None, betas=DEFAULT_BETAS,
-              random_state: int = 0, device=None, callback=None, threads: int | None = None) -> RAISEResult:
-    """RAISE (Burda, Grosse & Salakhutdinov 2015): the conservative side of an RBM's held-out log p(v).
-
-    From each row v of V, the reverse chain x_K = v, x_{k-1} ~ T_k(. | x_k) for k = K..1 (the Gibbs steps of
-    `ais_rbm`, reversible with respect to f_k), and
-
-        log p_hat(v) = log f_K(v) - log Z_0 - sum_{k=1..K} [log f_k(x_{k-1}) - log f_{k-1}(x_{k-1})],
-
-    where f_K(v) = M p*(v) (the mixture's index m is uniform and decoupled at beta = 1) and Z_0 = 2^n_h. E[p_hat(v)]
-    is the probability p_fwd(v) that forward annealing ends at v, so log p_hat is below log p_fwd on average
-    (Jensen); p_fwd -> p as K grows. Not a strict bound on log p(v): conservative in practice. Base model as in
-    `ais_rbm` (X: base rates).
-    """
-    W = torch.as_tensor(W).detach()
-    with torch_threads(threads):
-        return _raise_rbm(W, b, c, V, _base(base, None, X, W.shape[1]), betas, random_state, device, callback)
-
-
-@torch.no_grad()
-def _raise_rbm(W, b, c, V, base, betas, random_state, device, callback) -> RAISEResult:
-    t0 = time.perf_counter(), time.process_time()
-    betas, dev, gen = _prepare(betas, 1, random_state, device)
-    path = _RBMPath(W, b, c, base, dev)
-    V = torch.as_tensor(np.asarray(V, dtype=np.float32)).to(dev).reshape(-1, path.W.shape[1])
-    x, G, bv = path.terms(V)
-    lp = path.log_f(1.0, x.double(), G, bv) - path.log_z0  # log f_K(v) - log Z_0
-    t = (x, G, bv)
-    K = len(betas) - 1
-    for k in range(K, 0, -1):
-        V = path.step(float(betas[k]), V, t, gen)  # x_{k-1} ~ T_k(. | x_k)
-        t = path.terms(V)
-        lp -= path.increment(float(betas[k]), float(betas[k - 1]), t)
-        if callback is not None and (K - k + 1) % 500 == 0:
-            callback(K - k + 1, len(betas))
-    return RAISEResult(lp.cpu().numpy(), len(betas), time.perf_counter() - t0[0], time.process_time() - t0[1],
-                       path.mix.M)
 
 
 def rbm_unnormalized_log_prob(W, b, c, V) -> np.ndarray:
@@ -472,31 +339,23 @@ def convergence(estimate, temperatures) -> list[dict]:
     return out
 
 
-def rbm_sandwich(W, b, c, V, base: BernoulliMixture, *, log_z: float, betas=DEFAULT_RAISE_BETAS,
-                 random_state: int = 0, threads: int | None = None) -> dict:
-    """The RBM's mean held-out log p(v) on rows V between its two sides: "ais" (mean log p*(v) - log_z, errs high
-    on average) and "conservative" (RAISE, errs low on average, see `raise_rbm`), and "width" = ais - conservative."""
-    r = raise_rbm(W, b, c, V, base=base, betas=betas, random_state=random_state, threads=threads)
-    ais = float(np.mean(rbm_unnormalized_log_prob(W, b, c, V))) - float(log_z)
-    return {"ais": ais, "conservative": r.mean, "width": ais - r.mean, "raise": r.as_dict()}
-
-
 # ----------------------------------------------------------------------------- two-layer DBM
 
 def ais_dbm(W1, W2, b, c1, c2, *, X=None, base_visible_bias=None, base: BernoulliMixture | None = None,
             betas=DEFAULT_BETAS, n_runs: int = DEFAULT_RUNS, random_state: int = 0, device=None, callback=None,
             threads: int | None = None) -> AISResult:
     """AIS estimate of log Z of a binary DBM v - h1 - h2 (W1: (n1, n_v), W2: (n2, n1)); the state is (h1, m),
-    v and h2 are summed out analytically. Base model, betas, callback and threads as in `ais_rbm`."""
+    v and h2 are summed out analytically. Base model (see `dbm_model_base`), betas, callback and threads as in
+    `ais_rbm`."""
     with torch_threads(threads):
-        return _ais_dbm(W1, W2, b, c1, c2, _base(base, base_visible_bias, X, np.shape(W1)[1]), betas, n_runs,
+        return _ais_dbm(W1, W2, b, c1, c2, checked_base(base, base_visible_bias, X, np.shape(W1)[1]), betas, n_runs,
                         random_state, device, callback)
 
 
 @torch.no_grad()
 def _ais_dbm(W1, W2, b, c1, c2, base, betas, n_runs, random_state, device, callback) -> AISResult:
     t0 = time.perf_counter(), time.process_time()
-    betas, dev, gen = _prepare(betas, n_runs, random_state, device)
+    betas, dev, gen = prepare(betas, n_runs, random_state, device)
     W1 = torch.as_tensor(W1).detach().to(dev, torch.float32)  # (n1, n_v)
     W2 = torch.as_tensor(W2).detach().to(dev, torch.float32)  # (n2, n1)
     n1, n_v = W1.shape
@@ -541,3 +400,4 @@ def _ais_dbm(W1, W2, b, c1, c2, base, betas, n_runs, random_state, device, callb
         if callback is not None and k % 500 == 0:
             callback(k, len(betas))
     return _result(logw, log_z0, len(betas), t0, mix.M)
+
