@@ -124,8 +124,7 @@ def built(res: RunResult, build: Callable[..., Any], **kwargs):
 
 
 def train_cached(steps: training.Steps, *, curves: Sequence[str] = (), labels: dict | None = None,
-                 label: str = "Training", cache: DiskCache | None = None,
-                 shipped: Callable[[], dict | None] | None = None) -> RunResult | None:
+                 label: str = "Training", cache: DiskCache | None = None) -> RunResult | None:
     """Return the finished (or stopped) run of `steps`, training it live if it is neither cached nor shipped.
 
     The disk cache is asked first, then the run shipped with the app for exactly this config (`shipped_run`,
@@ -138,7 +137,7 @@ def train_cached(steps: training.Steps, *, curves: Sequence[str] = (), labels: d
     hit = cache.get(key)
     if hit is not None:
         return RunResult(key, hit, "cached")
-    ship = shipped() if shipped is not None else shipped_run(steps)  # shipped=: until every lab declares its asset
+    ship = shipped_run(steps)
     if ship is not None:
         return RunResult(key, ship, "shipped")
     partials = _state(PARTIAL, dict)
