@@ -338,20 +338,15 @@ def dbn_controls(ctrl: Controls, data: ImageData) -> stacks.DBNRun:
                    method=method, seed=int(seed), n_eval=min(len(data.X_test), d.n_eval))
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _shipped_dbn(run: stacks.DBNRun, _data: ImageData) -> dict | None:
-    return stacks.dbn_shipped(run, _data)
-
-
 def shipped_dbn_scores(run: stacks.DBNRun, data: ImageData) -> dict:
     """The provenance scores of the shipped DBN when it was made with exactly `run` on these digits, else {}."""
-    ship = _shipped_dbn(run, data)
+    ship = live.shipped_run(stacks.DBNSteps(run, data))
     return ship["provenance"].get("scores", {}) if ship else {}
 
 
 def train_dbn(run: stacks.DBNRun, data: ImageData) -> live.RunResult | None:
     return live.train_cached(stacks.DBNSteps(run, data), curves=["recon_pixels"], labels=DBN_LABELS,
-                             label="Training the DBN layer by layer", shipped=lambda: _shipped_dbn(run, data))
+                             label="Training the DBN layer by layer")
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

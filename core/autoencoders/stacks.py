@@ -216,6 +216,7 @@ class DBNSteps(training.Steps):
     dicts of the trained and current RBMs), "rng"."""
 
     kind = "dbn"
+    asset = "dbn"
     threads = 0
     measure_initial = False  # nothing to measure before the first RBM exists
 
@@ -308,10 +309,6 @@ def dbn_features(rbms: list[RBM], X) -> np.ndarray:
 def dbn_rbms(result: dict) -> list[RBM]:
     """The RBMs of a finished or partial DBN run, bottom first (fresh objects)."""
     return [RBM.from_state_dict(s, device="cpu") for s in result["rbms"]]
-
-
-def dbn_shipped(run: DBNRun, data: datasets.ImageData) -> dict | None:
-    return assets.shipped(ASSET_DIR, run, assets.fingerprint(*DBNSteps(run, data).data_arrays()))
 
 
 def dbn_finish(result: dict, data: datasets.ImageData, betas: int = DEFAULT_BETAS, runs: int = DEFAULT_RUNS,
