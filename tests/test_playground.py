@@ -54,6 +54,10 @@ def test_mixture_density_integrates_to_one_and_its_score_is_the_gradient(one_tor
 def test_drawn_points_become_a_target_and_bad_points_say_why():
     t = tg.from_points(np.c_[np.arange(10.0) * 100, np.arange(10.0) ** 2])
     assert np.allclose(t.means.mean(0), 0) and t.means.std(0).max() == pytest.approx(tg.SPREAD)
+    pts = np.c_[np.arange(10.0), np.arange(10.0) ** 2]
+    pts[3] = [np.nan, 1.0]  # a table row left half empty: dropped, the rest used
+    t = tg.from_points(pts)
+    assert len(t.means) == 9 and np.isfinite(t.means).all()
     for bad, word in [(np.ones((10, 2)), "same"), (np.ones((3, 2)), "at least"), (np.ones((5, 3)), "pairs")]:
         with pytest.raises(ValueError, match=word):
             tg.from_points(bad)
@@ -165,6 +169,10 @@ def test_mode_counter_counts_the_modes_that_were_sampled():
     S = np.concatenate([t.means[k] + t.std * g.normal(size=(100, 2)) for k in chosen])
     res = theory.count_modes(S, t.means, t.std)
     assert res["covered"] == 5 and list(np.flatnonzero(res["counts"])) == chosen
+    # the 1 % rule at its edge: 511 samples need ceil(5.11) = 6; mode 1 with exactly 6 counts, mode 4 with 5 not
+    S2 = np.concatenate([S, t.means[1] + t.std * g.normal(size=(6, 2)) * 0.1, t.means[4] + np.zeros((5, 2))])
+    res2 = theory.count_modes(S2, t.means, t.std)
+    assert res2["covered"] == 6 and list(res2["counts"][[1, 4]]) == [6, 5]
     far = np.zeros((50, 2))  # the centre of the ring: no mode
     assert theory.count_modes(far, t.means, t.std)["covered"] == 0
 
