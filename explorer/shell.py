@@ -21,7 +21,14 @@ class Page:
 
 
 def page(title: str, exercise: str | None = None, intro: str | None = None) -> Page:
-    """Title, the exercise being answered (collapsed), and the sidebar's Controls."""
+    """Title, the exercise being answered (collapsed), and the sidebar's Controls.
+
+    `title` may be the page file's docstring (``shell.page(__doc__)``): its first line is the title, and a
+    paragraph that starts with "Exercise:" is the exercise (the second paragraph stays the home page's summary)."""
+    if "\n" in title:
+        paras = [" ".join(p.split()) for p in title.strip().split("\n\n") if p.strip()]
+        title = paras[0]
+        exercise = exercise or next((p[len("Exercise:"):].strip() for p in paras if p.startswith("Exercise:")), None)
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon="🧲", layout="wide")
     scoped = st.session_state.setdefault(PAGE_SCOPED, {})
     for key in [k for k, owner in scoped.items() if owner != title]:  # another page's state: drop it

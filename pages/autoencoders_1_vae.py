@@ -1,6 +1,11 @@
 """VAE: latent map and likelihood
 
 Train a variational autoencoder on binarised digits (beta, IWAE), click its latent plane to decode, interpolate between digits, and put its importance-sampled held-out log-likelihood next to the RBM's and DBM's.
+
+Exercise: Train a variational autoencoder with a Bernoulli decoder on binarised MNIST. With a 2-D latent space, draw
+the learned manifold and the held-out digits' codes; what happens between the classes? Change beta and the latent
+size: what do reconstructions, samples and the KL term do? Estimate the held-out log-likelihood by importance sampling
+and compare it with the ELBO and with the RBM's and the DBM's on the same digits.
 """
 import numpy as np
 import streamlit as st
@@ -9,11 +14,7 @@ from core.data import held_out_binary
 from explorer import autoencoders_ui as ui
 from explorer import plots, shell
 
-pg = shell.page("VAE: latent map and likelihood", exercise=(
-    "Train a variational autoencoder with a Bernoulli decoder on binarised MNIST. With a 2-D latent space, draw the "
-    "learned manifold and the held-out digits' codes; what happens between the classes? Change beta and the latent "
-    "size: what do reconstructions, samples and the KL term do? Estimate the held-out log-likelihood by importance "
-    "sampling and compare it with the ELBO and with the RBM's and the DBM's on the same digits."))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 data = shell.dataset(ctrl, allowed=("mnist", "fashion_mnist", "digits"))
 run = ui.vae_controls(ctrl, data)

@@ -1,6 +1,11 @@
 """Denoising autoencoders as generative models
 
 Train a plain autoencoder, a denoising one and (on a switch) a walkback DAE side by side, then run the sampling chain x~ ~ C(x~|x), x ~ P(x|x~) from noise or from a digit: film strips, animations, sample quality and how the chains mix.
+
+Exercise: Train a denoising autoencoder on binarised MNIST (salt-and-pepper or Gaussian corruption) and use it as a
+generative model: alternate corrupting and reconstructing (Bengio et al. 2013). Start the chain from noise and from a
+digit. Why does a plain autoencoder's chain not work? What does walkback training change in how the chains mix between
+classes? Score the samples.
 """
 import numpy as np
 import pandas as pd
@@ -12,11 +17,7 @@ from core.data import held_out_binary
 from explorer import autoencoders_ui as ui
 from explorer import gan_ui, plots, shell
 
-pg = shell.page("Denoising autoencoders as generative models", exercise=(
-    "Train a denoising autoencoder on binarised MNIST (salt-and-pepper or Gaussian corruption) and use it as a "
-    "generative model: alternate corrupting and reconstructing (Bengio et al. 2013). Start the chain from noise and "
-    "from a digit. Why does a plain autoencoder's chain not work? What does walkback training change in how the "
-    "chains mix between classes? Score the samples."))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 data = shell.dataset(ctrl, allowed=("mnist", "fashion_mnist", "digits"))
 run = ui.dae_controls(ctrl, data)

@@ -1,6 +1,12 @@
 """Greedy layer-wise stacks: DBN and stacked autoencoders
 
 Train a deep belief network as the slides' Algorithm 1 (an RBM on the data, then an RBM on its hidden samples, ...), sample it, see each layer's filters and its held-out log-likelihood (a variational bound minus an AIS log Ẑ) next to the RBM and the DBM; compare a stacked autoencoder pre-trained greedily with one trained end to end.
+
+Exercise: Train a deep belief network greedily (Algorithm 1): an RBM on the data, then an RBM on the first RBM's
+hidden samples, and so on. Sample it (Gibbs in the top RBM, then one downward pass) and show each layer's filters. Is
+its held-out log-likelihood bound better than one RBM's, and how does it compare with the DBM? Then pre-train a
+stacked autoencoder layer by layer and compare it with the same network trained end to end: reconstruction error and
+the classification error of a logistic regression on the codes.
 """
 import numpy as np
 import streamlit as st
@@ -9,12 +15,7 @@ from core.autoencoders import stacks
 from explorer import autoencoders_ui as ui
 from explorer import boltzmann_ui, plots, shell
 
-pg = shell.page("Greedy layer-wise stacks: DBN and stacked autoencoders", exercise=(
-    "Train a deep belief network greedily (Algorithm 1): an RBM on the data, then an RBM on the first RBM's hidden "
-    "samples, and so on. Sample it (Gibbs in the top RBM, then one downward pass) and show each layer's filters. "
-    "Is its held-out log-likelihood bound better than one RBM's, and how does it compare with the DBM? Then pre-train "
-    "a stacked autoencoder layer by layer and compare it with the same network trained end to end: reconstruction "
-    "error and the classification error of a logistic regression on the codes."))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 data = shell.dataset(ctrl, allowed=("mnist", "fashion_mnist", "digits"))
 run = ui.dbn_controls(ctrl, data)

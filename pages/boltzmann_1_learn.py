@@ -1,6 +1,9 @@
 """RBM: learn and reconstruct
 
 Train a restricted Boltzmann machine, reconstruct unseen digits with k Gibbs steps, see its filters, one digit's energy, free energy and hidden activations, sweep a setting.
+
+Exercise: What is the effect of the number of epochs and hidden units on training the RBM? Evaluate visually by
+reconstructing unseen test images. Change the number of Gibbs sampling steps: can you explain the result?
 """
 import plotly.graph_objects as go
 import streamlit as st
@@ -9,9 +12,7 @@ from core import data as datasets
 from core.boltzmann import rbm_lab
 from explorer import boltzmann_ui, plots, shell
 
-pg = shell.page("RBM: learn and reconstruct", exercise=(
-    "What is the effect of the number of epochs and hidden units on training the RBM? Evaluate visually by "
-    "reconstructing unseen test images. Change the number of Gibbs sampling steps: can you explain the result?"))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 data = shell.dataset(ctrl)
 run = boltzmann_ui.controls(ctrl, data)

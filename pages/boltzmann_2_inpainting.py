@@ -1,6 +1,10 @@
 """RBM: inpainting
 
 Remove rows of unseen digits and let the RBM fill them in by Gibbs sampling with the known pixels clamped.
+
+Exercise: Use the RBM to reconstruct missing parts of images. What is the role of the number of hidden units, learning
+rate and number of iterations? What is the effect of removing more rows? What if you remove rows at different
+locations (top, middle, ...)?
 """
 import pandas as pd
 import streamlit as st
@@ -9,10 +13,7 @@ from core.boltzmann import rbm_lab
 from core.inpainting.masks import apply_mask, masked_mse
 from explorer import boltzmann_ui, plots, shell
 
-pg = shell.page("RBM: inpainting", exercise=(
-    "Use the RBM to reconstruct missing parts of images. What is the role of the number of hidden units, learning "
-    "rate and number of iterations? What is the effect of removing more rows? What if you remove rows at different "
-    "locations (top, middle, ...)?"))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 data = shell.dataset(ctrl)
 H = data.shape[1]

@@ -1,6 +1,10 @@
 """Training algorithms compared: CD, PCD, FPCD
 
 Train an RBM with CD-k, persistent CD and fast-weights PCD on the same digits and watch the held-out log-likelihood (exact for small models, AIS for large ones) and the negative-phase particles.
+
+Exercise: Compare contrastive divergence (CD-k), persistent CD (PCD) and fast-weights PCD (FPCD) on MNIST with a small
+RBM whose log-likelihood can be computed exactly. Which algorithm reaches the best held-out log-likelihood, and how do
+their negative-phase samples differ?
 """
 import streamlit as st
 
@@ -8,10 +12,7 @@ from core.boltzmann import algorithms
 from core.boltzmann.ais import DEFAULT_COMPONENTS, MIN_ESS_FOR_BAND
 from explorer import boltzmann_ui, plots, shell
 
-pg = shell.page("Training algorithms compared: CD, PCD, FPCD", exercise=(
-    "Compare contrastive divergence (CD-k), persistent CD (PCD) and fast-weights PCD (FPCD) on MNIST with a small "
-    "RBM whose log-likelihood can be computed exactly. Which algorithm reaches the best held-out log-likelihood, "
-    "and how do their negative-phase samples differ?"))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 data = shell.dataset(ctrl, allowed=("mnist", "digits"))
 run = boltzmann_ui.algorithm_controls(ctrl, data)

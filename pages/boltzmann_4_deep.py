@@ -1,6 +1,9 @@
 """Deep Boltzmann machine: filters, samples, likelihood
 
 Load the pretrained two-layer DBM, compare its filters and samples with an RBM trained for the same time, and measure both held-out log-likelihoods by AIS.
+
+Exercise: Load the pretrained DBM. Show the filters of the RBM and the DBM: what is the difference, and between the
+first and second layer? Sample new images from the DBM: is the quality better than the RBM and why?
 """
 import json
 
@@ -15,9 +18,7 @@ from core.cache import make_key
 from core.images import normalize_each
 from explorer import boltzmann_ui, plots, shell
 
-pg = shell.page("Deep Boltzmann machine: filters, samples, likelihood", exercise=(
-    "Load the pretrained DBM. Show the filters of the RBM and the DBM: what is the difference, and between the "
-    "first and second layer? Sample new images from the DBM: is the quality better than the RBM and why?"))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 asset = boltzmann_ui.shipped_dbm()
 choices = (["shipped"] if asset is not None else []) + ["retrain"]

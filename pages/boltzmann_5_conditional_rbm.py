@@ -1,6 +1,11 @@
 """Conditional RBM: classify and generate digits
 
 A conditional RBM over (x, y): p(y|x) exact by enumerating the outputs through the free energy, trained generatively, discriminatively or both; errors next to scikit-learn's baselines, filters, class-conditional samples, and the sheet's identities checked by enumeration.
+
+Exercise: A conditional RBM has binary inputs x ∈ {0,1}^d, outputs y ∈ {0,1}^c and hidden units h ∈ {0,1}^K with the
+energy E(x, y, h) = −xᵀWh − yᵀUh. (a) Show that (i) p(h_k = 1 | x, y) = sigm(xᵀW_:k + yᵀU_:k) and (ii) p(y_j = 1 | h,
+x) = sigm(U_j:ᵀh). (b) Show that the free energy is F(x, y) = −Σ_k log(1 + exp(xᵀW_:k + yᵀU_:k)). How can p(y | x) be
+computed, and how can the model be trained to classify MNIST digits?
 """
 import numpy as np
 import pandas as pd
@@ -12,11 +17,7 @@ from core.boltzmann import crbm_enumeration as enumeration
 from explorer import boltzmann_ui as ui
 from explorer import plots, shell
 
-pg = shell.page("Conditional RBM: classify and generate digits", exercise=(
-    "A conditional RBM has binary inputs x ∈ {0,1}^d, outputs y ∈ {0,1}^c and hidden units h ∈ {0,1}^K with the "
-    "energy E(x, y, h) = −xᵀWh − yᵀUh. (a) Show that (i) p(h_k = 1 | x, y) = sigm(xᵀW_:k + yᵀU_:k) and (ii) "
-    "p(y_j = 1 | h, x) = sigm(U_j:ᵀh). (b) Show that the free energy is F(x, y) = −Σ_k log(1 + exp(xᵀW_:k + "
-    "yᵀU_:k)). How can p(y | x) be computed, and how can the model be trained to classify MNIST digits?"))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 data = shell.dataset(ctrl, allowed=("mnist", "fashion_mnist", "digits"))
 run = ui.crbm_controls(ctrl, data)

@@ -1,16 +1,17 @@
 """GAN: DCGAN on one class
 
 Train a DCGAN by Radford et al.'s guidelines on one class, watch D and G compete live, scrub a fixed-noise timeline, step D and G by hand.
+
+Exercise: Select one class from CIFAR-10 and train a DCGAN following the architecture guidelines of Radford et al.
+Train long enough to generate realistic images. Monitor the loss and accuracy of the generator vs discriminator and
+comment on the stability of training.
 """
 import streamlit as st
 
 from core.gan.models import DCGAN_GUIDELINES
 from explorer import gan_dcgan_ui, gan_run_ui, gan_ui, shell
 
-pg = shell.page("GAN: DCGAN on one class", exercise=(
-    "Select one class from CIFAR-10 and train a DCGAN following the architecture guidelines of Radford et al. "
-    "Train long enough to generate realistic images. Monitor the loss and accuracy of the generator vs "
-    "discriminator and comment on the stability of training."))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 data = gan_dcgan_ui.dcgan_dataset(ctrl)
 label = gan_dcgan_ui.class_choice(ctrl, data, default=7 if data.name == "cifar10" else 3)

@@ -1,6 +1,9 @@
 """GAN: minimax GAN vs WGAN
 
 A fully connected minimax GAN, a WGAN (weight clipping) and a WGAN-GP trained side by side on MNIST with the same generator; the critic's Wasserstein estimate next to sample quality.
+
+Exercise: Train a fully connected minimax GAN and a Wasserstein GAN on MNIST. Compare them over the iterations: do you
+see better stability and quality?
 """
 import pandas as pd
 import streamlit as st
@@ -9,9 +12,7 @@ from core.gan import config as gc
 from core.gan import transport
 from explorer import gan_latent_ui, gan_ui, live, plots, shell
 
-pg = shell.page("GAN: minimax GAN vs WGAN", exercise=(
-    "Train a fully connected minimax GAN and a Wasserstein GAN on MNIST. Compare them over the iterations: do you "
-    "see better stability and quality?"))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 data = shell.dataset(ctrl)
 w = ctrl.where

@@ -1,6 +1,12 @@
 """GAN playground: the discriminator's field in 2-D
 
 Train a GAN on 2-D data (a ring, a grid, moons, your own points) under six objectives, with play, pause and single steps; see D's field, G's gradients, the optimal D*, the critic's W1 against POT's, and a denoising autoencoder's score field.
+
+Exercise: Why does GAN training go where it goes? In two dimensions the whole discriminator can be drawn. Compare the
+minimax and the non-saturating losses where D is confident; check that the best D for a fixed G is p_data / (p_data +
+p_g) and that at equilibrium D = 1/2 and V = -log 4; relate the WGAN critic to optimal transport; see what the entropy
+term of an energy model trained with a generator does; check that a denoising autoencoder's r(x) - x points along the
+score.
 """
 import numpy as np
 import streamlit as st
@@ -11,12 +17,7 @@ from core.playground.objectives import LOG_4
 from explorer import playground_ui as ui
 from explorer import plots, shell
 
-pg = shell.page("GAN playground: the discriminator's field in 2-D", exercise=(
-    "Why does GAN training go where it goes? In two dimensions the whole discriminator can be drawn. Compare the "
-    "minimax and the non-saturating losses where D is confident; check that the best D for a fixed G is "
-    "p_data / (p_data + p_g) and that at equilibrium D = 1/2 and V = -log 4; relate the WGAN critic to optimal "
-    "transport; see what the entropy term of an energy model trained with a generator does; check that a denoising "
-    "autoencoder's r(x) - x points along the score."))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 run, target, digest = ui.controls(ctrl)
 live = ui.live_run(run, target, digest)

@@ -1,6 +1,13 @@
 """Inpainting: PCA vs an energy model
 
 Fill a 6x6 hole in unseen digits by PCA projection, by a least-squares PCA fit, by an energy network trained with a generator (gradient flip), and by an RBM; compare the error on the hole and the cost.
+
+Exercise: MNIST digits with a 6x6 patch near the centre removed (rows and columns 11-16, shifted by a random offset in
+-4..4 in each direction) and set to a gray value. Reconstruct the patch (a) by projecting on the d principal
+components of the training data, and (b) with an energy network trained jointly with a generator that takes the
+incomplete image: one optimizer, the gradient flip (gradient reversal) trick so the energy network lowers the energy
+of real images and raises it on generated completions while the generator lowers it, and the generator's gradient
+flowing only through the missing patch. Which is better, and at what cost?
 """
 import numpy as np
 import pandas as pd
@@ -12,13 +19,7 @@ from core.inpainting.masks import SIDE, masked_mse
 from explorer import inpainting_ui
 from explorer import plots, shell
 
-pg = shell.page("Inpainting: PCA vs an energy model", exercise=(
-    "MNIST digits with a 6x6 patch near the centre removed (rows and columns 11-16, shifted by a random offset in "
-    "-4..4 in each direction) and set to a gray value. Reconstruct the patch (a) by projecting on the d principal "
-    "components of the training data, and (b) with an energy network trained jointly with a generator that takes the "
-    "incomplete image: one optimizer, the gradient flip (gradient reversal) trick so the energy network lowers the "
-    "energy of real images and raises it on generated completions while the generator lowers it, and the generator's "
-    "gradient flowing only through the missing patch. Which is better, and at what cost?"))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 data = shell.dataset(ctrl, allowed=("mnist", "fashion_mnist"))
 shell.require_shape(data, (1, SIDE, SIDE), "The inpainting lab (its holes are defined on 28x28 digits)")

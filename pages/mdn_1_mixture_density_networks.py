@@ -1,6 +1,12 @@
 """Mixture density networks
 
 Bishop's inverse problem: least squares, one Gaussian and a mixture density network side by side, their held-out likelihood against the Bayes limit, and the sheet's gradients checked against autograd.
+
+Exercise: Bishop's mixture density network models p(t|x) = Σ_i α_i(x) φ_i(t|x) with Gaussian kernels of mean μ_i(x)
+and one width σ_i(x) each; α = softmax(z^α), σ = exp(z^σ), μ = z^μ, and the error of one pattern is E^q = −log Σ_i α_i
+φ_i. (a) Show that ∂E/∂α_i = −π_i/α_i and ∂E/∂μ_ik = π_i (μ_ik − t_k)/σ_i², with the posterior π_i = α_i φ_i / Σ_j α_j
+φ_j. (b) Show that ∂E/∂z^α_i = α_i − π_i. Why does a network trained by least squares fail on an inverse problem such
+as x from t = x + 0.3 sin(2πx) + noise?
 """
 import numpy as np
 import pandas as pd
@@ -9,12 +15,7 @@ import streamlit as st
 from core.mdn.models import random_outputs
 from explorer import mdn_ui, plots, shell
 
-pg = shell.page("Mixture density networks", exercise=(
-    "Bishop's mixture density network models p(t|x) = Σ_i α_i(x) φ_i(t|x) with Gaussian kernels of mean μ_i(x) and "
-    "one width σ_i(x) each; α = softmax(z^α), σ = exp(z^σ), μ = z^μ, and the error of one pattern is "
-    "E^q = −log Σ_i α_i φ_i. (a) Show that ∂E/∂α_i = −π_i/α_i and ∂E/∂μ_ik = π_i (μ_ik − t_k)/σ_i², with the "
-    "posterior π_i = α_i φ_i / Σ_j α_j φ_j. (b) Show that ∂E/∂z^α_i = α_i − π_i. Why does a network trained by "
-    "least squares fail on an inverse problem such as x from t = x + 0.3 sin(2πx) + noise?"))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 run, data = mdn_ui.controls(ctrl)
 if not run.models:

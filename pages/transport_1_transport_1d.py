@@ -1,6 +1,9 @@
 """OT: transport between two 1-D measures
 
 Two measures on a line, the exact transport plan with its marginals, and displacement interpolation next to the naive mixture and the entropic barycenter.
+
+Exercise: Reproduce the handout's figure: two measures on the line, the optimal transport plan between them, and the
+displacement interpolation. How does it differ from simply mixing the two measures?
 """
 import numpy as np
 import pandas as pd
@@ -10,9 +13,7 @@ import streamlit as st
 from core.transport import interpolation, plans
 from explorer import plots, shell, transport_ui
 
-pg = shell.page("OT: transport between two 1-D measures", exercise=(
-    "Reproduce the handout's figure: two measures on the line, the optimal transport plan between them, and the "
-    "displacement interpolation. How does it differ from simply mixing the two measures?"))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 n = ctrl.slider("Grid points", "n", 50, 400, 200, step=10, help="Support points of both measures.")
 x, a, b, notes = transport_ui.two_measures(ctrl, n)

@@ -1,6 +1,9 @@
 """OT: the assignment problem (factories and stores)
 
 Edit supplies r, demands k and costs M (or scatter factories and stores in the plane), and see the optimal shipping plan as arrows and its cost d_M(r, k).
+
+Exercise: Factories with supplies r ship goods to stores with demands k; moving one unit from factory i to store j
+costs M_ij. Find the plan P ≥ 0 with P 1 = r and Pᵀ 1 = k of least total cost d_M(r, k) = min ⟨P, M⟩.
 """
 import numpy as np
 import pandas as pd
@@ -9,9 +12,7 @@ import streamlit as st
 from core.transport import plans
 from explorer import plots, shell, transport_ui
 
-pg = shell.page("OT: the assignment problem (factories and stores)", exercise=(
-    "Factories with supplies r ship goods to stores with demands k; moving one unit from factory i to store j "
-    "costs M_ij. Find the plan P ≥ 0 with P 1 = r and Pᵀ 1 = k of least total cost d_M(r, k) = min ⟨P, M⟩."))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 mode = ctrl.select("Problem", "mode", ["plane", "table"], "plane",
                    labels={"plane": "points in the plane", "table": "my own cost table"})

@@ -1,6 +1,9 @@
 """OT: Sinkhorn's lambda
 
 Slide lambda from the independent plan a bᵀ to the exact one: the entropic plan, its cost, entropy, iterations and gap to the exact cost, and curves against lambda.
+
+Exercise: The entropic transport cost (handout eq. 2) is d_M^λ(r, k) = min_P ⟨P, M⟩ − h(P)/λ with h(P) = −Σ P_ij log
+P_ij. How do the plan, its cost and its entropy change with λ? When does Sinkhorn's cost reach the exact one?
 """
 import numpy as np
 import pandas as pd
@@ -9,9 +12,7 @@ import streamlit as st
 from core.transport import plans
 from explorer import plots, shell, transport_ui
 
-pg = shell.page("OT: Sinkhorn's lambda", exercise=(
-    "The entropic transport cost (handout eq. 2) is d_M^λ(r, k) = min_P ⟨P, M⟩ − h(P)/λ with h(P) = −Σ P_ij log P_ij. "
-    "How do the plan, its cost and its entropy change with λ? When does Sinkhorn's cost reach the exact one?"))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 problem = ctrl.select("Problem", "prob", ["1d", "plane"], "1d",
                       labels={"1d": "two 1-D mixtures", "plane": "random points in the plane"})

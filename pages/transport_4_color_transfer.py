@@ -1,6 +1,9 @@
 """OT: colour transfer
 
 Transfer the colours of one photo to another (yours or the bundled ones) with exact and entropic optimal transport, next to naive pixel swaps and histogram matching.
+
+Exercise: Upload your own images and transfer the colours between the two. Show the results and explain how the colour
+histograms are transported; how is this different from non-optimal colour swapping, e.g. just swapping the pixels?
 """
 import numpy as np
 import pandas as pd
@@ -10,10 +13,7 @@ from core.transport import color
 from core.images import to_png
 from explorer import plots, shell, transport_ui
 
-pg = shell.page("OT: colour transfer", exercise=(
-    "Upload your own images and transfer the colours between the two. Show the results and explain how the colour "
-    "histograms are transported; how is this different from non-optimal colour swapping, e.g. just swapping the "
-    "pixels?"))
+pg = shell.page(__doc__)
 ctrl = pg.controls
 n_samples = ctrl.log_slider("Pixels sampled per image", "ns", 250, 2000, 1000, options=[250, 500, 1000, 1500, 2000],
                             help="The plans are fitted on this many pixels of each image (the plan is n x n); every "
