@@ -97,8 +97,10 @@ class Steps:
         return f"{self.unit} {done}/{self.total()}" if done else "initial state"
 
     def show(self) -> dict:
-        """Arrays a page may draw with a measured record (e.g. the latest sample grid)."""
-        return {}
+        """Arrays a page may draw with a measured record: by default the latest sample grid of a kind that keeps
+        them in ``self.grids`` (rows {"step", "images"}), else nothing."""
+        grids = getattr(self, "grids", None)
+        return {"images": grids[-1]["images"]} if grids else {}
 
     def continues(self) -> list:
         """Configs whose finished run this run may continue from (the same run, shorter), longest first."""

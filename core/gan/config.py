@@ -52,6 +52,14 @@ class GANRun:
 ITERATIONS = (20, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 5000, 10000, 20000)  # the pages' lengths
 
 
+def shorter_runs(run, part: str) -> list:
+    """The same run with fewer iterations (the pages' lengths, ITERATIONS), longest first: `run.<part>.n_iters`
+    replaced (a run kind's `continues`)."""
+    inner = getattr(run, part)
+    return [replace(run, **{part: replace(inner, n_iters=m)}) for m in sorted(ITERATIONS, reverse=True)
+            if m < inner.n_iters]
+
+
 @dataclass(frozen=True)
 class Schedule:
     """When a run of n_iters iterations logs a metrics row, keeps a fixed-noise grid and scores quality."""

@@ -31,7 +31,7 @@ and look like the target domain? The two domains are core.gan.domains.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -41,7 +41,7 @@ import torch.nn as nn
 from core import data as datasets
 from core import training
 from core.device import pick_device
-from core.gan.config import GANConfig, ITERATIONS, schedule
+from core.gan.config import GANConfig, schedule, shorter_runs
 from core.gan.domains import SIDE, to_pm, to_unit, upscaled_digits
 from core.gan.judges import Judges, classifiers, score_translations
 from core.gan.models import init_dcgan_weights
@@ -316,13 +316,8 @@ class CycleSteps(training.TorchSteps):
     def message(self, done: int) -> str:
         return f"step {done}/{self.total()}"
 
-    def show(self) -> dict:
-        return {"images": self.grids[-1]["images"]}
-
     def continues(self) -> list:
-        n = self.config.cycle.n_iters
-        return [replace(self.config, cycle=replace(self.config.cycle, n_iters=m)) for m in sorted(ITERATIONS, reverse=True)
-                if m < n]
+        return shorter_runs(self.config, "cycle")
 
     def data_arrays(self) -> tuple:
         return self.data_a.X_train[: self.config.n_train], self.data_b.X_train, self.data_a.X_test, self.data_b.X_test

@@ -14,14 +14,13 @@ command line train the same run. Each GAN page's default run (core.gan.config.pr
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 
 import torch
 import torch.nn as nn
 
 from core import assets, training
 from core import data as datasets
-from core.gan.config import ITERATIONS, GANRun, presets, run_from_dict, schedule
+from core.gan.config import GANRun, presets, run_from_dict, schedule, shorter_runs
 from core.gan.images import prepare, to_native
 from core.gan.models import build
 from core.gan.trainer import GANTrainer
@@ -128,14 +127,8 @@ class GANSteps(training.TorchSteps):
     def message(self, done: int) -> str:
         return f"iteration {done}/{self.total()} · epoch {self.trainer.epoch:.1f}"
 
-    def show(self) -> dict:
-        return {"images": self.grids[-1]["images"]}
-
     def continues(self) -> list:
-        """The same run with fewer iterations (the pages' lengths), longest first."""
-        n = self.config.gan.n_iters
-        return [replace(self.config, gan=replace(self.config.gan, n_iters=m)) for m in sorted(ITERATIONS, reverse=True)
-                if m < n]
+        return shorter_runs(self.config, "gan")
 
     def data_arrays(self) -> tuple:
         return (self.trainer.X.cpu().numpy() if hasattr(self, "trainer") else prepare(self.config, self.data).numpy(),)
