@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from core import assets, training
 from core import data as datasets
 from core.boltzmann.ais import (DEFAULT_BETAS, DEFAULT_COMPONENTS, DEFAULT_RUNS, ais_rbm, base_rate_biases, default_base,
-                                rbm_log_likelihood)
+                                rbm_log_likelihood, rbm_model_base)
 from core.boltzmann.rbm import RBM
 from core.device import pick_device
 
@@ -141,24 +141,25 @@ def dbn_bound_terms(rbms: list[RBM], V, samples: int = 10, seed: int = 0) -> dic
 
 
 def top_rbm_input(rbms: list[RBM], X_train, seed: int = 0) -> np.ndarray:
-    """The top RBM's visible layer for the training digits (sampled upward), on which its AIS base model is fit."""
+    """The top RBM's visible layer for the training digits (sampled upward), where its AIS base's chains start."""
     return upward(rbms, X_train, len(rbms) - 1, torch.Generator().manual_seed(int(seed))).numpy()
 
 
 def dbn_log_likelihood(rbms: list[RBM], V, X_train, betas: int = DEFAULT_BETAS, runs: int = DEFAULT_RUNS,
                        samples: int = 10, seed: int = 0, log_z: float | None = None,
                        n_components: int = DEFAULT_COMPONENTS) -> dict:
-    """Mean held-out variational bound of log p*(v) minus log Z_top, log Z_top by AIS (a `n_components` Bernoulli
-    mixture of the top RBM's training input as base) or `log_z` when given (e.g. exact): {"ll", "ll_low", "ll_high"
-    (AIS band), "se_mc" (of the bound's expectation), "ais": {...} | None}. With an exact log Z it is a lower bound
-    of log p(v); with AIS's estimate (low on average, which flatters) it is neither a bound nor known to err one way."""
+    """Mean held-out variational bound of log p*(v) minus log Z_top, log Z_top by AIS (base: a `n_components`
+    Bernoulli mixture fit to the top RBM's own Gibbs chains from its training input, core.boltzmann.ais.rbm_model_base)
+    or `log_z` when given (e.g. exact): {"ll", "ll_low", "ll_high" (AIS band), "se_mc" (of the bound's
+    expectation), "ais": {...} | None}. With an exact log Z it is a lower bound of log p(v); with AIS's estimate
+    (low on average, which flatters) it is neither a bound nor known to err one way."""
     terms = dbn_bound_terms(rbms, V, samples, seed)
     m = float(terms["per_digit"].mean())
     se = float(np.sqrt((terms["per_digit_se"] ** 2).sum()) / len(terms["per_digit"]))
     if log_z is not None:
         return {"ll": m - log_z, "ll_low": m - log_z, "ll_high": m - log_z, "se_mc": se, "ais": None}
     top = rbms[-1]
-    base = default_base(top_rbm_input(rbms, X_train, seed), n_components)
+    base = rbm_model_base(top.W, top.b, top.c, top_rbm_input(rbms, X_train, seed), n_components)
     r = ais_rbm(top.W, top.b, top.c, base=base, betas=betas, n_runs=runs, random_state=seed)
     return {"ll": m - r.log_z, "ll_low": m - r.log_z_high, "ll_high": m - r.log_z_low, "se_mc": se,
             "ais": r.as_dict()}
@@ -324,8 +325,9 @@ def dbn_finish(result: dict, data: datasets.ImageData, betas: int = DEFAULT_BETA
     dbn = dbn_log_likelihood(rbms, V, Xtr, betas, runs, n_components=components)
     one = rbm_alone_log_likelihood(rbms, V, Xtr, betas, runs, n_components=components)
     curves = {}
-    for name, rbm, X in (("dbn_top", rbms[-1], top_rbm_input(rbms, Xtr)), ("rbm1", rbms[0], Xtr)):
-        base = default_base(X, components)
+    top = rbms[-1]
+    for name, rbm, base in (("dbn_top", top, rbm_model_base(top.W, top.b, top.c, top_rbm_input(rbms, Xtr), components)),
+                            ("rbm1", rbms[0], default_base(Xtr, components))):
         curves[name] = [{"n_betas": K, "log_z": r.log_z, "ess": r.ess, "cpu_seconds": r.cpu_seconds}
                         for K in curve_temperatures(betas)
                         for r in [ais_rbm(rbm.W, rbm.b, rbm.c, base=base, betas=K, n_runs=runs)]]
@@ -333,7 +335,8 @@ def dbn_finish(result: dict, data: datasets.ImageData, betas: int = DEFAULT_BETA
                                "seconds": round(time.perf_counter() - t, 1),
                                "note": "held-out nats per image on core.data.held_out_binary(X_test); log Z by AIS "
                                        f"({runs} runs x {int(betas):,} temperatures, a {components}-component "
-                                       "Bernoulli-mixture base), which is low on average, so each figure errs high. "
+                                       "Bernoulli-mixture base, for the top RBM fit to its own Gibbs chains), "
+                                       "which is low on average, so each figure errs high. "
                                        "The DBN's figure is a variational lower bound of log p*(v) minus that "
                                        "estimate: not a bound of log p(v) (the two errors point opposite ways). "
                                        "rbm1 is the first layer alone"}}
@@ -356,7 +359,8 @@ def rescore(folder=ASSET_DIR, **finish_kw) -> dict:
                         "seconds": round(time.perf_counter() - t, 1), "threads": torch.get_num_threads(),
                         "why": "the scores were recomputed without retraining: AIS from a base-rate model had not "
                                "converged at 14,500 temperatures, and the DBN's figure was called a lower bound although "
-                               "its log Z is an estimate; now a Bernoulli-mixture base and a convergence curve (issue 19)"}
+                               "its log Z is an estimate; now a Bernoulli-mixture base (for the top RBM fit to its own "
+                               "Gibbs chains) and a convergence curve (issue 19)"}
     assets.save(folder, run, prov)
     return prov["scores"]
 
