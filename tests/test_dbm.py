@@ -113,9 +113,13 @@ def test_shipped_run_is_complete():
 
 
 @pytest.mark.xfail(strict=True, reason="issue 19's target is not met for the DBM: its log Z_hat moved +1.9 nats from "
-                                       "4,000 to 8,000 temperatures (400 runs, mixture base, ESS 2-4)")
+                                       "4,000 to 8,000 temperatures (400 runs, mixture base, ESS 2-4); a base fit to the "
+                                       "DBM's own chains (DBM.model_base) moved +2.3 (see core.boltzmann.ais)")
 def test_shipped_dbm_log_z_moves_at_most_half_a_nat_when_the_temperatures_double():
-    ll = assets.load(D.ASSET_DIR)["provenance"]["scores"]["log_likelihood"]
+    """Issue 19's target for the DBM."""
+    run = assets.load(D.ASSET_DIR)
+    ll = run["provenance"]["scores"]["log_likelihood"]
+    assert ll["log_z_curve"]["dbm"][-1]["n_betas"] == 2 * ll["dbm"]["ais"]["n_betas"]
     assert abs(ll["log_z_curve"]["dbm"][-1]["log_z"] - ll["dbm"]["ais"]["log_z"]) <= 0.5
     m, rbm = D.model(run), D.baseline_rbm(run)
     assert m.shape == (784, 500, 500) and rbm.components_.shape == (500, 784)

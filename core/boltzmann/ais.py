@@ -1,5 +1,5 @@
-"""Annealed importance sampling (AIS) of the partition function of RBMs and two-layer DBMs, and its reverse
-(RAISE) for the conservative side of an RBM's held-out log-likelihood.
+"""Annealed importance sampling (AIS) of the partition function of RBMs and two-layer DBMs (its reverse, RAISE, is
+in core.boltzmann.reverse_ais, the base models in core.boltzmann.ais_base).
 
 Salakhutdinov & Murray (2008), "On the quantitative analysis of deep belief networks". AIS moves
 `n_runs` independent chains from a tractable base model p_0 (beta = 0) to the model p_1 (beta = 1)
@@ -10,8 +10,9 @@ through intermediate models p_beta, and accumulates importance weights
 whose mean estimates Z_1 / Z_0 without bias; its log therefore underestimates log Z on average (Jensen), and a
 log-likelihood computed with it errs high (optimistic).
 
-Base model: a mixture of M Bernoulli images (`BernoulliMixture`, fit by EM to the training digits; M = 1 with the
-pixel means is Salakhutdinov & Murray's base-rate model), with its component index m as one more latent:
+Base model: a mixture of M Bernoulli images (`BernoulliMixture`, fit by EM to the training digits, or for the DBM to
+P(v | h1) of its own Gibbs chains, `dbm_model_base`; M = 1 with the pixel means is Salakhutdinov & Murray's base-rate
+model), with its component index m as one more latent:
 
     f_beta(v, h, m) = [pi_m prod_j Bern(v_j; mu_mj)]^(1 - beta) exp(-E(v, h))^beta.
 
@@ -34,11 +35,6 @@ DBM v - h1 - h2 (state (h1, m); v and h2 summed out), a = b + W1^T h1, t = c2 + 
 Z_0 = 2^(n1 + n2). Step: v | h1, m and h2 | h1, then h1 | v, h2 and m | v (h1 and m are independent given v, h2),
 which leaves f_beta(h1, m) invariant. With M = 1 both paths are exactly the base-rate AIS of the paper.
 
-RAISE (Burda, Grosse & Salakhutdinov 2015), `raise_rbm`: from a held-out v, the reverse chain x_K = v,
-x_{k-1} ~ T_k(. | x_k), gives log p_hat(v) = log f_K(v) - log Z_0 - sum_k [log f_k(x_{k-1}) - log f_{k-1}(x_{k-1})],
-unbiased in p_hat for the annealing model's p_fwd(v): a stochastic lower bound of log p_fwd(v), which tends to
-log p(v) as K grows. Conservative in practice, not a strict bound on log p(v).
-
 Measured on the shipped 784-500 RBM and 784-500-500 DBM (assets/dbm; seed 0, one CPU thread; log Z_hat):
 
     base               runs  temperatures:  1,000   2,000   4,000   8,000  14,500  16,000   ESS at 8,000
@@ -59,20 +55,32 @@ the noise); the shipped models' convergence curves at 400 runs are in their prov
 log_z_curve) and tests/benchmarks/bench_yardsticks.py measures the doubling. RAISE with the same base on 200
 held-out digits: -134.07 (500 temperatures), -134.74 (2,000) against AIS -134.65 on the same digits.
 
+A base close to the MODEL, not the data. Fit to the training digits, the DBM's base left log Z_hat at 783.19, 782.51,
+784.44 at 2,000, 4,000, 8,000 temperatures (ESS 1-4 of 400): most runs start in modes the DBM weighs little. Fit to
+P(v | h1) at the end of 2,000 Gibbs chains of the DBM itself (200 sweeps from training digits, 20 CPU s:
+`dbm_model_base`), 400 runs, seed 0: 779.43, 781.32, 781.77 at 1,000, 2,000, 4,000 (ESS 2.2, 6.7, 16.4; log-weight
+s.d. 9.8 nats); seed 1 at 4,000: 783.53 (ESS 5.8): the seeds still differ by 1.8 nats, so the DBM's figure keeps an
+uncertainty of a couple of nats that no band shows. Tried and worse: a base over h1 (a mixture over h1 fit to the
+chains' h1, state h1 with v, h2 and m summed out, Z_0 = 2^(n_v + n2); right against enumeration) gave log-weight s.d.
+45 nats and ESS 1: its components' model masses differ by up to 200 nats (20 products of Bernoullis are far from the
+DBM's correlated h1); reweighting the v-space components by a pilot run's weights: ESS 5.4 at 4,000. The same idea
+for the DBN's top RBM (assets/dbn; `rbm_model_base` on its own chains from its training input): 284.36 at 4,000
+(ESS 7.9), 284.29 at 8,000 (ESS 10.3), where the data-fit base gave 282.23 and 283.76.
+
 With the defaults (400 runs; `python -m core.boltzmann.dbm --rescore`, 2 threads, other work on the machine):
 
     log Z_hat at       500     1,000   2,000   4,000   8,000   ESS at 4,000   CPU s at 4,000
     RBM              433.05   435.31  436.67  437.68  438.15    8.9 of 400       57
     DBM              770.01   776.55  783.19  782.51  784.44    4.3 of 400      102
+    DBM, own base    772.37   779.43  781.32  781.77  784.06   16.4 of 400       90     (DBM.model_base)
 
-The RBM meets the target (+0.47 nats when the temperatures double); the DBM does not (+1.93; its curve is noisy,
-ESS 1-4): its figure may still be optimistic by a couple of nats. RBM sandwich on all 2,000 held-out digits:
-RAISE (2,000 temperatures) -139.26, AIS -138.28, width 0.98 nats; RAISE took 145 CPU s (276 s wall, 2 threads).
-
-Not everywhere yet: for the shipped DBN (assets/dbn, 400 runs, same defaults) the top RBM (500 units on h1 samples)
-gives 278.4, 280.4, 281.7, 282.2, 283.8 at 500 ... 8,000 temperatures (still rising: its mixture base, fit to binary
-h1 samples, is a poorer start), and its first RBM alone 368.4, 372.0, 375.1, 372.0, 371.2 (ESS 1-4: noise of
-about 2 nats). Those figures stay optimistic by an unknown amount; the pages show these curves.
+The RBM meets the target (+0.47 nats when the temperatures double); the DBM does not, with either base (+1.93 from
+the digits' base, which stays the default; +2.29 from its own, whose 4,000-temperature figure is lower still): a
+heavy run found at 8,000 puts log Z near 784 or above, so the DBM's figure may be optimistic by 2-3 nats. RBM
+sandwich on all 2,000 held-out digits: RAISE (2,000 temperatures) -139.26, AIS -138.28, width 0.98 nats; RAISE took
+145 CPU s (276 s wall, 2 threads). The DBN (`python -m core.autoencoders.stacks --rescore`, default): its top
+RBM's base fit to its own chains gives 282.43, 284.57, 284.34, 284.36, 284.29 at 500 ... 8,000 (ESS 3.6-10.3; -0.07 nats on doubling); its
+first RBM alone keeps the digits' base: 368.4, 372.0, 375.1, 372.0, 371.2 (ESS 1-4: noise of about 2 nats).
 
 Products run in float32; the log weights are accumulated in float64 from the float32 pre-activations (their
 rounding enters multiplied by beta_k - beta_{k-1}, so it stays negligible).

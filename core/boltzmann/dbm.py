@@ -472,10 +472,10 @@ def baseline_rbm(result: dict, device=None) -> RBM:
 
 def dbm_log_likelihood(m: DBM, V_bin, X_base, betas=DEFAULT_BETAS, n_runs=DEFAULT_RUNS, random_state=0,
                        n_components: int = DEFAULT_COMPONENTS) -> dict:
-    """Mean held-out variational lower bound of log p*(v) of a DBM minus log Z by AIS (base: `DBM.model_base`):
+    """Mean held-out variational lower bound of log p*(v) of a DBM minus log Z by AIS (mixture base of X_base):
     {"ll", "ll_low", "ll_high", "ais"}. Not a bound of log p(v): the bound part errs low, AIS's log Z errs low on
     average (which flatters the model); which wins is not known."""
-    r = m.log_partition_ais(betas=betas, n_runs=n_runs, random_state=random_state, base=m.model_base(X_base, n_components))
+    r = m.log_partition_ais(betas=betas, n_runs=n_runs, random_state=random_state, base=default_base(X_base, n_components))
     ll, lo, hi = r.log_likelihood(m.unnormalized_log_prob_bound(V_bin))
     return {"ll": ll, "ll_low": lo, "ll_high": hi, "ais": r.as_dict()}
 
@@ -516,17 +516,16 @@ def _ll(r: AISResult, unnorm) -> dict:
 def finish(result: dict, data, betas: int = DEFAULT_BETAS, runs: int = DEFAULT_RUNS,
            components: int = DEFAULT_COMPONENTS, raise_betas: int = DEFAULT_RAISE_BETAS) -> dict:
     """Scores of a finished run for its provenance: both held-out log-likelihoods (AIS from a `components`-Bernoulli
-    mixture base: of the training digits for the RBM, of the DBM's own chains for the DBM, see `DBM.model_base`),
-    log Z against the number of temperatures (`curve_temperatures`), and the RBM's sandwich [RAISE, AIS] on all
-    held-out digits."""
+    mixture base of the training digits; `DBM.model_base` measured no better, see core.boltzmann.ais), log Z
+    against the number of temperatures (`curve_temperatures`), and the RBM's sandwich [RAISE, AIS] on all held-out
+    digits."""
     Xtr = data.X_train[: result["config"]["n_train"]] if result["config"]["n_train"] else data.X_train
     V = held_out_binary(data.X_test)
     base = default_base(Xtr, components)
     m, rbm = model(result), baseline_rbm(result)
-    dbm_base = m.model_base(Xtr, components)
     out, curves = {}, {}
     for name, est, unnorm in (
-            ("dbm", lambda K: m.log_partition_ais(betas=K, n_runs=runs, base=dbm_base),
+            ("dbm", lambda K: m.log_partition_ais(betas=K, n_runs=runs, base=base),
              m.unnormalized_log_prob_bound(V)),
             ("rbm", lambda K: ais_rbm(rbm.W, rbm.b, rbm.c, base=base, betas=K, n_runs=runs),
              rbm_unnormalized_log_prob(rbm.W, rbm.b, rbm.c, V))):
@@ -540,8 +539,7 @@ def finish(result: dict, data, betas: int = DEFAULT_BETAS, runs: int = DEFAULT_R
         **out, "log_z_curve": curves, "rbm_sandwich": sandwich,
         "note": f"held-out nats per image on core.data.held_out_binary (2,000 digits); log Z by AIS ({runs} runs x "
                 f"{int(betas):,} temperatures, base: a {components}-component Bernoulli mixture of the training "
-                "digits for the RBM, of P(v | h1) of the DBM's own Gibbs chains from them for the DBM). AIS "
-                "underestimates log Z on average, so each AIS figure errs high (optimistic). The DBM's "
+                "digits). AIS underestimates log Z on average, so each AIS figure errs high (optimistic). The DBM's "
                 "figure is a variational lower bound of log p*(v) minus that estimate: the two errors point opposite "
                 "ways, so it is neither a bound nor known to err one way. The RBM's conservative side is RAISE "
                 f"({raise_betas:,} temperatures), which errs low on average."}}
@@ -566,8 +564,8 @@ def rescore(folder=ASSET_DIR, **finish_kw) -> dict:
                         "seconds": round(time.perf_counter() - t, 1), "threads": torch.get_num_threads(),
                         "why": "the scores were recomputed without retraining: AIS from a base-rate model had not "
                                "converged at 14,500 temperatures (log Z still rising, ESS 1-7 of 100), so the earlier "
-                               "figures were optimistic; now a Bernoulli-mixture base (for the DBM fit to its own "
-                               "Gibbs chains), a convergence curve and the RBM's RAISE side (issue 19)"}
+                               "figures were optimistic; now a Bernoulli-mixture base, a convergence curve and the "
+                               "RBM's RAISE side (issue 19)"}
     assets.save(folder, run, prov)
     return prov["scores"]
 
