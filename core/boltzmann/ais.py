@@ -80,7 +80,8 @@ heavy run found at 8,000 puts log Z near 784 or above, so the DBM's figure may b
 sandwich on all 2,000 held-out digits: RAISE (2,000 temperatures) -139.26, AIS -138.28, width 0.98 nats; RAISE took
 145 CPU s (276 s wall, 2 threads). The DBN (`python -m core.autoencoders.stacks --rescore`, default): its top
 RBM's base fit to its own chains gives 282.43, 284.57, 284.34, 284.36, 284.29 at 500 ... 8,000 (ESS 3.6-10.3;
--0.07 nats on doubling); its first RBM alone keeps the digits' base: 368.4, 372.0, 375.1, 372.0, 371.2 (ESS 1-4: noise of about 2 nats).
+-0.07 nats on doubling); its first RBM alone keeps the digits' base: 368.4, 372.0, 375.1, 372.0, 371.2
+(ESS 1-4: noise of about 2 nats).
 
 Products run in float32; the log weights are accumulated in float64 from the float32 pre-activations (their
 rounding enters multiplied by beta_k - beta_{k-1}, so it stays negligible).
