@@ -96,3 +96,26 @@ def shipped(where: str | os.PathLike, config, data_sha256: str, name: str = FILE
     if run["provenance"].get("data_sha256") != data_sha256:
         return None
     return run
+
+
+def rescore(where: str | os.PathLike, finish, command: str, why: str, **finish_kw) -> dict:
+    """Recompute the provenance scores of the shipped run in `where` with `finish(run, data, **finish_kw)`, without
+    training (the weights stay as they are), and rewrite run.pt and provenance.json, noting `command` and `why`;
+    returns the new scores. The data is the run's config's dataset, loaded without a download."""
+    import datetime
+    import time
+
+    from core import data as datasets
+
+    run = load(where)
+    if run is None:
+        raise FileNotFoundError(f"no shipped run in {where}")
+    prov = run.pop("provenance")
+    data = datasets.load(run["config"]["dataset"], download=False)
+    t = time.perf_counter()
+    prov["scores"] = finish(run, data, **finish_kw)
+    prov["rescored"] = {"command": command, "seconds": round(time.perf_counter() - t, 1),
+                        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                        "threads": torch.get_num_threads(), "why": why}
+    save(where, run, prov)
+    return prov["scores"]

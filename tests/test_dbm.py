@@ -127,7 +127,7 @@ def test_shipped_dbm_log_z_moves_at_most_half_a_nat_when_the_temperatures_double
 
 def test_chains_of_both_models_start_from_the_same_images(small_run):
     m = D.model(small_run[1][-1][1])
-    rbm = D._baseline_rbm(12, 0.02, 50, 0, "cpu", np.random.default_rng(0).random((20, 64)))
+    rbm = D.comparison_rbm(12, 0.02, 50, 0, "cpu", np.random.default_rng(0).random((20, 64)))
     ch = D.chains(m, rbm, 4, 20, seed=3)
     assert ch["steps"][0] == 0 and ch["steps"][-1] == 20
     np.testing.assert_array_equal(ch["dbm"][0], ch["rbm"][0])

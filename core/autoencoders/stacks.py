@@ -343,26 +343,12 @@ def dbn_finish(result: dict, data: datasets.ImageData, betas: int = DEFAULT_BETA
 
 
 def rescore(folder=ASSET_DIR, **finish_kw) -> dict:
-    """Recompute the scores of the shipped DBN in `folder` with `dbn_finish` (no training: the weights are unchanged)
-    and rewrite its run.pt and provenance.json; returns the new scores."""
-    import datetime
-
-    run = assets.load(folder)
-    if run is None:
-        raise FileNotFoundError(f"no shipped run in {folder}")
-    prov = run.pop("provenance")
-    data = datasets.load(run["config"]["dataset"], download=False)
-    t = time.perf_counter()
-    prov["scores"] = dbn_finish(run, data, **finish_kw)
-    prov["rescored"] = {"command": "python -m core.autoencoders.stacks --rescore",
-                        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                        "seconds": round(time.perf_counter() - t, 1), "threads": torch.get_num_threads(),
-                        "why": "the scores were recomputed without retraining: AIS from a base-rate model had not "
-                               "converged at 14,500 temperatures, and the DBN's figure was called a lower bound although "
-                               "its log Z is an estimate; now a Bernoulli-mixture base (for the top RBM fit to its own "
-                               "Gibbs chains) and a convergence curve (issue 19)"}
-    assets.save(folder, run, prov)
-    return prov["scores"]
+    """Recompute the scores of the shipped run in `folder` with `dbn_finish` (core.assets.rescore: no training)."""
+    return assets.rescore(folder, dbn_finish, "python -m core.autoencoders.stacks --rescore",
+                          "the scores were recomputed without retraining: AIS from a base-rate model had not "
+                          "converged at 14,500 temperatures, and the DBN's figure was called a lower bound although "
+                          "its log Z is an estimate; now a Bernoulli-mixture base (for the top RBM fit to its own "
+                          "Gibbs chains) and a convergence curve (issue 19)", **finish_kw)
 
 
 def main(argv=None):

@@ -16,7 +16,8 @@ Training, as in the paper:
    pass), the model statistics from persistent Gibbs chains (fantasy particles) that alternate
    between the odd layer (h1) and the even layers (v, h2), which are conditionally independent.
 
-Sampling alternates odd and even layers the same way. Training is a run of core.training (`DBMSteps`),
+Sampling alternates odd and even layers the same way (the model itself: core.boltzmann.dbm_model). Training is
+a run of core.training (`DBMSteps`),
 resumable from any epoch boundary; the command line trains the model shipped in assets/dbm together
 with an RBM given the same training time and, with --out, scores both by AIS and writes the provenance:
 
@@ -27,16 +28,15 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from core import assets, training
-from core.boltzmann.ais import (DEFAULT_BETAS, DEFAULT_COMPONENTS, DEFAULT_RAISE_BETAS, DEFAULT_RUNS, AISResult, ais_dbm,
-                                BernoulliMixture, ais_rbm, base_rate_biases, dbm_model_base, default_base,
+from core.boltzmann.ais import (DEFAULT_BETAS, DEFAULT_COMPONENTS, DEFAULT_RAISE_BETAS, DEFAULT_RUNS, AISResult, ais_rbm, base_rate_biases, default_base,
                                 rbm_unnormalized_log_prob)
+from core.boltzmann.dbm_model import DBM, DBMConfig, bernoulli, entropy  # noqa: F401 (DBM, DBMConfig, entropy: re-exported)
 from core.boltzmann.reverse_ais import rbm_sandwich
 from core.boltzmann.rbm import RBM
 from core.data import binarize, held_out_binary
@@ -45,152 +45,6 @@ from core.device import pick_device
 ASSET_DIR = assets.folder("dbm")
 PHASES = ("pretrain1", "pretrain2", "joint")
 
-
-@dataclass
-class DBMConfig:
-    """Every hyper-parameter of a DBM run; what the cache key is made of."""
-
-    n_hidden1: int = 500  # units of the first hidden layer
-    n_hidden2: int = 500  # units of the second hidden layer
-    pretrain_epochs: int = 10  # epochs of each greedy RBM (CD-1 with the doubling trick)
-    pretrain_lr: float = 0.05  # learning rate of the pre-training RBMs
-    epochs: int = 25  # epochs of joint training
-    learning_rate: float = 0.001  # joint training, decayed linearly to a tenth of it at the end (0.005: worse)
-    batch_size: int = 100  # examples per update
-    n_chains: int = 100  # persistent fantasy particles of the joint training
-    k: int = 5  # Gibbs sweeps of the fantasy particles per update
-    mean_field_steps: int = 10  # fixed-point iterations of the positive phase
-    momentum: float = 0.9  # heavy-ball momentum (0.5 during the first epoch of each phase)
-    weight_decay: float = 0.0002  # L2 penalty on W1, W2
-    random_state: int = 0  # seed of initial weights, data binarisation, chains
-
-
-def _sig(x: torch.Tensor) -> torch.Tensor:
-    return torch.sigmoid(x)
-
-
-def _bern(P: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    return (torch.rand(P.shape, generator=gen, device=P.device) < P).float()
-
-
-def entropy(P: torch.Tensor) -> torch.Tensor:
-    """Entropy in nats of independent Bernoulli(P) units, summed over the last axis."""
-    P = P.double().clamp(1e-12, 1 - 1e-12)
-    return -(P * P.log() + (1 - P) * (1 - P).log()).sum(-1)
-
-
-class DBM:
-    """A trained (or training) two-layer DBM. Parameters are plain float32 tensors on `device`."""
-
-    def __init__(self, config: DBMConfig | None = None, device=None):
-        self.config = config or DBMConfig()
-        self.device = pick_device(device)
-
-    # ------------------------------------------------------------------ parameters
-
-    def init_params(self, n_visible: int, gen: torch.Generator) -> None:
-        cfg, dev = self.config, self.device
-        n1, n2 = int(cfg.n_hidden1), int(cfg.n_hidden2)
-        self.W1 = torch.randn(n1, n_visible, generator=gen, device=dev) * 0.01  # (n1, n_v)
-        self.W2 = torch.randn(n2, n1, generator=gen, device=dev) * 0.01  # (n2, n1)
-        self.b = torch.zeros(n_visible, device=dev)
-        self.c1 = torch.zeros(n1, device=dev)
-        self.c2 = torch.zeros(n2, device=dev)
-
-    @property
-    def params(self) -> dict[str, torch.Tensor]:
-        return {"W1": self.W1, "W2": self.W2, "b": self.b, "c1": self.c1, "c2": self.c2}
-
-    def state_dict(self, dtype=torch.float32) -> dict:
-        return {"config": asdict(self.config), **{k: v.detach().cpu().to(dtype).clone() for k, v in self.params.items()}}
-
-    @classmethod
-    def from_state_dict(cls, state: dict, device=None) -> "DBM":
-        m = cls(DBMConfig(**state["config"]), device)
-        for k in ("W1", "W2", "b", "c1", "c2"):
-            setattr(m, k, state[k].to(m.device, torch.float32).clone())
-        return m
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return self.W1.shape[1], self.W1.shape[0], self.W2.shape[0]
-
-    # ------------------------------------------------------------------ inference
-
-    def _tensor(self, V) -> torch.Tensor:
-        V = torch.as_tensor(np.asarray(V, dtype=np.float32) if not isinstance(V, torch.Tensor) else V)
-        return V.detach().to(self.device, torch.float32).reshape(-1, self.W1.shape[1])
-
-    @torch.no_grad()
-    def mean_field(self, V, steps: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Factorial posterior q(h1) q(h2) given v by fixed-point iteration, started bottom-up with doubled
-        input to h1 (which stands in for the missing top-down input). Returns (mu1 (n, n1), mu2 (n, n2))."""
-        V = self._tensor(V)
-        steps = self.config.mean_field_steps if steps is None else int(steps)
-        bottom = torch.addmm(self.c1, V, self.W1.T)  # c1 + W1 v, fixed
-        mu1 = _sig(bottom + V @ self.W1.T)
-        mu2 = _sig(torch.addmm(self.c2, mu1, self.W2.T))
-        for _ in range(steps):
-            mu1 = _sig(torch.addmm(bottom, mu2, self.W2))
-            mu2 = _sig(torch.addmm(self.c2, mu1, self.W2.T))
-        return mu1, mu2
-
-    @torch.no_grad()
-    def unnormalized_log_prob_bound(self, V, steps: int = 30) -> np.ndarray:
-        """Variational lower bound of log p*(v) (per row, nats), h1 summed out exactly given q(h2):
-            b.v + c2.mu2 + H(mu2) + sum_j softplus(c1 + W1 v + W2^T mu2)_j  <=  log p*(v),
-        (Jensen, softplus being convex), with mu2 from mean-field. Subtract log Z for a log-likelihood bound."""
-        V = self._tensor(V)
-        _, mu2 = self.mean_field(V, steps)
-        pre = torch.addmm(torch.addmm(self.c1, V, self.W1.T), mu2, self.W2).double()
-        out = V.double() @ self.b.double() + mu2.double() @ self.c2.double() + entropy(mu2) + F.softplus(pre).sum(1)
-        return out.cpu().numpy()
-
-    def _gibbs(self, V, H1, H2, steps, gen, frames=None, record=()):
-        """`steps` alternating sweeps: h1 | v, h2 (odd layer) then v, h2 | h1 (even layers)."""
-        Pv = None
-        for s in range(1, int(steps) + 1):
-            H1 = _bern(_sig(torch.addmm(torch.addmm(self.c1, V, self.W1.T), H2, self.W2)), gen)
-            Pv = _sig(torch.addmm(self.b, H1, self.W1))
-            V = _bern(Pv, gen)
-            H2 = _bern(_sig(torch.addmm(self.c2, H1, self.W2.T)), gen)
-            if frames is not None and s in record:
-                frames[s] = Pv.cpu().numpy()
-        return V, H1, H2, Pv
-
-    @torch.no_grad()
-    def sample(self, n: int = 16, steps: int = 1000, random_state: int = 0, record=(), init=None) -> dict[int, np.ndarray]:
-        """Run n chains for `steps` alternating Gibbs sweeps from random visibles (or `init`), h2 = 0.
-        Returns {step: P(v=1 | h1) (n, n_v)} for each step in `record` and the last one. The model is not changed."""
-        gen = torch.Generator(device=self.device).manual_seed(int(random_state))
-        n_v, n1, n2 = self.shape
-        V = self._tensor(init) if init is not None else _bern(torch.full((n, n_v), 0.5, device=self.device), gen)
-        H2 = torch.zeros(V.shape[0], n2, device=self.device)
-        frames: dict[int, np.ndarray] = {}
-        record = set(int(r) for r in record) | {int(steps)}
-        if 0 in record:
-            frames[0] = V.cpu().numpy()
-        self._gibbs(V, None, H2, steps, gen, frames, record)
-        return frames
-
-    def model_base(self, X_train, n_components: int = DEFAULT_COMPONENTS, random_state: int = 0) -> BernoulliMixture:
-        """The AIS base model of this DBM: a mixture fit to P(v | h1) at the end of its own Gibbs chains started at
-        the training digits (core.boltzmann.ais.dbm_model_base), closer to the model than one fit to the digits."""
-        return dbm_model_base(self.W1, self.W2, self.b, self.c1, self.c2, X_train, n_components,
-                              random_state=random_state)
-
-    def log_partition_ais(self, X_base=None, betas=DEFAULT_BETAS, n_runs: int = DEFAULT_RUNS, random_state: int = 0,
-                          callback=None, base=None) -> AISResult:
-        """log Z by AIS (core.boltzmann.ais.ais_dbm) from `base` (see `model_base`), else the base rates of X_base."""
-        return ais_dbm(self.W1, self.W2, self.b, self.c1, self.c2, X=X_base, base=base, betas=betas, n_runs=n_runs,
-                       random_state=random_state, device=self.device, callback=callback)
-
-    def second_layer_filters(self) -> np.ndarray:
-        """Each h2 unit's filter in pixel space as a combination of first-layer filters: W2 W1, (n2, n_v)."""
-        return (self.W2 @ self.W1).cpu().numpy()
-
-
-# ----------------------------------------------------------------------------- training
 
 class _Trainer:
     """All mutable training state: parameters, velocities, chains, generator, phase and epoch."""
@@ -253,13 +107,13 @@ class _Trainer:
             W, hb, names = m.W2, m.c2, ("W2", "c1", "c2")
             vb = m.c1
             up, down = 1.0, 2.0
-            data = _bern(_sig(torch.addmm(self.rbm1_c, X, m.W1.T, alpha=2.0)), gen)
+            data = bernoulli(torch.sigmoid(torch.addmm(self.rbm1_c, X, m.W1.T, alpha=2.0)), gen)
         perm = torch.randperm(len(data), generator=gen, device=data.device)
         for i in range(0, len(data), B):
             v0 = data[perm[i:i + B]]
-            h0 = _sig(torch.addmm(hb, v0, W.T, alpha=up))
-            v1 = _sig(torch.addmm(vb, _bern(h0, gen), W, alpha=down))
-            h1 = _sig(torch.addmm(hb, v1, W.T, alpha=up))
+            h0 = torch.sigmoid(torch.addmm(hb, v0, W.T, alpha=up))
+            v1 = torch.sigmoid(torch.addmm(vb, bernoulli(h0, gen), W, alpha=down))
+            h1 = torch.sigmoid(torch.addmm(hb, v1, W.T, alpha=up))
             n = len(v0)
             gW = (h0.T @ v0 - h1.T @ v1) / n
             gv, gh = (v0 - v1).mean(0), (h0 - h1).mean(0)
@@ -272,7 +126,7 @@ class _Trainer:
         n_v, n1, n2 = m.shape
         if self.chains is None:
             nc = int(cfg.n_chains)
-            V = _bern(_sig(m.b).expand(nc, n_v), gen)
+            V = bernoulli(torch.sigmoid(m.b).expand(nc, n_v), gen)
             self.chains = [V, torch.zeros(nc, n1, device=self.dev), torch.zeros(nc, n2, device=self.dev)]
         perm = torch.randperm(len(X), generator=gen, device=X.device)
         u = done_updates
@@ -280,10 +134,10 @@ class _Trainer:
             v0 = X[perm[i:i + B]]
             mu1, mu2 = m.mean_field(v0)
             V, H1, H2 = self.chains
-            V, H1, H2, _ = m._gibbs(V, H1, H2, cfg.k, gen)
+            V, H1, H2, _ = m.gibbs(V, H1, H2, cfg.k, gen)
             self.chains = [V, H1, H2]
             n, nc = len(v0), len(V)
-            P1 = _sig(torch.addmm(torch.addmm(m.c1, V, m.W1.T), H2, m.W2))  # Rao-Blackwellised h1 of the chains
+            P1 = torch.sigmoid(torch.addmm(torch.addmm(m.c1, V, m.W1.T), H2, m.W2))  # Rao-Blackwellised h1 of the chains
             gW1 = mu1.T @ v0 / n - P1.T @ V / nc
             gW2 = mu2.T @ mu1 / n - H2.T @ P1 / nc
             gb = v0.mean(0) - V.mean(0)
@@ -299,7 +153,7 @@ def _metrics(m: DBM, ev: dict) -> dict[str, float]:
     unnormalised bound (its changes are not a log-likelihood: log Z moves too)."""
     Vv = ev["val"]
     mu1, _ = m.mean_field(Vv)
-    rec = _sig(torch.addmm(m.b, mu1, m.W1))
+    rec = torch.sigmoid(torch.addmm(m.b, mu1, m.W1))
     return {"recon_error": float(((rec - Vv) ** 2).sum(1).mean()),
             "weight_norm": float(m.W1.norm() / math.sqrt(m.W1.numel()))}
 
@@ -316,7 +170,7 @@ class DBMRun:
     n_eval: int = 500  # held-out images of the live reconstruction error
 
 
-def _baseline_rbm(n_hidden, lr, batch_size, random_state, device, X_train) -> RBM:
+def comparison_rbm(n_hidden, lr, batch_size, random_state, device, X_train) -> RBM:
     """PCD-1 RBM with visible biases started at the data's base rates (as the DBM's): without that, PCD
     tends to park every hidden unit in the 'on' state and stall near the independent-pixel model."""
     rbm = RBM(n_hidden, learning_rate=lr, batch_size=batch_size, n_iter=1, random_state=random_state,
@@ -387,7 +241,7 @@ class DBMSteps(training.Steps):
             return
         if self.rbm is None:
             run = self.config
-            self.rbm = _baseline_rbm(run.dbm.n_hidden1, run.rbm_lr, run.dbm.batch_size, run.dbm.random_state, self.dev,
+            self.rbm = comparison_rbm(run.dbm.n_hidden1, run.rbm_lr, run.dbm.batch_size, run.dbm.random_state, self.dev,
                                      self.Xtr)
             t0 = time.perf_counter()
         self.rbm.fit_epoch(self.Xtr)
@@ -546,28 +400,12 @@ def finish(result: dict, data, betas: int = DEFAULT_BETAS, runs: int = DEFAULT_R
 
 
 def rescore(folder=ASSET_DIR, **finish_kw) -> dict:
-    """Recompute the scores of the shipped run in `folder` with `finish` (no training: the weights are unchanged)
-    and rewrite its run.pt and provenance.json; returns the new scores."""
-    import datetime
-
-    from core import data as datasets
-
-    run = assets.load(folder)
-    if run is None:
-        raise FileNotFoundError(f"no shipped run in {folder}")
-    prov = run.pop("provenance")
-    data = datasets.load(run["config"]["dataset"], download=False)
-    t = time.perf_counter()
-    prov["scores"] = finish(run, data, **finish_kw)
-    prov["rescored"] = {"command": "python -m core.boltzmann.dbm --rescore",
-                        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                        "seconds": round(time.perf_counter() - t, 1), "threads": torch.get_num_threads(),
-                        "why": "the scores were recomputed without retraining: AIS from a base-rate model had not "
-                               "converged at 14,500 temperatures (log Z still rising, ESS 1-7 of 100), so the earlier "
-                               "figures were optimistic; now a Bernoulli-mixture base, a convergence curve and the "
-                               "RBM's RAISE side (issue 19)"}
-    assets.save(folder, run, prov)
-    return prov["scores"]
+    """Recompute the scores of the shipped run in `folder` with `finish` (core.assets.rescore: no training)."""
+    return assets.rescore(folder, finish, "python -m core.boltzmann.dbm --rescore",
+                          "the scores were recomputed without retraining: AIS from a base-rate model had not "
+                          "converged at 14,500 temperatures (log Z still rising, ESS 1-7 of 100), so the earlier "
+                          "figures were optimistic; now a Bernoulli-mixture base, a convergence curve and the "
+                          "RBM's RAISE side (issue 19)", **finish_kw)
 
 
 def main(argv=None):
