@@ -7,10 +7,13 @@
     rbm_updates       the RBM's CD-k, PCD-k and FPCD-k updates and its epoch over mini-batches (RBMUpdates, mixed
                       into RBM)
     likelihood        exact log Z and log-likelihoods by enumerating the smaller layer
-    ais               log Z by annealed importance sampling (Bernoulli-mixture base), RAISE, their uncertainty
+    ais               log Z by annealed importance sampling of RBMs and DBMs, its uncertainty (ESS) and convergence
+    ais_base          AIS's base models: Bernoulli mixtures fit to the data or to a model's own Gibbs chains
+    reverse_ais       RAISE: the conservative side of an RBM's held-out log-likelihood, and the sandwich
     rbm_lab           the RBM lab's runs (RBMSteps), one digit's energies, inpainting by rows
     algorithms        CD, PCD and FPCD compared on the same mini-batches (AlgorithmSteps)
-    dbm               the two-layer deep Boltzmann machine, and an RBM trained for the same time (DBMSteps)
+    dbm_model         the two-layer deep Boltzmann machine itself (DBM, DBMConfig): mean field, sampling, AIS
+    dbm               its training run, and an RBM trained for the same time (DBMSteps); scores, rescoring
     crbm              the conditional RBM of exercise sheet 10: exact p(y|x), three training modes side by side
                       (CRBMSteps)
     crbm_enumeration  the conditional RBM's identities by brute-force enumeration of a tiny model

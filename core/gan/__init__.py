@@ -14,4 +14,5 @@
     domains       the CycleGAN's two domains of digits (MNIST and the upscaled 8x8 digits)
     judges        who scores a translation (a reader of both domains, a domain judge) and the joint rate
     cycle         the CycleGAN (translators, critics, losses) and its run kind, CycleSteps
+    transport     a WGAN critic's estimate of W1 against the exact optimal-transport cost (POT) on batches
 """
