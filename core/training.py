@@ -365,7 +365,7 @@ def config_from_arguments(args: argparse.Namespace, config):
 
 
 def main(make_steps, config, argv=None, description: str = "", finish=None, presets: dict | None = None,
-         finish_args: dict | None = None) -> dict:
+         finish_args: dict | None = None, rescore: tuple | None = None) -> dict:
     """The command line of a lab: every config field as a flag; train, print one line per measurement,
     store the finished run in the disk cache under the page's key (so the page opens it instantly),
     and with --out write it as a shipped asset (core.assets) with its provenance.
@@ -374,12 +374,25 @@ def main(make_steps, config, argv=None, description: str = "", finish=None, pres
     (optional, e.g. a log-likelihood by AIS), computed only with --out. presets: {name: config}, chosen
     with --preset NAME (a page's default run), before the flags change single fields. finish_args:
     {name: (type, default, help)} of flags passed on to finish (e.g. the number of AIS temperatures).
+    rescore: (folder, why): `--rescore [--threads N]` recomputes the scores of the shipped run in folder with
+    finish, without training (core.assets.rescore; 2 threads by default), and notes why in its provenance.
     """
     from core import CODE_VERSION, assets
     from core import data as datasets
     from core.cache import DiskCache, make_key
     from core.device import describe, pick_device
 
+    if rescore is not None:
+        pre = argparse.ArgumentParser(add_help=False)
+        pre.add_argument("--rescore", action="store_true")
+        pre.add_argument("--threads", type=int, default=2)
+        chosen, _ = pre.parse_known_args(argv)
+        if chosen.rescore:
+            import torch
+
+            torch.set_num_threads(chosen.threads)
+            module = getattr(sys.modules["__main__"].__spec__, "name", None) or make_steps.__module__
+            return assets.rescore(rescore[0], finish, f"python -m {module} --rescore", rescore[1])
     if presets:
         pre = argparse.ArgumentParser(add_help=False)
         pre.add_argument("--preset", choices=sorted(presets), default=None)

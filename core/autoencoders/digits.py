@@ -32,3 +32,19 @@ class DigitEpochs(training.TorchSteps):
         self.Xtr = torch.as_tensor(self.data.X_train[: int(run.n_train)], device=self.dev)  # (n, n_v) in [0, 1]
         n_eval = min(int(run.n_eval), len(self.data.X_test))
         self.Xev = torch.as_tensor(datasets.held_out_binary(self.data.X_test)[:n_eval], device=self.dev)  # binary
+
+
+class Stack:
+    """What a run of 1-3 stacked layers shares (its config has `layers`, `hidden1`, `hidden2`, `hidden3`, `epochs`,
+    `batch_size`): the layer sizes in use and their checks."""
+
+    @property
+    def sizes(self) -> list[int]:
+        return [int(self.hidden1), int(self.hidden2), int(self.hidden3)][: int(self.layers)]
+
+    def check_layers(self, what: str) -> None:
+        """ValueError unless there are 1-3 layers of positive sizes, epochs and batch size."""
+        if int(self.layers) not in (1, 2, 3):
+            raise ValueError(f"{what} here has 1, 2 or 3 layers, got {self.layers}")
+        if min(self.sizes) < 1 or int(self.epochs) < 1 or int(self.batch_size) < 1:
+            raise ValueError("layer sizes, epochs and the batch size must be positive")

@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from core import data as datasets
+from core.autoencoders.digits import Stack
 from core import training
 from core.device import pick_device
 
@@ -58,7 +59,7 @@ class DeepAutoencoder(nn.Module):
 
 
 @dataclass
-class SAERun:
+class SAERun(Stack):
     """A stacked autoencoder pre-trained greedily beside the same net trained end to end (the cache key)."""
 
     dataset: str = "mnist"  # see core.data.DATASETS
@@ -74,16 +75,11 @@ class SAERun:
     seed: int = 0  # initial weights and batch order
     n_eval: int = 2000  # held-out digits of the reconstruction error
 
-    @property
-    def sizes(self) -> list[int]:
-        return [int(self.hidden1), int(self.hidden2), int(self.hidden3)][: int(self.layers)]
-
 
 def check_sae(run: SAERun, data: datasets.ImageData) -> None:
-    if int(run.layers) not in (1, 2, 3):
-        raise ValueError(f"a stack here has 1, 2 or 3 layers, got {run.layers}")
-    if min(run.sizes) < 1 or int(run.epochs) < 1 or int(run.fine_tune) < 0 or int(run.batch_size) < 1:
-        raise ValueError("sizes, epochs and the batch size must be positive (fine-tuning epochs >= 0)")
+    run.check_layers("a stack")
+    if int(run.fine_tune) < 0:
+        raise ValueError(f"fine-tuning epochs must be >= 0, got {run.fine_tune}")
     if min(int(run.n_train), len(data.X_train)) < 1:
         raise ValueError("no training digits")
 

@@ -37,6 +37,8 @@ import torch.nn.functional as F
 
 from core import assets, training
 from core import data as datasets
+from core.autoencoders.digits import Stack
+from core.boltzmann import ais
 from core.boltzmann.ais import (DEFAULT_BETAS, DEFAULT_COMPONENTS, DEFAULT_RUNS, ais_rbm, base_rate_biases, default_base,
                                 rbm_log_likelihood, rbm_model_base)
 from core.boltzmann.rbm import RBM
@@ -174,7 +176,7 @@ def rbm_alone_log_likelihood(rbms: list[RBM], V, X_train, betas: int = DEFAULT_B
 
 
 @dataclass
-class DBNRun:
+class DBNRun(Stack):
     """A deep belief network trained greedily, layer by layer (the cache key)."""
 
     dataset: str = "mnist"  # see core.data.DATASETS
@@ -193,16 +195,9 @@ class DBNRun:
     seed: int = 0  # initial weights, binarisations and upward samples
     n_eval: int = 500  # held-out digits of the live reconstruction error
 
-    @property
-    def sizes(self) -> list[int]:
-        return [int(self.hidden1), int(self.hidden2), int(self.hidden3)][: int(self.layers)]
-
 
 def check_dbn(run: DBNRun, data: datasets.ImageData) -> None:
-    if int(run.layers) not in (1, 2, 3):
-        raise ValueError(f"a DBN here has 1, 2 or 3 layers, got {run.layers}")
-    if min(run.sizes) < 1 or int(run.epochs) < 1 or int(run.batch_size) < 1:
-        raise ValueError("layer sizes, epochs and the batch size must be positive")
+    run.check_layers("a DBN")
     if run.method not in ("cd", "pcd"):
         raise ValueError(f"method must be 'cd' or 'pcd', got {run.method!r}")
     if min(int(run.n_train), len(data.X_train)) < 2:
@@ -342,28 +337,14 @@ def dbn_finish(result: dict, data: datasets.ImageData, betas: int = DEFAULT_BETA
                                        "rbm1 is the first layer alone"}}
 
 
-def rescore(folder=ASSET_DIR, **finish_kw) -> dict:
-    """Recompute the scores of the shipped run in `folder` with `dbn_finish` (core.assets.rescore: no training)."""
-    return assets.rescore(folder, dbn_finish, "python -m core.autoencoders.stacks --rescore",
-                          "the scores were recomputed without retraining: AIS from a base-rate model had not "
-                          "converged at 14,500 temperatures, and the DBN's figure was called a lower bound although "
-                          "its log Z is an estimate; now a Bernoulli-mixture base (for the top RBM fit to its own "
-                          "Gibbs chains) and a convergence curve (issue 19)", **finish_kw)
+# why the shipped scores were recomputed (--rescore)
+RESCORE_WHY = "AIS had not converged at 14,500 temperatures and the DBN's figure is no bound (issue 19)"
 
 
 def main(argv=None):
-    import sys
-
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["--rescore"]:  # python -m core.autoencoders.stacks --rescore [--threads N]
-        torch.set_num_threads(int(argv[argv.index("--threads") + 1]) if "--threads" in argv else 2)
-        return rescore()
     return training.main(DBNSteps, DBNRun(), argv, "Train a deep belief network greedily (Algorithm 1); with --out "
                          "estimate its held-out log-likelihood bound (AIS on the top RBM) and write the run.",
-                         finish=dbn_finish, finish_args={
-                             "betas": (int, DEFAULT_BETAS, "AIS temperatures (with --out)"),
-                             "runs": (int, DEFAULT_RUNS, "AIS runs (with --out)"),
-                             "components": (int, DEFAULT_COMPONENTS, "components of the AIS base model (with --out)")})
+                         finish=dbn_finish, rescore=(ASSET_DIR, RESCORE_WHY), finish_args=ais.CLI_FLAGS)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,9 @@ from core.device import pick_device, torch_threads
 DEFAULT_BETAS = 4_000  # temperatures, spaced as Salakhutdinov & Murray (see betas_schedule); measured below
 DEFAULT_RUNS = 400  # AIS runs: with a mixture base the error is the runs' noise, not the path's bias (measured below)
 DEFAULT_RAISE_BETAS = 2_000  # temperatures of the reverse (RAISE) path
+CLI_FLAGS = {"betas": (int, DEFAULT_BETAS, "AIS temperatures (with --out)"),  # a lab's command line's AIS flags
+             "runs": (int, DEFAULT_RUNS, "AIS runs (with --out)"),
+             "components": (int, DEFAULT_COMPONENTS, "components of the AIS base model (with --out)")}
 
 
 # ----------------------------------------------------------------------------- base models

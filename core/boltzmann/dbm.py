@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from core import assets, training
+from core.boltzmann import ais
 from core.boltzmann.ais import (DEFAULT_BETAS, DEFAULT_COMPONENTS, DEFAULT_RAISE_BETAS, DEFAULT_RUNS, AISResult, ais_rbm, base_rate_biases, default_base,
                                 rbm_unnormalized_log_prob)
 from core.boltzmann.dbm_model import DBM, DBMConfig, bernoulli, entropy  # noqa: F401 (DBM, DBMConfig, entropy: re-exported)
@@ -399,29 +400,15 @@ def finish(result: dict, data, betas: int = DEFAULT_BETAS, runs: int = DEFAULT_R
                 f"({raise_betas:,} temperatures), which errs low on average."}}
 
 
-def rescore(folder=ASSET_DIR, **finish_kw) -> dict:
-    """Recompute the scores of the shipped run in `folder` with `finish` (core.assets.rescore: no training)."""
-    return assets.rescore(folder, finish, "python -m core.boltzmann.dbm --rescore",
-                          "the scores were recomputed without retraining: AIS from a base-rate model had not "
-                          "converged at 14,500 temperatures (log Z still rising, ESS 1-7 of 100), so the earlier "
-                          "figures were optimistic; now a Bernoulli-mixture base, a convergence curve and the "
-                          "RBM's RAISE side (issue 19)", **finish_kw)
+# why the shipped scores were recomputed (--rescore)
+RESCORE_WHY = "AIS from a base-rate model had not converged at 14,500 temperatures (issue 19): now a mixture base, RAISE"
 
 
 def main(argv=None):
-    import sys
-
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["--rescore"]:  # python -m core.boltzmann.dbm --rescore [--threads N]: the shipped run's scores
-        torch.set_num_threads(int(argv[argv.index("--threads") + 1]) if "--threads" in argv else 2)
-        return rescore()
     return training.main(DBMSteps, DBMRun(), argv, "Train a two-layer DBM and an RBM given the same time; with --out "
                          "estimate both held-out log-likelihoods by AIS and write the run and its provenance.",
-                         finish=finish, finish_args={
-                             "betas": (int, DEFAULT_BETAS, "AIS temperatures (with --out)"),
-                             "runs": (int, DEFAULT_RUNS, "AIS runs (with --out)"),
-                             "components": (int, DEFAULT_COMPONENTS, "components of the AIS base model (with --out)"),
-                             "raise_betas": (int, DEFAULT_RAISE_BETAS, "RAISE temperatures (with --out)")})
+                         finish=finish, rescore=(ASSET_DIR, RESCORE_WHY), finish_args={
+                             **ais.CLI_FLAGS, "raise_betas": (int, DEFAULT_RAISE_BETAS, "RAISE temperatures (with --out)")})
 
 
 if __name__ == "__main__":
