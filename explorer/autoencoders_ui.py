@@ -10,7 +10,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import assets
 from core.autoencoders import dae, features, sae, stacks, vae
 from core.boltzmann import dbm
 from core.data import ImageData, held_out_binary
@@ -32,27 +31,20 @@ COLORS = plots.CLASS_COLORS  # one distinct hue per digit (1 and 7, 4 and 9 are 
 
 # ----------------------------------------------------------------------------- the reference numbers
 
-@st.cache_resource(show_spinner=False)
-def _shipped_dbm() -> dict | None:
-    return assets.load(dbm.ASSET_DIR)
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _same_digits(name: str, n_train: int, n_test: int, _data: ImageData) -> bool:
-    run = _shipped_dbm()
-    return run is not None and run["provenance"].get("data_sha256") == assets.fingerprint(
-        _data.X_train[:8000], _data.X_test)
+def _shipped_dbm(data: ImageData) -> dict | None:
+    return live.shipped_run(dbm.DBMSteps(dbm.DBMRun(), data)) if data.name == "mnist" else None
 
 
 def same_digits(data: ImageData) -> bool:
-    """True when `data` has exactly the digits the shipped models were trained and scored on (the MNIST split)."""
-    return data.name == "mnist" and _same_digits(data.name, len(data.X_train), len(data.X_test), data)
+    """True when `data` has exactly the digits the shipped models were trained and scored on (the MNIST split): the
+    shipped DBM's own check (its config's training digits and the held-out ones, `Steps.shipped`)."""
+    return _shipped_dbm(data) is not None
 
 
 def boltzmann_references(data: ImageData) -> dict[str, float]:
     """The shipped DBM's and RBM's held-out AIS log-likelihoods when `data` holds the same held-out digits, else {}."""
-    run = _shipped_dbm()
-    if run is None or not same_digits(data):
+    run = _shipped_dbm(data)
+    if run is None:
         return {}
     ll = run["provenance"].get("scores", {}).get("log_likelihood", {})
     out = {}
@@ -63,9 +55,9 @@ def boltzmann_references(data: ImageData) -> dict[str, float]:
     return out
 
 
-def boltzmann_references_how() -> str:
+def boltzmann_references_how(data: ImageData) -> str:
     """How the shipped Boltzmann references were measured (runs, temperatures, base model, ESS), in one line."""
-    run = _shipped_dbm()
+    run = _shipped_dbm(data)
     ll = (run or {}).get("provenance", {}).get("scores", {}).get("log_likelihood", {})
     if "rbm" not in ll:
         return "shipped with the app; AIS"
@@ -410,7 +402,7 @@ def feature_errors(sae_key: str, sae_done: int, dbn_key: str | None, dbn_done: i
 
 def references_table(rows: list[dict], data: ImageData) -> pd.DataFrame:
     """A tidy comparison table (model, held-out log-likelihood, how) with the Boltzmann references appended."""
-    how = boltzmann_references_how()
+    how = boltzmann_references_how(data)
     refs = [{"model": name, "held_out_log_likelihood": v, "how": how} for name, v in boltzmann_references(data).items()]
     return pd.DataFrame(rows + refs)
 

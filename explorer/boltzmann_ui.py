@@ -11,7 +11,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import assets
 from core.boltzmann import algorithms, crbm, crbm_baselines, dbm, rbm_lab
 from core.boltzmann import crbm_enumeration as enumeration
 from core.boltzmann.rbm import RBM, RBMConfig
@@ -202,9 +201,10 @@ def ll_figure(df: pd.DataFrame, algs, title: str, band: bool) -> go.Figure:
 # ----------------------------------------------------------------------------- the deep Boltzmann machine
 
 @st.cache_resource(show_spinner="Loading the shipped DBM…")
-def shipped_dbm() -> dict | None:
-    """The run in assets/dbm (shared by all sessions: never modify it)."""
-    return assets.load(dbm.ASSET_DIR)
+def shipped_dbm(data: ImageData) -> dict | None:
+    """The DBM run shipped with the app (assets/dbm) when it was made on exactly these digits with the default
+    settings (`live.shipped_run`: one cache for every page); shared, never modify it."""
+    return live.shipped_run(dbm.DBMSteps(dbm.DBMRun(), data))
 
 
 def dbm_controls(ctrl: Controls, data: ImageData) -> dbm.DBMRun:

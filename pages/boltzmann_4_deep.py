@@ -20,7 +20,8 @@ from explorer import boltzmann_ui, plots, shell
 
 pg = shell.page(__doc__)
 ctrl = pg.controls
-asset = boltzmann_ui.shipped_dbm()
+mnist = shell.load_dataset("mnist") if datasets.available("mnist") else None
+asset = boltzmann_ui.shipped_dbm(mnist) if mnist is not None else None
 choices = (["shipped"] if asset is not None else []) + ["retrain"]
 source = ctrl.select("Model", "model", choices, choices[0], horizontal=True,
                      labels={"shipped": "Shipped (pretrained)", "retrain": "Retrain"},
@@ -30,11 +31,10 @@ if asset is None:
                "sidebar, or run `python -m core.boltzmann.dbm --out assets/dbm` once.")
 
 if source == "shipped":
-    result, prov = asset, asset["provenance"]
-    key = "shipped-" + make_key("dbm-asset", prov)
+    data, run = mnist, dbm.DBMRun()
+    res = boltzmann_ui.train_dbm(run, data)  # the shipped run (status "shipped"), through the path of every page
+    result, key, prov = res.result, res.key, res.result["provenance"]
     ll_known = prov.get("scores", {}).get("log_likelihood")
-    data = shell.load_dataset("mnist") if datasets.available("mnist") else None
-    run = dbm.DBMRun(**{**result["config"], "dbm": dbm.DBMConfig(**result["config"]["dbm"])})
     cfg = run.dbm
     st.caption(f"Shipped model: DBM 784-{cfg.n_hidden1}-{cfg.n_hidden2} trained on {run.n_train:,} {prov['data']} "
                f"digits in {result['dbm_seconds'] / 60:.1f} min ({prov['device']}); RBM with {cfg.n_hidden1} hidden "
@@ -50,7 +50,7 @@ else:
                   on_click=lambda: st.session_state.__setitem__("dbm_go", key))
         st.stop()
     res = boltzmann_ui.train_dbm(run, data)
-    if res is None or "rbm" not in res.result:
+    if res is None or "rbm" not in res.result["nets"]:
         st.info("Training stopped before the comparison RBM started: Resume to finish it.")
         st.stop()
     result, ll_known = res.result, None

@@ -185,10 +185,12 @@ class DBMSteps(training.Steps):
     """One epoch per unit, over all phases: pre-training of the bottom RBM, of the top RBM, then joint
     training; then (baseline) epochs of an RBM of the first layer's size until it has trained as long as the
     DBM did (training time only, not the measurements). A history row per DBM epoch (mean-field
-    reconstruction error, weight norm, phase); the RBM epochs add no row. Snapshot: "trainer" (the DBM
-    run), "dbm_seconds", and once the RBM phase has started "rbm", "rbm_epochs", "rbm_seconds"."""
+    reconstruction error, weight norm, phase); the RBM epochs add no row. Snapshot: "nets" {"dbm", and once the
+    RBM phase has started "rbm"}, "rng", "trainer" (phase, epoch, velocities, chains), "dbm_seconds", and with the
+    RBM "rbm_epochs", "rbm_seconds". Its shipped run is assets/dbm."""
 
     kind = "dbm"
+    asset = "dbm"
     threads = 0
 
     def __init__(self, run: DBMRun, data, device=None):
@@ -224,9 +226,11 @@ class DBMSteps(training.Steps):
 
     def restore(self, snapshot: dict) -> None:
         self._prepare()
-        self.t = _Trainer.restore(self.config.dbm, self.Xtr.shape[1], self.dev, snapshot["trainer"])
+        state = {**snapshot["trainer"], "model": snapshot["nets"]["dbm"], "rng": snapshot["rng"]}
+        self.t = _Trainer.restore(self.config.dbm, self.Xtr.shape[1], self.dev, state)
         self.dbm_seconds = float(snapshot["dbm_seconds"])
-        self.rbm = RBM.from_state_dict(snapshot["rbm"], device=self.dev) if "rbm" in snapshot else None
+        rbm = snapshot["nets"].get("rbm")
+        self.rbm = RBM.from_state_dict(rbm, device=self.dev) if rbm is not None else None
         self.rbm_epochs, self.rbm_seconds = int(snapshot.get("rbm_epochs", 0)), float(snapshot.get("rbm_seconds", 0.0))
 
     def _binarised(self, epoch_seed: int) -> torch.Tensor:  # a fresh binarisation of the training digits every epoch
@@ -291,20 +295,24 @@ class DBMSteps(training.Steps):
         return f"pre-training layer {1 if t.phase == 'pretrain1' else 2}: epoch {t.epoch}/{pe}"
 
     def state(self) -> dict:
-        out = {"trainer": self.t.state(), "dbm_seconds": self.dbm_seconds}
+        trainer = self.t.state()
+        out = {"nets": {"dbm": trainer.pop("model")}, "rng": trainer.pop("rng"), "trainer": trainer,
+               "dbm_seconds": self.dbm_seconds}
         if self.rbm is not None:
-            out.update(rbm=self.rbm.state_dict(), rbm_epochs=self.rbm_epochs, rbm_seconds=self.rbm_seconds)
+            out["nets"]["rbm"] = self.rbm.state_dict()
+            out.update(rbm_epochs=self.rbm_epochs, rbm_seconds=self.rbm_seconds)
         return out
 
     def data_arrays(self) -> tuple:
-        return self.Xtr, self.data.X_test
+        n = self.config.n_train
+        return (self.data.X_train[:n] if n else self.data.X_train), self.data.X_test
 
     def shippable(self, snapshot: dict) -> dict:
         """The DBM's and the RBM's weights (no velocities, chains or generator states): enough to sample and score."""
-        out = {k: v for k, v in snapshot.items() if k not in ("trainer", "rbm")}
-        out["trainer"] = {"model": snapshot["trainer"]["model"]}
-        if "rbm" in snapshot:
-            out["rbm"] = {k: snapshot["rbm"][k] for k in ("config", "P", "n_updates")}
+        out = {k: v for k, v in snapshot.items() if k not in ("nets", "trainer", "rng")}
+        out["nets"] = {"dbm": snapshot["nets"]["dbm"]}
+        if "rbm" in snapshot["nets"]:
+            out["nets"]["rbm"] = {k: snapshot["nets"]["rbm"][k] for k in ("config", "P", "n_updates")}
         return out
 
 
@@ -315,12 +323,12 @@ def train(run: DBMRun, data, partial: dict | None = None, device=None):
 
 def model(result: dict, device=None) -> DBM:
     """The DBM of a (partial) training snapshot or of the shipped run."""
-    return DBM.from_state_dict(result["trainer"]["model"], device)
+    return DBM.from_state_dict(result["nets"]["dbm"], device)
 
 
 def baseline_rbm(result: dict, device=None) -> RBM:
     """The comparison RBM of a finished run (shipped or trained)."""
-    return RBM.from_state_dict(result["rbm"], device=device)
+    return RBM.from_state_dict(result["nets"]["rbm"], device=device)
 
 
 # ----------------------------------------------------------------------------- evaluation, sampling both, the shipped run
