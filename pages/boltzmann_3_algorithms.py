@@ -20,9 +20,7 @@ if not run.algorithms:
     st.warning("Switch on at least one algorithm in the sidebar.")
     st.stop()
 
-res = boltzmann_ui.train_algorithms(run, data)
-if res is None:
-    st.stop()
+res = shell.trained_or_stop(lambda: boltzmann_ui.train_algorithms(run, data), unit="measurement")
 hist = res.history
 settings = ctrl.caption(["data", "hidden", "k", "lr", "updates", "chains", "fast_lr", "fast_decay", "seed"])
 how = (f"exact: all 2^{run.n_hidden} hidden states enumerated" if run.exact else
@@ -49,7 +47,7 @@ with tab_ll:
                        help="Mean log p(v) of the held-out digits (binarised once, the same for all).")
         st.caption(f"{min(run.n_eval, len(data.X_test)):,} held-out images; {how}. Best: {algorithms.NAMES[best]}. {settings}")
         if not run.exact:
-            ref = boltzmann_ui.shipped_dbm()
+            ref = boltzmann_ui.shipped_dbm(shell.load_dataset("mnist"))  # its convergence curve, whatever the data here
             curves = (ref or {}).get("provenance", {}).get("scores", {}).get("log_likelihood", {}).get("log_z_curve")
             if curves:
                 plots.show_figure(boltzmann_ui.log_z_curve_figure(

@@ -49,8 +49,8 @@ else:
         st.button("▶ Train with these settings", type="primary", key="train",
                   on_click=lambda: st.session_state.__setitem__("dbm_go", key))
         st.stop()
-    res = boltzmann_ui.train_dbm(run, data)
-    if res is None or "rbm" not in res.result["nets"]:
+    res = shell.trained_or_stop(lambda: boltzmann_ui.train_dbm(run, data))
+    if "rbm" not in res.result["nets"]:
         st.info("Training stopped before the comparison RBM started: Resume to finish it.")
         st.stop()
     result, ll_known = res.result, None

@@ -27,7 +27,6 @@ with an RBM given the same training time and, with --out, scores both by AIS and
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +41,7 @@ from core.boltzmann.reverse_ais import rbm_sandwich
 from core.boltzmann.rbm import RBM
 from core.data import binarize, held_out_binary
 from core.device import pick_device
+from core.progress import Stopwatch
 
 ASSET_DIR = assets.folder("dbm")
 PHASES = ("pretrain1", "pretrain2", "joint")
@@ -222,16 +222,24 @@ class DBMSteps(training.Steps):
         self._prepare()
         self.t = _Trainer(self.config.dbm, self.Xtr.shape[1], self.dev)
         self.t.model.b.copy_(torch.as_tensor(base_rate_biases(self.Xtr), dtype=torch.float32))  # base rates
-        self.dbm_seconds, self.rbm, self.rbm_epochs, self.rbm_seconds = 0.0, None, 0, 0.0
+        self.clock, self.rbm, self.rbm_epochs = Stopwatch(), None, 0
 
     def restore(self, snapshot: dict) -> None:
         self._prepare()
         state = {**snapshot["trainer"], "model": snapshot["nets"]["dbm"], "rng": snapshot["rng"]}
         self.t = _Trainer.restore(self.config.dbm, self.Xtr.shape[1], self.dev, state)
-        self.dbm_seconds = float(snapshot["dbm_seconds"])
+        self.clock = Stopwatch({"dbm": float(snapshot["dbm_seconds"]), "rbm": float(snapshot.get("rbm_seconds", 0.0))})
         rbm = snapshot["nets"].get("rbm")
         self.rbm = RBM.from_state_dict(rbm, device=self.dev) if rbm is not None else None
-        self.rbm_epochs, self.rbm_seconds = int(snapshot.get("rbm_epochs", 0)), float(snapshot.get("rbm_seconds", 0.0))
+        self.rbm_epochs = int(snapshot.get("rbm_epochs", 0))
+
+    @property
+    def dbm_seconds(self) -> float:  # the DBM's training seconds so far (not its measurements)
+        return self.clock["dbm"]
+
+    @property
+    def rbm_seconds(self) -> float:  # the comparison RBM's training seconds so far
+        return self.clock["rbm"]
 
     def _binarised(self, epoch_seed: int) -> torch.Tensor:  # a fresh binarisation of the training digits every epoch
         return torch.as_tensor(binarize(self.Xtr, int(self.config.dbm.random_state) * 100_003 + epoch_seed),
@@ -239,19 +247,17 @@ class DBMSteps(training.Steps):
 
     @torch.no_grad()
     def advance(self, done: int) -> None:
-        t0 = time.perf_counter()
         if done < self.n_dbm:
-            self._dbm_epoch()
-            self.dbm_seconds += time.perf_counter() - t0
+            with self.clock("dbm"):
+                self._dbm_epoch()
             return
         if self.rbm is None:
             run = self.config
             self.rbm = comparison_rbm(run.dbm.n_hidden1, run.rbm_lr, run.dbm.batch_size, run.dbm.random_state, self.dev,
                                      self.Xtr)
-            t0 = time.perf_counter()
-        self.rbm.fit_epoch(self.Xtr)
+        with self.clock("rbm"):
+            self.rbm.fit_epoch(self.Xtr)
         self.rbm_epochs += 1
-        self.rbm_seconds += time.perf_counter() - t0
 
     def _dbm_epoch(self) -> None:
         """The next epoch of whichever phase is on, after any phase change due before it."""
