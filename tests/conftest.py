@@ -48,6 +48,23 @@ def mnist():
 
 
 @pytest.fixture
+def spy(monkeypatch):
+    """spy(cls, name, record) -> the list of `record(self, *args)` of every call of cls.name from now on in this test
+    (the method itself still runs)."""
+    def watch(cls, name, record):
+        calls, real = [], getattr(cls, name)
+
+        def wrapper(self, *args, **kwargs):
+            calls.append(record(self, *args, **kwargs))
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, name, wrapper)
+        return calls
+
+    return watch
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(0)
 

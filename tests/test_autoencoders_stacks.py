@@ -115,15 +115,8 @@ def test_dbn_bound_with_ais_matches_the_exact_partition_function():
     assert abs(ais["ll"] - exact["ll"]) < 0.1 and ais["ais"]["n_runs"] == 50
 
 
-def test_the_second_rbm_trains_on_the_first_layers_hidden_samples(mnist, monkeypatch):
-    fed = []
-    real = RBM.fit_epoch
-
-    def spy(self, X):
-        fed.append((self.n_components, X.clone()))
-        return real(self, X)
-
-    monkeypatch.setattr(RBM, "fit_epoch", spy)
+def test_the_second_rbm_trains_on_the_first_layers_hidden_samples(mnist, spy):
+    fed = spy(RBM, "fit_epoch", lambda self, X: (self.n_components, X.clone()))
     run = K.DBNRun(n_train=300, hidden1=30, hidden2=20, epochs=2, n_eval=100)
     steps = K.DBNSteps(run, mnist)
     snap = training.run_to_end(steps)

@@ -119,17 +119,10 @@ def test_comparison_measures_exact_log_likelihood_of_every_algorithm(comparison,
     assert np.abs(1 / (1 + np.exp(-m0.intercept_visible_)) - pixel_means).max() < 0.05
 
 
-def test_the_algorithms_see_the_same_mini_batches_in_the_same_order(mnist, monkeypatch):
+def test_the_algorithms_see_the_same_mini_batches_in_the_same_order(mnist, spy):
     """Only the negative phase differs: every algorithm's update u gets the same digits (reshuffled every epoch),
     and the models part ways through their negative phases alone."""
-    fed = []
-    real = RBM.update
-
-    def spy(self, V):
-        fed.append((self.method, V.clone()))
-        return real(self, V)
-
-    monkeypatch.setattr(RBM, "update", spy)
+    fed = spy(RBM, "update", lambda self, V: (self.method, V.clone()))
     run = algorithms.BMRun(n_train=300, n_hidden=8, batch_size=100, updates=6, eval_every=6, n_eval=200)
     hist = [r.extra["snapshot"]() for r in algorithms.train(run, mnist) if "snapshot" in r.extra][-1]["history"]
     assert [m for m, _ in fed] == list(algorithms.ALGORITHMS) * 6
