@@ -256,18 +256,21 @@ def ais_both(key: str, _result: dict, _X_base: np.ndarray, _X_test: np.ndarray, 
 
 def log_z_curve_figure(curves: dict[str, list[dict]], default: int, title: str = "AIS: log Ẑ against temperatures"
                        ) -> go.Figure:
-    """log Z_hat of each model (a line per name) against the number of AIS temperatures (log axis), the default
-    marked; each point's effective sample size in its hover text."""
+    """log Z_hat of each model (a line per name) against the number of AIS temperatures (log axis), drawn relative
+    to its value at the default, so that models whose log Z differ by hundreds of nats share one axis in nats of
+    movement (a flat line at 0 from the default on: converged); the absolute value and each point's effective
+    sample size in the hover text."""
     fig = go.Figure()
     for i, (name, pts) in enumerate(curves.items()):
-        fig.add_trace(go.Scatter(x=[p["n_betas"] for p in pts], y=[p["log_z"] for p in pts], name=name,
+        ref = next((p["log_z"] for p in pts if p["n_betas"] == default), pts[-1]["log_z"])
+        fig.add_trace(go.Scatter(x=[p["n_betas"] for p in pts], y=[p["log_z"] - ref for p in pts], name=name,
                                  mode="lines+markers", line=dict(color=plots.PALETTE[i % len(plots.PALETTE)]),
-                                 text=[f"ESS {p['ess']:.1f}" for p in pts],
-                                 hovertemplate="%{x:,} temperatures: log Ẑ = %{y:.2f} (%{text})<extra></extra>"))
-    at = [p["log_z"] for pts in curves.values() for p in pts if p["n_betas"] == default]
-    fig.add_trace(go.Scatter(x=[default] * len(at), y=at, mode="markers", name=f"default ({default:,})",
-                             marker=dict(size=14, symbol="circle-open", color="black"), hoverinfo="skip"))
-    return plots.style(fig, title, "AIS temperatures", "log Ẑ (nats)", height=300, log_x=True)
+                                 text=[f"log Ẑ = {p['log_z']:.2f}, ESS {p['ess']:.1f}" for p in pts],
+                                 hovertemplate="%{x:,} temperatures: %{y:+.2f} nats (%{text})<extra></extra>"))
+    fig.add_vline(x=default, line_dash="dot", line_color="#868e96", annotation_text=f"default ({default:,})",
+                  annotation_position="top left", annotation_font_size=11)
+    fig.add_hrect(y0=-0.5, y1=0.5, fillcolor="#adb5bd", opacity=0.15, line_width=0)  # within half a nat
+    return plots.style(fig, title, "AIS temperatures", "log Ẑ − log Ẑ at the default (nats)", height=320, log_x=True)
 
 
 def log_z_moves(pts: list[dict], default: int) -> float:

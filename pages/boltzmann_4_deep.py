@@ -169,8 +169,10 @@ with tab_ll:
                 st.caption("Doubling the default temperatures moves log Ẑ by "
                            f"{boltzmann_ui.log_z_moves(curves['rbm'], default):+.2f} nats (RBM) and "
                            f"{boltzmann_ui.log_z_moves(curves['dbm'], default):+.2f} nats (DBM). Same seed and runs "
-                           "at each point; hover for each point's effective sample size. A curve still rising means "
-                           "AIS has not converged and every figure above is optimistic.")
+                           "at each point, each curve drawn from its value at the default (dotted line); the grey "
+                           "band is ±0.5 nats. "
+                           "Hover for log Ẑ and each point's effective sample size. A curve still rising means AIS has "
+                           "not converged and every figure above is optimistic.")
         if ll_data is None:
             st.info("MNIST is not on this machine: the estimate cannot be recomputed here.")
         else:
