@@ -211,18 +211,14 @@ class QualityModel:
                 "confidence": float(P.max(1).mean()), "n": len(X)}
 
 
-def references(qm_net: SmallClassifier, data: ImageData, seed: int) -> dict:
-    """The reference statistics of a trained classifier on `data` ({"all" or a class: ...}, what
+def references(model: QualityModel, data: ImageData, seed: int) -> dict:
+    """The reference statistics of a trained classifier (its features) on `data` ({"all" or a class: ...}, what
     QualityModel.reference returns): split-half references (population_reference) of the training and of the
     held-out features, the noise ceilings, random training images against the held-out halves, the diversity of
     N_DIVERSITY random held-out images; every draw seeded by `seed` (the classifier's)."""
     rng = np.random.default_rng(seed)
-    with torch.no_grad():
-        feats = lambda X: torch.cat([qm_net.features(torch.as_tensor(X[i:i + 500]).reshape(-1, *data.shape))  # noqa: E731
-                                     for i in range(0, len(X), 500)]).numpy()
-        Ftr, Fte = feats(data.X_train), feats(data.X_test)
-        noise = rng.random((N_EVAL, data.n_features), dtype=np.float32)
-        Fno = feats(noise)
+    Ftr, Fte = model.features(data.X_train), model.features(data.X_test)
+    Fno = model.features(rng.random((N_EVAL, data.n_features), dtype=np.float32))
     refs = {}
     labels = [None] + sorted(set(int(c) for c in np.unique(data.y_train)))
     for lab in labels:
@@ -275,7 +271,7 @@ def quality_model(data: ImageData, cfg: ClassifierConfig | None = None, cache: D
                                           "version": REFERENCE_VERSION})
     refs = cache.get(key)
     if refs is None:
-        computed = references(model.net, data, cfg.seed)
+        computed = references(model, data, cfg.seed)
         cache.put(key, computed)
         refs = cache.get(key) or computed
     return QualityModel({**model.state, "refs": refs, "seed": cfg.seed})
@@ -289,7 +285,7 @@ def finish(result: dict, data: ImageData) -> dict:
                                         ClassifierConfig(**run["classifier"])), data)  # the images it saw
     shipped = {**result, "nets": {"classifier": {k: v.half().float() for k, v in result["nets"]["classifier"].items()}}}
     model = classifier(shipped)
-    ref = references(model.net, steps.data, int(run["classifier"]["seed"]))["all"]
+    ref = references(model, steps.data, int(run["classifier"]["seed"]))["all"]
     acc = float((model.predict_proba(steps.data.X_test).argmax(1) == steps.data.y_test).mean())
     return {"test_accuracy_float16": acc, **{k: ref[k] for k in ("floor", "floor_sd", "ceiling", "heldout_floor",
                                                                  "heldout_floor_sd", "heldout_of_train")},

@@ -28,7 +28,9 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import importlib
 import json
+import pkgutil
 import platform
 import sys
 import time
@@ -200,9 +202,6 @@ def seeded(seed: int, make):
 
 def run_kinds() -> dict[str, type]:
     """{kind: Steps subclass} of every run kind in core (each lab module imported)."""
-    import importlib
-    import pkgutil
-
     import core
 
     for mod in pkgutil.walk_packages(core.__path__, "core."):
@@ -364,6 +363,12 @@ def config_from_arguments(args: argparse.Namespace, config):
     return build(config, ())
 
 
+def _invoked_module(module: str) -> str:
+    """The module a command was run as (`python -m core.<topic>.<module>`), else `module`."""
+    invoked = getattr(getattr(sys.modules["__main__"], "__spec__", None), "name", "") or ""
+    return (invoked or module) if module == "__main__" or invoked.startswith("core.") else module
+
+
 def main(make_steps, config, argv=None, description: str = "", finish=None, presets: dict | None = None,
          finish_args: dict | None = None, rescore: tuple | None = None) -> dict:
     """The command line of a lab: every config field as a flag; train, print one line per measurement,
@@ -388,10 +393,8 @@ def main(make_steps, config, argv=None, description: str = "", finish=None, pres
         pre.add_argument("--threads", type=int, default=2)
         chosen, _ = pre.parse_known_args(argv)
         if chosen.rescore:
-            import torch
-
-            torch.set_num_threads(chosen.threads)
-            module = getattr(sys.modules["__main__"].__spec__, "name", None) or make_steps.__module__
+            __import__("torch").set_num_threads(chosen.threads)
+            module = _invoked_module(make_steps.__module__)
             return assets.rescore(rescore[0], finish, f"python -m {module} --rescore", rescore[1])
     if presets:
         pre = argparse.ArgumentParser(add_help=False)
@@ -432,10 +435,7 @@ def main(make_steps, config, argv=None, description: str = "", finish=None, pres
     if a.out:
         scores = finish(snap, data, **{n: getattr(a, f"finish_{n}") for n in finish_args or {}}) if finish else {}
         last = snap["history"][-1] if snap["history"] else {}
-        module = type(steps).__module__
-        invoked = getattr(getattr(sys.modules["__main__"], "__spec__", None), "name", "")
-        if module == "__main__" or invoked.startswith("core."):  # run as `python -m core.<topic>.<module>`
-            module = invoked or module
+        module = _invoked_module(type(steps).__module__)
         prov = {"command": f"python -m {module} " + " ".join(sys.argv[1:] if argv is None else argv),
                 "kind": steps.kind, "config": json.loads(json.dumps(asdict(steps.config), default=str)),
                 "code_version": CODE_VERSION, "data": title, "data_note": note,

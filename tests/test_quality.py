@@ -290,7 +290,7 @@ def test_the_command_line_writes_a_loadable_asset_under_the_pages_key(tmp_path, 
     assert torch.equal(shipped["nets"]["classifier"]["body.8.weight"], w16)  # float16, exactly
     # the floors of the provenance are the shipped (float16) classifier's references, as a page computes them
     scores = shipped["provenance"]["scores"]
-    assert scores["floor"] == pytest.approx(Q.references(Q.classifier(shipped).net, first, 0)["all"]["floor"],
+    assert scores["floor"] == pytest.approx(Q.references(Q.classifier(shipped), first, 0)["all"]["floor"],
                                             rel=1e-9)
 
 

@@ -18,13 +18,6 @@ from core import data as datasets
 from core.gan.config import GANRun
 
 
-def image_shape(run: GANRun, data_shape: tuple[int, int, int]) -> tuple[int, int, int]:
-    C, H, W = data_shape
-    if run.gan.arch == "mlp":
-        return (C, H, W)
-    return (C, run.gan.image_size, run.gan.image_size)
-
-
 def _to_32(X: torch.Tensor) -> torch.Tensor:
     """(n, C, H, W) native -> (n, C, 32, 32): 28 padded by 2 (background), 8 upsampled x4, 32 as is."""
     H = X.shape[2]
