@@ -320,13 +320,13 @@ def dbn_controls(ctrl: Controls, data: ImageData) -> stacks.DBNRun:
     h3 = ctrl.log_slider("h3 units", "h3", 50, 1000, d.hidden3, options=DBN_SIZES) if layers == 3 else d.hidden3
     epochs = ctrl.log_slider("Epochs per RBM", "epochs", 1, 100, d.epochs, options=[1, 2, 5, 10, 20, 50, 100],
                              help="About 1-3 s per epoch for 500 units on a 2-core CPU; the defaults ship with the app.")
-    lr = ctrl.log_slider("RBM learning rate", "lr", 0.001, 0.2, d.learning_rate,
+    lr = ctrl.log_slider("RBM learning rate", "lr", 0.001, 0.2, d.lr,
                          options=[0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2])
     method = ctrl.select("Algorithm", "method", ["cd", "pcd"], d.method, labels={"cd": "CD-1", "pcd": "PCD-1"},
                          horizontal=True)
     seed = ctrl.number("Seed", "seed", 0, 10_000, d.seed)
     return replace(d, dataset=data.name, n_train=min(len(data.X_train), d.n_train), layers=int(layers),
-                   hidden1=int(h1), hidden2=int(h2), hidden3=int(h3), epochs=int(epochs), learning_rate=float(lr),
+                   hidden1=int(h1), hidden2=int(h2), hidden3=int(h3), epochs=int(epochs), lr=float(lr),
                    method=method, seed=int(seed), n_eval=min(len(data.X_test), d.n_eval))
 
 

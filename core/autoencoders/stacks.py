@@ -186,7 +186,7 @@ class DBNRun(Stack):
     hidden2: int = 500  # units of h2
     hidden3: int = 500  # units of h3 (three layers only)
     epochs: int = 20  # epochs of each layer's RBM
-    learning_rate: float = 0.05  # every RBM
+    lr: float = 0.05  # learning rate of every RBM
     batch_size: int = 100  # examples per update
     method: str = "pcd"  # "cd" or "pcd" (persistent chains, 100 of them)
     k: int = 1  # Gibbs steps of the negative phase
@@ -231,7 +231,7 @@ class DBNSteps(training.Steps):
 
     def _rbm(self, layer: int) -> RBM:
         run = self.config
-        return RBM(run.sizes[layer], learning_rate=float(run.learning_rate), batch_size=int(run.batch_size),
+        return RBM(run.sizes[layer], learning_rate=float(run.lr), batch_size=int(run.batch_size),
                    n_iter=1, random_state=int(run.seed) * 101 + layer, method=run.method, k=int(run.k),
                    momentum=float(run.momentum), weight_decay=float(run.weight_decay), shuffle=True,
                    n_chains=100 if run.method == "pcd" else 0, device="cpu")
