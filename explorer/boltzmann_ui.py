@@ -157,20 +157,20 @@ def algorithm_controls(ctrl: Controls, data: ImageData) -> algorithms.BMRun:
     chosen = [a for a in algorithms.ALGORITHMS
               if ctrl.toggle(algorithms.NAMES[a], a, True, help=helps[a], caption=False)]
     ctrl.where.markdown("**Model and training**")
-    hidden = ctrl.log_slider("Hidden units", "hidden", 4, 500, d.n_hidden, options=HIDDEN_OPTIONS,
+    hidden = ctrl.log_slider("Hidden units", "hidden", 4, 500, d.hidden, options=HIDDEN_OPTIONS,
                              help=f"Up to {d.exact_limit}: exact log-likelihood (all 2^n hidden states enumerated). "
                                   "Above: log Z by annealed importance sampling, shown with its ±3 s.e. band.")
     k = ctrl.slider("k (Gibbs steps per update)", "k", 1, 25, d.k)
-    lr = ctrl.log_slider("Learning rate", "lr", 0.001, 0.5, 0.1)
+    lr = ctrl.log_slider("Learning rate", "lr", 0.001, 0.5, d.lr)
     updates = ctrl.log_slider("Parameter updates", "updates", 100, 20000, d.updates,
                               options=[100, 200, 500, 1000, 2000, 3000, 5000, 10000, 20000])
     chains_n = ctrl.log_slider("Persistent chains (PCD, FPCD)", "chains", 1, 1000, d.n_chains,
                                options=[1, 10, 20, 50, 100, 200, 500, 1000])
     ctrl.where.markdown("**Fast weights (FPCD)**")
-    fast_lr = ctrl.log_slider("Fast-weight learning rate", "fast_lr", 0.001, 1.0, 0.1)
+    fast_lr = ctrl.log_slider("Fast-weight learning rate", "fast_lr", 0.001, 1.0, d.fast_lr)
     fast_decay = ctrl.log_slider("Fast-weight decay per update", "fast_decay", 0.0, 1.0, d.fast_decay,
                                  options=[0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0])
-    seed = ctrl.number("Seed", "seed", 0, 10_000, d.random_state)
+    seed = ctrl.number("Seed", "seed", 0, 10_000, d.seed)
     return algorithms.BMRun(data.name, min(len(data.X_train), d.n_train), tuple(chosen), int(hidden), float(lr),
                             d.batch_size, int(k), int(chains_n), float(fast_lr), float(fast_decay), int(updates),
                             max(1, int(updates) // 6), min(d.n_eval, len(data.X_test)), d.exact_limit, d.ais_betas,

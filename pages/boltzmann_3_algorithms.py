@@ -23,7 +23,7 @@ if not run.algorithms:
 res = shell.trained_or_stop(lambda: boltzmann_ui.train_algorithms(run, data), unit="measurement")
 hist = res.history
 settings = ctrl.caption(["data", "hidden", "k", "lr", "updates", "chains", "fast_lr", "fast_decay", "seed"])
-how = (f"exact: all 2^{run.n_hidden} hidden states enumerated" if run.exact else
+how = (f"exact: all 2^{run.hidden} hidden states enumerated" if run.exact else
        f"log Z by AIS ({run.ais_runs} runs × {run.ais_betas:,} temperatures, a {DEFAULT_COMPONENTS}-component "
        "Bernoulli-mixture base), which errs high on average; band = ±3 standard errors of the importance weights, "
        f"drawn only where the effective sample size reaches {MIN_ESS_FOR_BAND:.0f} runs")
@@ -33,10 +33,10 @@ tab_ll, tab_neg = shell.tabs(["Held-out log-likelihood", "Negative-phase particl
 
 with tab_ll:
     if tab_ll.open:
-        fig = boltzmann_ui.ll_figure(hist, run.algorithms, f"Held-out log-likelihood, {run.n_hidden} hidden units", not run.exact)
+        fig = boltzmann_ui.ll_figure(hist, run.algorithms, f"Held-out log-likelihood, {run.hidden} hidden units", not run.exact)
         plots.show_figure(fig, key="ll")
         cols = ["updates", "seconds"] + [c for c in hist.columns if c.startswith("ll_")]
-        plots.download_csv(hist[cols], f"log-likelihood-{run.n_hidden}-hidden", key="csv-ll", label="CSV of this plot")
+        plots.download_csv(hist[cols], f"log-likelihood-{run.hidden}-hidden", key="csv-ll", label="CSV of this plot")
         last = hist.iloc[-1]
         mcols = st.columns(len(run.algorithms))
         best = max(run.algorithms, key=lambda a: last[f"ll_{a}"])

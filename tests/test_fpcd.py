@@ -90,7 +90,7 @@ def test_cd_and_pcd_have_no_fast_weights():
 
 @pytest.fixture(scope="module")
 def comparison(mnist):
-    run = algorithms.BMRun(n_train=2000, n_hidden=8, updates=300, eval_every=100, n_eval=500)
+    run = algorithms.BMRun(n_train=2000, hidden=8, updates=300, eval_every=100, n_eval=500)
     recs = [(r, r.extra["snapshot"]() if "snapshot" in r.extra else None) for r in algorithms.train(run, mnist)]
     return run, recs
 
@@ -123,7 +123,7 @@ def test_the_algorithms_see_the_same_mini_batches_in_the_same_order(mnist, spy):
     """Only the negative phase differs: every algorithm's update u gets the same digits (reshuffled every epoch),
     and the models part ways through their negative phases alone."""
     fed = spy(RBM, "update", lambda self, V: (self.method, V.clone()))
-    run = algorithms.BMRun(n_train=300, n_hidden=8, batch_size=100, updates=6, eval_every=6, n_eval=200)
+    run = algorithms.BMRun(n_train=300, hidden=8, batch_size=100, updates=6, eval_every=6, n_eval=200)
     hist = [r.extra["snapshot"]() for r in algorithms.train(run, mnist) if "snapshot" in r.extra][-1]["history"]
     assert [m for m, _ in fed] == list(algorithms.ALGORITHMS) * 6
     X = torch.as_tensor(mnist.X_train[:300])
@@ -146,7 +146,7 @@ def test_large_models_are_measured_by_ais_close_to_the_exact_value(mnist):
     ESS makes it mean something (at least ais.MIN_ESS_FOR_BAND), and then it holds the exact value."""
     branches = set()
     for betas, runs in [(200, 20), (1000, 300)]:  # ESS about 3, then about 56
-        run = algorithms.BMRun(n_train=500, algorithms=("pcd",), n_hidden=16, exact_limit=10, updates=20,
+        run = algorithms.BMRun(n_train=500, algorithms=("pcd",), hidden=16, exact_limit=10, updates=20,
                                eval_every=20, n_eval=200, ais_betas=betas, ais_runs=runs)
         snap = [r for r in algorithms.train(run, mnist) if r.metrics][-1].extra["snapshot"]()
         last = snap["history"][-1]

@@ -59,7 +59,7 @@ def _kinds(mnist, digits):
         "rbm": lambda: rbm_lab.RBMSteps(rbm_lab.RBMRun("mnist", 600, rbm=RBMConfig(20, 0.05, 20, 4, 3, "pcd", 1,
                                                                                       shuffle=True)), mnist),
         "bm-algorithms": lambda: algorithms.AlgorithmSteps(
-            algorithms.BMRun("digits", 500, n_hidden=8, updates=300, eval_every=50, n_eval=200), digits),
+            algorithms.BMRun("digits", 500, hidden=8, updates=300, eval_every=50, n_eval=200), digits),
         "dbm": lambda: dbm.DBMSteps(dbm.DBMRun("digits", 400, dbm.DBMConfig(16, 12, 1, 0.05, 2, 0.001, 50, 20, 2, 5),
                                                baseline=False), digits, device="cpu"),
         "gan-mlp": lambda: gt.GANSteps(gc.GANRun("mnist", -1, 256, gc.GANConfig(
@@ -200,7 +200,7 @@ def test_a_snapshot_taken_after_the_next_record_refuses(digits):
 
 
 def test_records_carry_progress_between_measurements(digits):
-    run = algorithms.BMRun("digits", 300, ("pcd",), n_hidden=6, updates=250, eval_every=200, n_eval=50)
+    run = algorithms.BMRun("digits", 300, ("pcd",), hidden=6, updates=250, eval_every=200, n_eval=50)
     recs = list(training.train(algorithms.AlgorithmSteps(run, digits)))
     measured = [r.step for r in recs if "snapshot" in r.extra]
     ticks = [r.step for r in recs if "snapshot" not in r.extra]

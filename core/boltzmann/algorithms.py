@@ -10,7 +10,7 @@ slides' "modeling MNIST with 25 hidden units, exact log-likelihood"), otherwise 
 errs high on average; its effective sample size is kept beside it, and its band only when that ESS makes it mean
 something (`AISResult.band_meaningful`).
 
-    python -m core.boltzmann.algorithms --n-hidden 16 --updates 3000
+    python -m core.boltzmann.algorithms --hidden 16 --updates 3000
 """
 from __future__ import annotations
 
@@ -36,31 +36,31 @@ class BMRun:
     dataset: str = "mnist"  # see core.data.DATASETS
     n_train: int = 8000  # training examples (the first n of the training split)
     algorithms: tuple = ALGORITHMS  # which of ALGORITHMS to train
-    n_hidden: int = 16  # hidden units (exact log-likelihood up to exact_limit)
-    learning_rate: float = 0.1  # regular weights, all algorithms
+    hidden: int = 16  # hidden units (exact log-likelihood up to exact_limit)
+    lr: float = 0.1  # learning rate of the regular weights, all algorithms
     batch_size: int = 100  # examples per update
     k: int = 1  # Gibbs steps of the negative phase
     n_chains: int = 100  # persistent chains (PCD, FPCD)
-    fast_learning_rate: float = 0.1  # FPCD fast weights
+    fast_lr: float = 0.1  # learning rate of FPCD's fast weights
     fast_decay: float = 0.95  # FPCD fast-weight decay per update
     updates: int = 3000  # parameter updates per algorithm
     eval_every: int = 500  # updates between log-likelihood measurements
     n_eval: int = 2000  # held-out images measured (at most the held-out split)
-    exact_limit: int = 20  # enumerate 2^n_hidden states up to this; AIS above
+    exact_limit: int = 20  # enumerate 2^hidden states up to this; AIS above
     ais_betas: int = 1000  # AIS temperatures (large models only)
     ais_runs: int = 50  # AIS runs (large models only)
-    random_state: int = 0  # initial weights, chains, mini-batch order
+    seed: int = 0  # initial weights, chains, mini-batch order
 
     @property
     def exact(self) -> bool:
-        return int(self.n_hidden) <= int(self.exact_limit)
+        return int(self.hidden) <= int(self.exact_limit)
 
 
 def _rbm(run: BMRun, method: str) -> RBM:
-    return RBM(int(run.n_hidden), learning_rate=float(run.learning_rate), batch_size=int(run.batch_size),
-               n_iter=1, random_state=int(run.random_state), method=method, k=int(run.k),
+    return RBM(int(run.hidden), learning_rate=float(run.lr), batch_size=int(run.batch_size),
+               n_iter=1, random_state=int(run.seed), method=method, k=int(run.k),
                n_chains=int(run.n_chains) if method != "cd" else 0,
-               fast_learning_rate=float(run.fast_learning_rate), fast_decay=float(run.fast_decay), device="cpu")
+               fast_learning_rate=float(run.fast_lr), fast_decay=float(run.fast_decay), device="cpu")
 
 
 def held_out_binary(run: BMRun, data: datasets.ImageData) -> np.ndarray:
@@ -73,7 +73,7 @@ def batch(Xtr: torch.Tensor, run: BMRun, u: int) -> torch.Tensor:
     n, B = len(Xtr), int(run.batch_size)
     per_epoch = max(1, n // B)
     epoch, i = divmod(u, per_epoch)
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(run.random_state) * 7919 + epoch))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(run.seed) * 7919 + epoch))
     return Xtr[perm[i * B:(i + 1) * B]]
 
 
