@@ -301,7 +301,7 @@ def crbm_controls(ctrl: Controls, data: ImageData) -> crbm.CRBMRun:
              "generative": "Ascend log p(x, y) with CD-k or PCD-k; classify with the exact p(y|x)."}
     modes = tuple(m for m in crbm.MODES if ctrl.toggle(m.capitalize(), m, True, help=helps[m], caption=False))
     ctrl.where.markdown("**Model and training**")
-    hidden = ctrl.log_slider("Hidden units K", "hidden", 10, 2000, d.n_hidden, options=[
+    hidden = ctrl.log_slider("Hidden units K", "hidden", 10, 2000, d.hidden, options=[
         10, 20, 50, 100, 200, 500, 1000, 2000])
     epochs = ctrl.log_slider("Epochs", "epochs", 1, 100, d.epochs, options=[1, 2, 3, 5, 10, 20, 30, 50, 100])
     lr = ctrl.log_slider("Learning rate (Adam, cosine decay)", "lr", 0.0003, 0.03, d.lr, options=[

@@ -135,7 +135,7 @@ with tab_filt:
     if tab_filt.open:
         mode, model = pick_model("f_mode")
         W, U = model.W_.numpy(), model.U_.numpy()
-        n = min(100, run.n_hidden)
+        n = min(100, run.hidden)
         order = np.argsort(-np.abs(U).max(0))[:n]  # the hidden units that the outputs use most
         if data.shape[0] == 1:
             plots.show_filters(W[:, order].T, data.shape, f"Filters W of the {n} hidden units with the largest |U|",

@@ -130,7 +130,7 @@ def digits():
     return datasets.load("digits")
 
 
-SMALL = crbm.CRBMRun("digits", 600, 300, n_hidden=50, epochs=4, batch_size=20, lr=0.01)
+SMALL = crbm.CRBMRun("digits", 600, 300, hidden=50, epochs=4, batch_size=20, lr=0.01)
 
 
 def test_three_modes_train_side_by_side_and_discriminative_classifies(digits, one_torch_thread):

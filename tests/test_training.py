@@ -72,7 +72,7 @@ def _kinds(mnist, digits):
                                            mnist, device="cpu"),
         "mdn": lambda: mdn_lab.MDNSteps(mdn_lab.MDNRun(n_train=200, n_test=100, epochs=6, batch_size=50, hidden=8,
                                                        measure_every=2)),
-        "crbm": lambda: crbm.CRBMSteps(crbm.CRBMRun("digits", 200, 50, n_hidden=12, epochs=3, batch_size=50,
+        "crbm": lambda: crbm.CRBMSteps(crbm.CRBMRun("digits", 200, 50, hidden=12, epochs=3, batch_size=50,
                                                     n_chains=20), digits),
         "crbm-baselines": lambda: crbm_baselines.BaselineSteps(crbm_baselines.BaselineRun(
             "digits", 200, 50, rbm_components=8, rbm_n_iter=2), digits),

@@ -271,7 +271,7 @@ class CRBMRun:
     n_eval: int = 2000  # held-out examples scored (the first n of the held-out split)
     output: str = "onehot"  # "onehot": y in the 10 one-hot codes; "binary": the label's 4-bit code, all 16 codes
     modes: tuple = MODES  # which of MODES to train
-    n_hidden: int = 500  # hidden units K
+    hidden: int = 500  # hidden units K
     biases: bool = True  # learn b, c, d (the sheet's energy has none; without them p(y|x) lacks a class prior)
     epochs: int = 30  # passes over the training examples
     batch_size: int = 100  # examples per update
@@ -324,7 +324,7 @@ class CRBMSteps(training.TorchSteps):
         self.Xte, self.yte = torch.as_tensor(Xte), yte
         self.Xtr_eval = torch.as_tensor(datasets.binarize(Xtr[:2000], 1))  # training error on a fixed subset
         d = self.Xtr.shape[1]
-        self.nets = {m: CRBM(run.n_hidden, run.output, 10, run.biases, random_state=run.seed).initialize(d)
+        self.nets = {m: CRBM(run.hidden, run.output, 10, run.biases, random_state=run.seed).initialize(d)
                      for m in self.modes}  # the same initial weights for every mode
         self.opts = {m: torch.optim.Adam(list(self.nets[m].params().values()), lr=float(run.lr)) for m in self.modes}
         self.gen = torch.Generator().manual_seed(int(run.seed))
