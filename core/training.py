@@ -216,6 +216,19 @@ def run_kinds() -> dict[str, type]:
     return out
 
 
+def config_like(default, values: dict):
+    """A copy of the dataclass `default` with the fields in `values` (a snapshot's "config": nested dicts for nested
+    dataclasses, lists for tuples); fields it lacks keep their defaults, unknown keys raise TypeError."""
+    changes = {}
+    for name, v in values.items():
+        if name not in {f.name for f in fields(default)}:
+            raise TypeError(f"{type(default).__name__} has no field {name!r}")
+        old = getattr(default, name)
+        changes[name] = (config_like(old, v) if is_dataclass(old) and isinstance(v, dict)
+                         else tuple(v) if isinstance(old, tuple) and isinstance(v, list) else v)
+    return dataclasses.replace(default, **changes)
+
+
 def snapshot_head(steps: Steps, done: int, seconds: float, history: list) -> dict:
     return {"kind": steps.kind, "config": asdict(steps.config), "x": steps.x, "unit": steps.unit, "done": int(done),
             "seconds": float(seconds), "history": list(history)}
