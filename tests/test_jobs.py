@@ -1,0 +1,136 @@
+"""The training service (core.jobs): one training per run whoever asks, a bounded fair queue, a Dask cluster,
+and bounded per-session memory."""
+import gc
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from core import data as datasets
+from core import jobs, training
+from core.boltzmann import rbm_lab
+from core.cache import DiskCache, make_key
+from core.device import torch_threads
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tiny(seed=0, n_iter=3):
+    """A small RBM run on the 8x8 digits (about 0.1 s an epoch)."""
+    base = rbm_lab.RBMRun()
+    return rbm_lab.RBMSteps(replace(base, dataset="digits", n_train=300,
+                                    rbm=replace(base.rbm, n_components=16, n_iter=n_iter, random_state=seed)),
+                            datasets.load("digits"))
+
+
+def reference(steps):
+    """The run trained directly (one thread): its bare records and final snapshot."""
+    with torch_threads(1):
+        out = list(jobs.records(steps, None))
+    return [r for r, _ in out], [s for _, s in out if s is not None][-1]
+
+
+def same(a, b):
+    """Equal bit for bit (tensors by torch.equal, the rest by ==), wall-clock "seconds" aside."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a if k != "seconds")
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def rows(records):
+    return [(r.step, r.message, r.done, r.metrics, r.extra) for r in records]
+
+
+def watch(job, seen):
+    """A page's polling loop: read new records until the job ends."""
+    n, version = 0, -1
+    while True:
+        version = job.wait(version, 0.05)
+        new = job.records[n:]
+        seen += new
+        n += len(new)
+        if job.finished and n == len(job.records):
+            return
+
+
+def test_two_students_asking_for_the_same_run_train_it_once(spy):
+    starts = spy(rbm_lab.RBMSteps, "start", lambda self: self.config.rbm.random_state)
+    advances = spy(rbm_lab.RBMSteps, "advance", lambda self, done: done)
+    svc = jobs.JobService(jobs.InProcess(1))
+    cache = DiskCache()
+    a = svc.submit(tiny(), None, "alice", cache=cache)
+    b = svc.submit(tiny(), None, "bob", cache=cache)  # the same setting while the first is queued or training
+    assert a is b and a.watchers == {"alice", "bob"}
+    seen = {"alice": [], "bob": []}
+    threads = [threading.Thread(target=watch, args=(a, seen[o])) for o in seen]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert a.status == jobs.DONE
+    assert starts == [0] and advances == [0, 1, 2]  # the training body ran once
+    c = svc.submit(tiny(), None, "carol", cache=cache)  # a latecomer: answered from the cache, nothing trains
+    assert c.status == jobs.DONE and c.snapshot is not None and starts == [0]
+    ref_records, ref_snap = reference(tiny())
+    assert rows(seen["alice"]) == rows(seen["bob"]) == rows(ref_records)  # both saw every record, in order
+    assert same(a.snapshot, ref_snap)
+    assert same(cache.get(a.key), ref_snap) and same(c.snapshot, ref_snap)  # the finished run is in the cache
+
+
+def test_queue_runs_in_arrival_order_cancels_and_is_fair(spy):
+    gate, order = threading.Event(), []
+
+    def started(self):
+        order.append(self.config.rbm.random_state)
+        if len(order) == 1:
+            gate.wait(30)  # hold the first job until every other one is queued
+        return order[-1]
+
+    spy(rbm_lab.RBMSteps, "start", started)
+    svc = jobs.JobService(jobs.InProcess(1))
+    cache = DiskCache()
+    first = svc.submit(tiny(0, 1), None, "alice", cache=cache)
+    while not order:
+        time.sleep(0.01)
+    b1 = svc.submit(tiny(1, 1), None, "bob", cache=cache)
+    b2 = svc.submit(tiny(2, 1), None, "bob", cache=cache)  # bob's second job
+    gone = svc.submit(tiny(3, 1), None, "dave", cache=cache)
+    c1 = svc.submit(tiny(4, 1), None, "carol", cache=cache)  # carol's first, after bob's second
+    assert first.status == jobs.RUNNING and [svc.position(j) for j in (b1, c1, b2)] == [0, 2, 3]
+    assert svc.position(gone) == 1 and svc.eta(b1) > 0
+    svc.cancel(gone, "dave")
+    assert gone.status == jobs.CANCELLED and [svc.position(j) for j in (b1, c1, b2)] == [0, 1, 2]
+    gate.set()
+    for j in (first, b1, b2, c1):
+        assert j.join(60) and j.status == jobs.DONE
+    assert order == [0, 1, 4, 2]  # arrival order, the cancelled one never ran, carol's first before bob's second
+    assert svc.idle()
+
+
+def test_the_last_watcher_leaving_stops_the_run_and_a_resume_continues_it():
+    svc = jobs.JobService(jobs.InProcess(1))
+    cache = DiskCache()
+    job = svc.submit(tiny(0, 30), None, "alice", cache=cache)
+    svc.submit(tiny(0, 30), None, "bob", cache=cache)
+    while len([r for r in job.records if r.extra]) < 3:
+        job.wait(job.version, 1)
+    svc.detach(job, "bob")  # one of two leaves: the run goes on
+    n = len(job.records)
+    while len(job.records) < n + 2 and not job.finished:
+        job.wait(job.version, 1)
+    assert job.status == jobs.RUNNING
+    svc.detach(job, "alice")  # the last one leaves: it stops at its next record
+    assert job.join(30) and job.status == jobs.STOPPED
+    kept = svc.kept_snapshot(tiny(0, 30), cache)
+    assert kept is job.snapshot and 0 < kept["done"] < 30 and job.key not in cache
+    again = svc.submit(tiny(0, 30), kept, "carol", cache=cache)  # anyone resumes it
+    assert again.join(60) and again.status == jobs.DONE
+    _, ref = reference(tiny(0, 30))
+    assert same(again.snapshot, ref)  # the stopped-and-resumed run equals an uninterrupted one
