@@ -40,7 +40,7 @@ N_FEATURES = 64  # width of the feature layer
 class ClassifierConfig:
     epochs: int = 4  # passes over the training split
     batch_size: int = 128  # examples per Adam step
-    learning_rate: float = 2e-3  # Adam step size
+    lr: float = 2e-3  # Adam step size
     seed: int = 0  # initial weights and batch order
     version: int = 1  # bump when the classifier's architecture or training changes
     augment: bool = False  # redraw every batch (random affine map, stroke width, contrast): a reader of many writers
@@ -129,7 +129,7 @@ class QualitySteps(training.TorchSteps):
             raise ValueError(f"the run {run.dataset!r} ({run.n_train} images, digest {run.digest}) is not of these "
                              f"images ({len(data.X_train)}, digest {data_digest(data)}): make it with quality_run")
         c = run.classifier
-        if int(c.epochs) < 1 or int(c.batch_size) < 1 or not float(c.learning_rate) > 0:
+        if int(c.epochs) < 1 or int(c.batch_size) < 1 or not float(c.lr) > 0:
             raise ValueError("epochs and the batch size must be at least 1, the learning rate positive")
         self.config, self.data = run, data
 
@@ -148,7 +148,7 @@ class QualitySteps(training.TorchSteps):
     def build(self) -> None:
         d, c = self.data, self.config.classifier
         self.net = training.seeded(c.seed, lambda: SmallClassifier(d.shape[0], len(class_names(d))))
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=float(c.learning_rate))
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=float(c.lr))
         self.nets, self.opts = {"classifier": self.net}, {"classifier": self.opt}
         self.gen = torch.Generator().manual_seed(int(c.seed))
         self.X, self.y = torch.as_tensor(d.X_train).reshape(-1, *d.shape), torch.as_tensor(d.y_train)

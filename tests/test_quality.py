@@ -208,7 +208,7 @@ def _direct_loop(data, cfg):
         torch.manual_seed(cfg.seed)
         net = Q.SmallClassifier(data.shape[0], 10)
     X, y = torch.as_tensor(data.X_train).reshape(-1, *data.shape), torch.as_tensor(data.y_train)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     for _ in range(cfg.epochs):
         perm = torch.randperm(len(X), generator=g)
         for i in range(0, len(X), cfg.batch_size):
