@@ -20,6 +20,9 @@ SECTIONS = {  # topic (file prefix) -> (section title, icon)
     "inpainting": ("Inpainting", ":material/healing:"),
     "mdn": ("Mixture density networks", ":material/scatter_plot:"),
     "autoencoders": ("Autoencoders and VAEs", ":material/compress:"),
+    "pixelcnn": ("PixelCNN", ":material/grain:"),
+    "gmmn": ("Moment matching (GMMN)", ":material/functions:"),
+    "scoreboard": ("Scoreboard", ":material/leaderboard:"),
 }
 OLD_URLS = {  # URLs of pages before they were named by topic -> the page's file stem today (links keep working)
     "rbm_1_learn": "boltzmann_1_learn", "rbm_2_inpainting": "boltzmann_2_inpainting",

@@ -1,0 +1,189 @@
+"""The scoreboard's widgets, cached rows and figures (the rows themselves: core.scoreboard.board)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.cache import DiskCache
+from core.data import ImageData
+from core.quality import quality_model
+from core.scoreboard import board
+from core.scoreboard.families import FAMILIES, Family
+from explorer import live
+from explorer.plots import PALETTE, show_figure, style
+
+SHIPPED = "shipped with the app"
+
+
+@st.cache_resource(show_spinner="Reading the shipped scoreboard…")
+def _shipped_rows() -> dict[str, dict]:
+    return board.shipped_rows()
+
+
+@st.cache_resource(show_spinner="Loading the quality classifier…")
+def _quality(name: str, _data: ImageData):
+    return quality_model(_data)
+
+
+def _cache() -> DiskCache:
+    return DiskCache()  # the app's cache folder (core.cache.cache_dir), the one live training writes
+
+
+def run_choices(data: ImageData) -> dict[str, list[tuple[str, str]]]:
+    """{family: [(label, run key)]}: the shipped run first, then the student's finished runs of that kind on the same
+    digits (from the disk cache)."""
+    cache = _cache()
+    out = {}
+    for f in FAMILIES:
+        own = board.own_runs(f, data, cache)
+        out[f.name] = [(SHIPPED, "")] + [(label, key) for key, label in own]
+    return out
+
+
+def _shipped_run(f: Family, data: ImageData) -> dict | None:
+    cfg = f.default_config()
+    return live.shipped_run(f.steps(data, cfg)) if cfg is not None else None
+
+
+def rows(data: ImageData, chosen: dict[str, str]) -> list[dict]:
+    """One row per family: the shipped row when it fits the shipped run, else scored now (with progress) and kept
+    in the disk cache; `chosen`: {family: run key of one of the student's runs} (missing: the shipped run)."""
+    stored = _shipped_rows()
+    out, todo = [], []
+    for f in FAMILIES:
+        key = chosen.get(f.name, "")
+        if not key:
+            result = _shipped_run(f, data)
+            if result is None:
+                continue
+            r = stored.get(f.name)
+            if board.usable(r, f, board.run_key(f, result, data)):
+                out.append({**r, "status": "shipped"})
+                continue
+            todo.append((f, result, "shipped"))
+        else:
+            result = _cache().get(key)
+            if result is not None:
+                todo.append((f, result, "your run"))
+    if todo:
+        quality = _quality(data.name, data)
+        bar = st.progress(0.0, text="Scoring runs…")
+        for i, (f, result, status) in enumerate(todo):
+            bar.progress(i / len(todo), text=f"Scoring {f.name} ({i + 1}/{len(todo)}): 1,000 samples, then the "
+                                             "classifier; kept for the next visit")
+            out.append(board.stored_row(f, result, data, quality, status, _cache()))
+        bar.empty()
+    order = [f.name for f in FAMILIES]
+    return sorted(out, key=lambda r: order.index(r["family"]))
+
+
+def _num(v, fmt: str = ".1f") -> str:
+    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, fmt)
+
+
+def table(rs: list[dict]) -> pd.DataFrame:
+    """The scoreboard as a table (strings where a number needs its spread beside it)."""
+    recs = []
+    for r in rs:
+        ll = "not available: implicit model" if np.isnan(r["ll"]) else (
+            f"{r['ll']:.1f}" + (f" ± {r['ll_se']:.1f}" if not np.isnan(r["ll_se"]) else "") +
+            (f"  [RAISE {r['ll_low']:.1f}]" if not np.isnan(r["ll_low"]) else ""))
+        recs.append({
+            "Family": r["family"], "Kind": r["class"],
+            "Held-out log-likelihood (nats)": ll, "How obtained": r["ll_method"], "Can err": r["ll_errs"],
+            "Check": r["ll_check"],
+            "FD to training (floor)": f"{r['fid']:.1f} ± {r['fid_sd']:.1f} ({r['fid_floor']:.1f} ± {r['fid_floor_sd']:.1f})",
+            "FD to held-out (floor)": f"{r['fid_heldout']:.1f} ({r['fid_heldout_floor']:.1f} ± "
+                                      f"{r['fid_heldout_floor_sd']:.1f})",
+            "Classes": (f"{r['classes_covered']}/10" if r["n_classes"] == 10 else
+                        f"{r['class_share']:.0%} read as its class"), "Diversity": round(r["diversity"], 2),
+            "Copy ratio (features)": round(r["copy_features"], 2), "Copy ratio (pixels)": round(r["copy_pixels"], 2),
+            "Parameters": f"{r['params'] / 1e6:.2f} M",
+            "Training": f"{r['train_seconds']:.0f} s" + (f" ({r['train_cpu_seconds']:.0f} CPU s)"
+                                                         if not np.isnan(r["train_cpu_seconds"]) else ""),
+            "Run": r["status"], "Page": f"/{r['page']}", "Note": r["note"]})
+    return pd.DataFrame(recs)
+
+
+def show_table(rs: list[dict]) -> None:
+    df = table(rs)
+    st.dataframe(df, hide_index=True, width="stretch", column_config={
+        "Page": st.column_config.LinkColumn("Page", display_text="open"),
+        "Held-out log-likelihood (nats)": st.column_config.TextColumn(
+            help="mean over the 2,000 held-out digits, ± standard error over digits where the run stored it"),
+        "FD to training (floor)": st.column_config.TextColumn(
+            help="Frechet distance of 1,000 samples to training-digit halves, mean ± sd over 8 draws; in brackets "
+                 "what 1,000 new real digits score (the floor) and its spread"),
+        "Copy ratio (features)": st.column_config.NumberColumn(
+            help="median distance of a sample to its nearest training digit over that of a real held-out digit: "
+                 "about 1 new, near 0 copies")})
+    st.download_button("Scoreboard as CSV", df.to_csv(index=False).encode(), "scoreboard.csv", "text/csv",
+                       key="scoreboard-csv")
+
+
+def likelihood_figure(rs: list[dict]) -> go.Figure:
+    """Held-out log-likelihood per family: a point with its standard error; a sandwich as a bar from its
+    conservative to its optimistic side; implicit families named at the bottom."""
+    have = [r for r in rs if not np.isnan(r["ll"])]
+    have.sort(key=lambda r: r["ll"])
+    fig = go.Figure()
+    names = [r["family"] for r in have]
+    err = [0 if np.isnan(r["ll_se"]) else r["ll_se"] for r in have]
+    colors = [PALETTE[["exact", "AIS", "importance"].index(next((w for w in ("exact", "AIS", "importance")
+                                                                 if w in r["ll_method"]), "AIS"))] for r in have]
+    fig.add_trace(go.Scatter(x=[r["ll"] for r in have], y=names, mode="markers", marker=dict(size=11, color=colors),
+                             error_x=dict(type="data", array=err, visible=True), name="estimate ± se over digits",
+                             customdata=[[r["ll_method"], r["ll_errs"]] for r in have],
+                             hovertemplate="%{y}: %{x:.2f} nats<br>%{customdata[0]}<br>%{customdata[1]}<extra></extra>"))
+    for r in have:
+        if not np.isnan(r["ll_low"]):
+            fig.add_trace(go.Scatter(x=[r["ll_low"], r["ll"]], y=[r["family"]] * 2, mode="lines",
+                                     line=dict(width=8, color=PALETTE[1]), opacity=0.35, name="AIS / RAISE sandwich"))
+    implicit = [r["family"] for r in rs if np.isnan(r["ll"])]
+    style(fig, "Held-out log-likelihood (nats per image, higher is better)", "log p(x), nats", "",
+          height=110 + 38 * len(have))
+    fig.update_layout(hovermode="closest")
+    if implicit:
+        fig.add_annotation(text="no likelihood (implicit models): " + ", ".join(implicit), xref="paper", yref="paper",
+                           x=0, y=-0.32, showarrow=False, align="left", font=dict(size=11, color="#6c757d"))
+        fig.update_layout(margin=dict(b=90))
+    return fig
+
+
+def quality_figure(rs: list[dict]) -> go.Figure:
+    """FD to training and to held-out digits per family (mean ± sd over the draws), log scale, each floor drawn as a
+    band (mean ± sd) so 'at the floor' is visible."""
+    rs = sorted(rs, key=lambda r: r["fid"])
+    names = [r["family"] for r in rs]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[r["fid"] for r in rs], y=names, mode="markers", name="to training digits",
+                             marker=dict(size=11, color=PALETTE[0]),
+                             error_x=dict(type="data", array=[r["fid_sd"] for r in rs], visible=True)))
+    fig.add_trace(go.Scatter(x=[r["fid_heldout"] for r in rs], y=names, mode="markers", name="to held-out digits",
+                             marker=dict(size=11, color=PALETTE[2], symbol="diamond")))
+    full = [r for r in rs if r["n_classes"] == 10]
+    if full:
+        for x, sd, color, label in ((full[0]["fid_floor"], full[0]["fid_floor_sd"], PALETTE[0], "training floor"),
+                                    (full[0]["fid_heldout_floor"], full[0]["fid_heldout_floor_sd"], PALETTE[2],
+                                     "held-out floor")):
+            fig.add_vrect(x0=max(0.1, x - sd), x1=x + sd, fillcolor=color, opacity=0.15, line_width=0,
+                          annotation_text=label, annotation_position="top left")
+    style(fig, "Sample quality: Frechet distance of 1,000 samples (lower is better; bands: what real digits score)",
+          "Frechet distance (log scale)", "", height=110 + 38 * len(rs), log_x=True)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def show_figures(rs: list[dict]) -> None:
+    left, right = st.columns(2)
+    with left:
+        show_figure(likelihood_figure(rs), key="fig-ll", filename="scoreboard-likelihood")
+    with right:
+        show_figure(quality_figure(rs), key="fig-fd", filename="scoreboard-quality")
+
+
+def samples_of(r: dict) -> np.ndarray:
+    """The row's kept samples as floats in [0, 1], (N_SHOWN, 784)."""
+    return np.asarray(r["samples"], np.float32) / 255.0
