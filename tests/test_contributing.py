@@ -1,5 +1,6 @@
 """CONTRIBUTING's worked lab is real: its code blocks (core, UI, page) are written out as modules, trained,
-resumed bit for bit, checked against scikit-learn's PCA, and the page opened in AppTest."""
+resumed bit for bit, checked against scikit-learn's PCA, and the page opened in AppTest; and its "One vocabulary"
+holds for every run config."""
 import re
 import sys
 from pathlib import Path
@@ -86,3 +87,33 @@ def test_the_recipe_page_opens_and_draws_the_curve(lab):
     assert not at.exception, at.exception
     charts = at.get("plotly_chart")
     assert len(charts) == 1 and "Held-out squared error" in charts[0].proto.spec
+
+
+ESTIMATOR_NAMES = r"random_state|learning_rate|fast_learning_rate|n_components|n_iter|n_hidden\d*"  # scikit-learn's
+
+
+def test_run_configs_use_the_one_vocabulary():
+    """CONTRIBUTING's "One vocabulary": no run config (a dataclass of core named *Run, and every dataclass inside it)
+    has a field named like a scikit-learn estimator's argument; only the estimators' own configs inside a run keep
+    those names (the RBM's RBMConfig, the DBM's DBMConfig)."""
+    import dataclasses
+
+    from core.boltzmann.dbm_model import DBMConfig
+    from core.boltzmann.rbm import RBMConfig
+
+    training.run_kinds()  # imports every module of core
+    runs = {obj for name, mod in list(sys.modules.items()) if name.startswith("core.")
+            for obj in vars(mod).values()
+            if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__name__.endswith("Run")}
+    assert len(runs) >= 14, sorted(r.__name__ for r in runs)
+    bad, todo = [], [(r.__name__, r()) for r in runs]
+    while todo:
+        path, cfg = todo.pop()
+        if isinstance(cfg, (RBMConfig, DBMConfig)):
+            continue
+        for f in dataclasses.fields(cfg):
+            if re.fullmatch(ESTIMATOR_NAMES, f.name):
+                bad.append(f"{path}.{f.name}")
+            if dataclasses.is_dataclass(getattr(cfg, f.name)):
+                todo.append((f"{path}.{f.name}", getattr(cfg, f.name)))
+    assert not bad, bad
