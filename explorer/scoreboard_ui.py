@@ -91,25 +91,27 @@ def table(rs: list[dict]) -> pd.DataFrame:
             f"{r['ll']:.1f}" + (f" ± {r['ll_se']:.1f}" if not np.isnan(r["ll_se"]) else "") +
             (f"  [RAISE {r['ll_low']:.1f}]" if not np.isnan(r["ll_low"]) else ""))
         recs.append({
-            "Family": r["family"], "Kind": r["class"],
-            "Held-out log-likelihood (nats)": ll, "How obtained": r["ll_method"], "Can err": r["ll_errs"],
-            "Check": r["ll_check"],
+            "Family": r["family"], "Held-out log-likelihood (nats)": ll,
             "FD to training (floor)": f"{r['fid']:.1f} ± {r['fid_sd']:.1f} ({r['fid_floor']:.1f} ± {r['fid_floor_sd']:.1f})",
             "FD to held-out (floor)": f"{r['fid_heldout']:.1f} ({r['fid_heldout_floor']:.1f} ± "
                                       f"{r['fid_heldout_floor_sd']:.1f})",
             "Classes": (f"{r['classes_covered']}/10" if r["n_classes"] == 10 else
-                        f"{r['class_share']:.0%} read as its class"), "Diversity": round(r["diversity"], 2),
+                        f"{r['class_share']:.0%} read as its class"),
+            "Diversity": round(r["diversity"], 2),
             "Copy ratio (features)": round(r["copy_features"], 2), "Copy ratio (pixels)": round(r["copy_pixels"], 2),
             "Parameters": f"{r['params'] / 1e6:.2f} M",
             "Training": f"{r['train_seconds']:.0f} s" + (f" ({r['train_cpu_seconds']:.0f} CPU s)"
                                                          if not np.isnan(r["train_cpu_seconds"]) else ""),
-            "Run": r["status"], "Page": f"/{r['page']}", "Note": r["note"]})
+            "Run": r["status"], "Page": f"/{r['page']}",
+            "Likelihood: how obtained": "" if np.isnan(r["ll"]) else r["ll_method"],
+            "Likelihood: can err": r["ll_errs"], "Likelihood: check": r["ll_check"],
+            "Kind": r["class"], "Note": r["note"]})
     return pd.DataFrame(recs)
 
 
 def show_table(rs: list[dict]) -> None:
     df = table(rs)
-    st.dataframe(df, hide_index=True, width="stretch", column_config={
+    st.dataframe(df, hide_index=True, width="stretch", height=38 + 35 * len(df), column_config={
         "Page": st.column_config.LinkColumn("Page", display_text="open"),
         "Held-out log-likelihood (nats)": st.column_config.TextColumn(
             help="mean over the 2,000 held-out digits, ± standard error over digits where the run stored it"),
@@ -123,65 +125,85 @@ def show_table(rs: list[dict]) -> None:
                        key="scoreboard-csv")
 
 
-def likelihood_figure(rs: list[dict]) -> go.Figure:
-    """Held-out log-likelihood per family: a point with its standard error; a sandwich as a bar from its
-    conservative to its optimistic side; implicit families named at the bottom."""
-    have = [r for r in rs if not np.isnan(r["ll"])]
-    have.sort(key=lambda r: r["ll"])
-    fig = go.Figure()
-    names = [r["family"] for r in have]
-    err = [0 if np.isnan(r["ll_se"]) else r["ll_se"] for r in have]
-    colors = [PALETTE[["exact", "AIS", "importance"].index(next((w for w in ("exact", "AIS", "importance")
-                                                                 if w in r["ll_method"]), "AIS"))] for r in have]
-    fig.add_trace(go.Scatter(x=[r["ll"] for r in have], y=names, mode="markers", marker=dict(size=11, color=colors),
-                             error_x=dict(type="data", array=err, visible=True), name="estimate ± se over digits",
-                             customdata=[[r["ll_method"], r["ll_errs"]] for r in have],
-                             hovertemplate="%{y}: %{x:.2f} nats<br>%{customdata[0]}<br>%{customdata[1]}<extra></extra>"))
-    for r in have:
-        if not np.isnan(r["ll_low"]):
-            fig.add_trace(go.Scatter(x=[r["ll_low"], r["ll"]], y=[r["family"]] * 2, mode="lines",
-                                     line=dict(width=8, color=PALETTE[1]), opacity=0.35, name="AIS / RAISE sandwich"))
-    implicit = [r["family"] for r in rs if np.isnan(r["ll"])]
-    style(fig, "Held-out log-likelihood (nats per image, higher is better)", "log p(x), nats", "",
-          height=110 + 38 * len(have))
-    fig.update_layout(hovermode="closest")
-    if implicit:
-        fig.add_annotation(text="no likelihood (implicit models): " + ", ".join(implicit), xref="paper", yref="paper",
-                           x=0, y=-0.32, showarrow=False, align="left", font=dict(size=11, color="#6c757d"))
-        fig.update_layout(margin=dict(b=90))
+METHODS = (  # (words in a row's "ll_method", legend entry, colour index)
+    ("exact", "exact (the chain rule)", 2),
+    ("RAISE", "AIS with RAISE: a sandwich", 1),
+    ("AIS", "AIS + a bound: direction unknown", 3),
+    ("importance", "importance sampling: low on average", 0),
+)
+
+
+def _method(r: dict) -> tuple[str, int]:
+    return next(((label, c) for word, label, c in METHODS if word in r["ll_method"]), (r["ll_method"], 4))
+
+
+def _legend_below(fig: go.Figure, rows: int) -> go.Figure:
+    fig.update_layout(hovermode="closest", height=140 + 34 * rows, margin=dict(l=10, r=20, t=40, b=110),
+                      legend=dict(orientation="h", yanchor="top", y=-0.16 - 1.2 / max(rows, 4), x=0, xanchor="left"))
     return fig
+
+
+def likelihood_figure(rs: list[dict]) -> go.Figure:
+    """Held-out log-likelihood per family, coloured by how it was obtained: a point with its standard error over
+    digits where stored; a sandwich drawn from its conservative side (RAISE) to its optimistic side (AIS)."""
+    have = sorted([r for r in rs if not np.isnan(r["ll"])], key=lambda r: r["ll"])
+    fig = go.Figure()
+    for word, label, c in METHODS:
+        group = [r for r in have if _method(r)[0] == label]
+        if not group:
+            continue
+        for r in group:
+            if not np.isnan(r["ll_low"]):
+                fig.add_trace(go.Scatter(x=[r["ll_low"], r["ll"]], y=[r["family"]] * 2, mode="lines",
+                                         line=dict(width=7, color=PALETTE[c]), opacity=0.35, showlegend=False,
+                                         hoverinfo="skip"))
+        fig.add_trace(go.Scatter(
+            x=[r["ll"] for r in group], y=[r["family"] for r in group], mode="markers", name=label,
+            marker=dict(size=11, color=PALETTE[c]),
+            error_x=dict(type="data", array=[0 if np.isnan(r["ll_se"]) else r["ll_se"] for r in group], visible=True),
+            customdata=[[r["ll_errs"], r["ll_check"]] for r in group],
+            hovertemplate="%{y}: %{x:.2f} nats<br>%{customdata[0]}<br>%{customdata[1]}<extra></extra>"))
+    style(fig, "Held-out log-likelihood (nats per image, higher is better)", "log p(x), nats", "")
+    fig.update_yaxes(categoryorder="array", categoryarray=[r["family"] for r in have])
+    return _legend_below(fig, len(have))
 
 
 def quality_figure(rs: list[dict]) -> go.Figure:
     """FD to training and to held-out digits per family (mean ± sd over the draws), log scale, each floor drawn as a
     band (mean ± sd) so 'at the floor' is visible."""
-    rs = sorted(rs, key=lambda r: r["fid"])
+    rs = sorted(rs, key=lambda r: -r["fid"])
     names = [r["family"] for r in rs]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[r["fid"] for r in rs], y=names, mode="markers", name="to training digits",
+    full = [r for r in rs if r["n_classes"] == 10]
+    if full:
+        for x, sd, c, label in ((full[0]["fid_floor"], full[0]["fid_floor_sd"], 0, "training-digit floor ± sd"),
+                                (full[0]["fid_heldout_floor"], full[0]["fid_heldout_floor_sd"], 2,
+                                 "held-out floor ± sd")):
+            fig.add_trace(go.Scatter(x=[x - sd, x + sd, x + sd, x - sd, x - sd],
+                                     y=[names[0], names[0], names[-1], names[-1], names[0]], fill="toself", mode="lines",
+                                     fillcolor=PALETTE[c], opacity=0.18, line=dict(width=0), name=label,
+                                     hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=[r["fid"] for r in rs], y=names, mode="markers", name="to training digits (± sd)",
                              marker=dict(size=11, color=PALETTE[0]),
                              error_x=dict(type="data", array=[r["fid_sd"] for r in rs], visible=True)))
     fig.add_trace(go.Scatter(x=[r["fid_heldout"] for r in rs], y=names, mode="markers", name="to held-out digits",
                              marker=dict(size=11, color=PALETTE[2], symbol="diamond")))
-    full = [r for r in rs if r["n_classes"] == 10]
-    if full:
-        for x, sd, color, label in ((full[0]["fid_floor"], full[0]["fid_floor_sd"], PALETTE[0], "training floor"),
-                                    (full[0]["fid_heldout_floor"], full[0]["fid_heldout_floor_sd"], PALETTE[2],
-                                     "held-out floor")):
-            fig.add_vrect(x0=max(0.1, x - sd), x1=x + sd, fillcolor=color, opacity=0.15, line_width=0,
-                          annotation_text=label, annotation_position="top left")
-    style(fig, "Sample quality: Frechet distance of 1,000 samples (lower is better; bands: what real digits score)",
-          "Frechet distance (log scale)", "", height=110 + 38 * len(rs), log_x=True)
-    fig.update_layout(hovermode="closest")
-    return fig
+    style(fig, "Frechet distance of 1,000 samples (lower is better)", "Frechet distance (log scale)", "", log_x=True)
+    fig.update_yaxes(categoryorder="array", categoryarray=names)
+    return _legend_below(fig, len(rs))
 
 
 def show_figures(rs: list[dict]) -> None:
     left, right = st.columns(2)
     with left:
         show_figure(likelihood_figure(rs), key="fig-ll", filename="scoreboard-likelihood")
+        implicit = [r["family"] for r in rs if np.isnan(r["ll"])]
+        if implicit:
+            st.caption("No likelihood (implicit models: they define p(x) only through sampling): " + ", ".join(implicit))
     with right:
         show_figure(quality_figure(rs), key="fig-fd", filename="scoreboard-quality")
+        st.caption("Bands: what 1,000 new real digits score against the same halves (mean ± sd over 8 draws). "
+                   "The DCGAN is scored against the 3s, whose floor is higher.")
 
 
 def samples_of(r: dict) -> np.ndarray:
