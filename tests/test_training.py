@@ -22,6 +22,7 @@ from core.gan import config as gc
 from core.gan import train as gt
 from core.inpainting import ebm as ip
 from core.mdn import lab as mdn_lab
+from core.pixelcnn import run as pixelcnn
 from core.autoencoders import dae, sae, stacks, vae
 from core.playground import run as playground
 
@@ -94,13 +95,14 @@ def _kinds(mnist, digits):
                                                batch_size=50, n_eval=50), digits, device="cpu"),
         "gan-playground": lambda: playground.PlaygroundSteps(playground.PlaygroundRun(
             objective="wgan-gp", hidden=8, batch_size=32, iterations=6, measure_every=2, n_eval=64)),
+        "pixelcnn": lambda: pixelcnn.PixelCNNSteps(pixelcnn.PixelCNNRun("digits", 200, 1, 4, 3, 50, n_eval=40), digits),
         "quality": lambda: quality_run.QualitySteps.of(_small(mnist, 200), quality.ClassifierConfig(
             epochs=3, batch_size=64, augment=True)),
     }
 
 
 KINDS = ["rbm", "bm-algorithms", "dbm", "gan-mlp", "gan-dcgan-gp", "inpaint-ebm", "mdn", "crbm", "crbm-baselines",
-         "vae", "dae", "dbn", "sae", "cgan", "cyclegan", "gan-playground", "quality"]
+         "vae", "dae", "dbn", "sae", "cgan", "cyclegan", "gan-playground", "quality", "pixelcnn"]
 
 
 @pytest.fixture(scope="module")
