@@ -235,19 +235,19 @@ class Dask:
                                  key=name, pure=False)
         ended = False
         try:
-            while True:
-                try:
-                    msg = queue.get(timeout=0.5)
-                except TimeoutError:
+            while not ended:
+                batch = queue.get(batch=True)  # every record waiting, without blocking (a timeout logs on the scheduler)
+                if not batch:
                     if fut.status == "error":
                         fut.result()  # raises the worker's exception here
                     if fut.status == "cancelled":
                         raise RuntimeError(f"the cluster lost job {name}")
-                    continue
-                if "end" in msg:
-                    ended = True
-                    return
-                yield decode(msg)
+                    time.sleep(0.05)
+                for msg in batch:
+                    if "end" in msg:
+                        ended = True
+                        break
+                    yield decode(msg)
         finally:
             if not ended:
                 stop.set()  # the worker stops at its next record
@@ -255,10 +255,6 @@ class Dask:
                     fut.result(timeout=60)
                 except Exception:  # noqa: BLE001 - it is being abandoned anyway
                     fut.cancel()
-            try:
-                queue.close()
-            except Exception:  # noqa: BLE001
-                pass
 
     def close(self) -> None:
         if self.own_client:
@@ -366,6 +362,11 @@ class JobService:
         """Queued jobs that start before this one (0: it is next; also 0 once it runs)."""
         order = self.order()
         return order.index(job) if job in order else 0
+
+    def ahead(self, job: Job) -> int:
+        """Runs before this queued job: those training now and those queued to start before it."""
+        with self.lock:
+            return len(self.running) + self.position(job) if job in self.queue else 0
 
     def eta(self, job: Job) -> float:
         """Seconds until this queued job starts: the running jobs' remaining time by their pace, then the jobs

@@ -1,28 +1,38 @@
 """Live, cached, stoppable training of any `core.training.Steps`.
 
 `train_cached(steps)` looks the run up in the disk cache (instant revisit), then among the runs shipped
-with the app; otherwise it trains through `core.training.train` while drawing a progress bar, live
-curves and a Stop button. Every measured record leaves a snapshot of the run in
-``st.session_state["gme.partial"][key]``, so a Stop (or a slider moved mid-run) loses nothing: the page
-shows the model as it was, with Resume and Restart. A finished run goes to the disk cache and its
+with the app; otherwise it asks the server's training service (`core.jobs.service()`) for the run and, while
+the job is queued or trains, draws its position in the queue (with Cancel), then a progress bar, live curves
+and a Stop button. The training itself runs in the service (a thread of this process, or a Dask worker with
+``$GME_SCHEDULER``), never in the page's script thread, so a run that another session is already training is
+joined (it trains once), and a page on a cached or shipped run never waits behind training.
+
+Every measured record leaves a snapshot of the run in ``st.session_state["gme.partial"][key]`` (the last
+`PARTIALS_KEPT` runs of a session), so a Stop (or a slider moved mid-run) loses nothing: the page shows the model
+as it was, with Resume and Restart. Leaving the page (a rerun, a moved slider, a closed tab) detaches this session
+from the job in a ``finally``; the job stops when its last watcher has left and the service keeps its last
+snapshot, so coming back continues it. A finished run goes to the disk cache (written by the service) and its
 snapshot is dropped. A run with no snapshot yet may continue a finished shorter one (`Steps.continues`).
 """
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import pandas as pd
 import streamlit as st
 
-from core import training
+from core import jobs, training
 from core.cache import DiskCache, cache_dir, make_key
 from core.progress import Progress
 from explorer.plots import line_figure
 
 PARTIAL = "gme.partial"  # session-state dict: cache key -> snapshot of an unfinished run
 STOPPED = "gme.stopped"  # session-state set of cache keys the user stopped
+OWNER = "gme.owner"  # session-state: this session's id as a watcher of training jobs
+PARTIALS_KEPT = 4  # unfinished runs' snapshots a session keeps (the oldest is dropped first; the service keeps more)
 
 
 @dataclass
@@ -142,7 +152,7 @@ def train_cached(steps: training.Steps, *, curves: Sequence[str] = (), labels: d
         return RunResult(key, ship, "shipped")
     partials = _state(PARTIAL, dict)
     stopped = _state(STOPPED, set)
-    partial = partials.get(key)
+    partial = partials.get(key) or jobs.service().kept_snapshot(steps, cache)
     if key in stopped:
         box = st.container(border=True)
         where = f" at {steps.unit} {partial['done']}." if partial else " before the first result."
@@ -163,34 +173,93 @@ def train_cached(steps: training.Steps, *, curves: Sequence[str] = (), labels: d
     return _run(key, steps, partial, cache, curves, labels or {}, label)
 
 
+def owner() -> str:
+    """This browser session's id as a watcher of training jobs."""
+    return _state(OWNER, lambda: uuid.uuid4().hex)
+
+
+def _remember(partials: dict, key: str, snapshot: dict) -> None:
+    """Keep `snapshot` as the session's latest of `key`, and only the last PARTIALS_KEPT runs."""
+    partials.pop(key, None)
+    partials[key] = snapshot
+    for old in list(partials)[:-PARTIALS_KEPT]:
+        del partials[old]
+
+
+def _stop(key: str, job: jobs.Job, who: str) -> None:
+    st.session_state[STOPPED].add(key)
+    jobs.service().detach(job, who)
+
+
+def _queue_text(svc: jobs.JobService, job: jobs.Job, label: str) -> str:
+    ahead = svc.ahead(job)
+    return (f"{label}: waiting for a free trainer · {ahead} run{'' if ahead == 1 else 's'} ahead of yours, "
+            f"about {svc.eta(job):.0f} s (a guess from the runs finished on this server)")
+
+
 def _run(key, steps, partial, cache, curves, labels, label) -> RunResult | None:
     partials, stopped = st.session_state[PARTIAL], st.session_state[STOPPED]
+    svc, who = jobs.service(), owner()
+    job = svc.submit(steps, partial, who, cache=cache)
+    if job.started is None and job.status == jobs.DONE:  # finished by someone else a moment ago
+        partials.pop(key, None)
+        return RunResult(key, job.snapshot, "cached")
     holder = st.empty()
     box = holder.container(border=True)
     top = box.columns([5, 1])
     bar = top[0].progress(0.0, text=f"{label}: starting…")
-    top[1].button("■ Stop", key=f"stop-{key}", on_click=stopped.add, args=(key,),
-                  help="Stop now and keep the model as it is; Resume continues from there.")
+    button = top[1].empty()
     chart = box.empty()
     t0 = last_draw = time.perf_counter()
-    snapshot, draws = partial, 0
-    for rec in training.train(steps, partial):
-        bar.progress(rec.fraction, text=_progress_text(rec, label))
-        if "snapshot" not in rec.extra:
-            continue
-        snapshot = rec.extra["snapshot"]()
-        partials[key] = snapshot
-        rows = snapshot["history"]
-        now = time.perf_counter()
-        if curves and len(rows) > 1 and (now - last_draw > 0.3 or rec.done):
-            draws += 1  # a key per drawing: two records may carry the same number of rows (a run's last one)
-            chart.plotly_chart(line_figure(pd.DataFrame(rows), steps.x, curves, labels=labels, height=260),
-                               theme=None, key=f"live-{key}-{draws}")
-            last_draw = now
+    last_text = 0.0
+    seen, shown, drawn, draws, version = 0, None, partial, 0, -1
+    try:
+        while True:
+            version = job.wait(version, 0.25)
+            now = time.perf_counter()
+            state = job.status
+            if state == jobs.QUEUED:
+                if shown != "cancel":
+                    button.button("✕ Cancel", key=f"cancel-{key}", on_click=_stop, args=(key, job, who),
+                                  help="Leave the queue; nothing of this run is trained.")
+                    shown = "cancel"
+                if now - last_text > 0.5:
+                    bar.progress(0.0, text=_queue_text(svc, job, label))
+                    last_text = now
+                continue
+            if shown != "stop":
+                button.button("■ Stop", key=f"stop-{key}", on_click=_stop, args=(key, job, who),
+                              help="Stop now and keep the model as it is; Resume continues from there.")
+                shown = "stop"
+            new = job.records[seen:]
+            seen += len(new)
+            if new or (now - last_text > 0.5 and seen):  # a redraw at least twice a second: a rerun interrupts it
+                rec = job.records[seen - 1]
+                bar.progress(rec.fraction, text=_progress_text(rec, label))
+                last_text = now
+            snap = job.snapshot
+            if snap is not None and snap is not drawn:
+                drawn = snap
+                _remember(partials, key, snap)
+                rows = snap["history"]
+                if curves and len(rows) > 1 and (now - last_draw > 0.3 or job.finished):
+                    draws += 1  # a key per drawing: two records may carry the same number of rows (a run's last one)
+                    chart.plotly_chart(line_figure(pd.DataFrame(rows), steps.x, curves, labels=labels, height=260),
+                                       theme=None, key=f"live-{key}-{draws}")
+                    last_draw = now
+            if job.finished and seen == len(job.records) and drawn is job.snapshot:
+                break
+    finally:
+        svc.detach(job, who)  # a rerun, a moved slider, a page left: the run stops when its last watcher has gone
     seconds = time.perf_counter() - t0
-    if snapshot is None:
+    if job.status == jobs.FAILED:
+        holder.empty()
+        raise job.error
+    if job.status != jobs.DONE:  # stopped while this page watched (the server closing)
+        stopped.add(key)
+        return RunResult(key, job.snapshot, "stopped") if job.snapshot is not None else None
+    if job.snapshot is None:
         return None
-    cache.put(key, snapshot)
     partials.pop(key, None)
     holder.empty()
-    return RunResult(key, snapshot, "trained", seconds)
+    return RunResult(key, job.snapshot, "trained", seconds)

@@ -134,3 +134,36 @@ def test_the_last_watcher_leaving_stops_the_run_and_a_resume_continues_it():
     assert again.join(60) and again.status == jobs.DONE
     _, ref = reference(tiny(0, 30))
     assert same(again.snapshot, ref)  # the stopped-and-resumed run equals an uninterrupted one
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local Dask cluster of 2 single-threaded worker processes (started here: about 15 s on 2 shared cores)."""
+    distributed = pytest.importorskip("distributed")
+    with jobs.local_cluster(2, processes=True) as lc, distributed.Client(lc) as client:
+        yield client
+
+
+def test_a_run_on_a_dask_cluster_streams_its_records_stops_and_equals_the_in_process_run(cluster, spy):
+    starts = spy(rbm_lab.RBMSteps, "start", lambda self: self.config.rbm.random_state)
+    svc = jobs.JobService(jobs.Dask(client=cluster))
+    assert svc.slots == 2
+    cache = DiskCache()
+    job = svc.submit(tiny(), None, "alice", cache=cache)
+    seen = []
+    watch(job, seen)
+    assert job.status == jobs.DONE, job.error
+    assert starts == []  # it trained on a worker, not in this process
+    ref_records, ref_snap = reference(tiny())
+    assert rows(seen) == rows(ref_records)  # every record, in order, with the same metrics
+    assert same(job.snapshot, ref_snap) and same(cache.get(job.key), ref_snap)  # bit for bit
+    # Stop: the last watcher leaves, the worker stops at its next record
+    long = svc.submit(tiny(1, 400), None, "bob", cache=cache)
+    while len([r for r in long.records if r.extra]) < 3:
+        long.wait(long.version, 5)
+    svc.detach(long, "bob")
+    t0 = time.perf_counter()
+    assert long.join(30) and long.status == jobs.STOPPED
+    assert time.perf_counter() - t0 < 10 and 2 <= long.snapshot["done"] < 400 and long.key not in cache
+    assert not any(cluster.processing().values())  # nothing is left running on the workers
+    assert svc.kept_snapshot(tiny(1, 400), cache) is long.snapshot
