@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import training
+from core import configs
 from core.cache import DiskCache
 from core.scoreboard import board
 from core.scoreboard.families import FAMILIES, by_name
@@ -44,7 +44,7 @@ def test_config_like_rebuilds_every_family_config_exactly(mnist):
         steps = f.steps(mnist, cfg)
         assert asdict(steps.config) == cfg, f.name
     with pytest.raises(TypeError):
-        training.config_like(make_dataclass("C", ["a"])(1), {"b": 2})
+        configs.config_like(make_dataclass("C", ["a"])(1), {"b": 2})
 
 
 def test_an_ais_likelihood_equals_free_energies_of_the_held_out_digits_minus_the_stored_log_z(shipped, mnist):

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from core import assets, training
+from core import assets, configs, training
 from core.data import ImageData
 
 N_GIBBS = 1000  # Gibbs sweeps of the energy-based families' chains before their samples are taken
@@ -89,7 +89,7 @@ def _doubling(curve: list[dict]) -> str:
 def _dbm_steps(data: ImageData, config: dict) -> training.Steps:
     from core.boltzmann import dbm
 
-    return dbm.DBMSteps(training.config_like(dbm.DBMRun(), config), data)
+    return dbm.DBMSteps(configs.config_like(dbm.DBMRun(), config), data)
 
 
 def _rbm_ll(result: dict) -> Estimate | None:
@@ -128,7 +128,7 @@ def _dbm_sample(result: dict, data: ImageData, n: int, seed: int) -> np.ndarray:
 def _dbn_steps(data: ImageData, config: dict) -> training.Steps:
     from core.autoencoders import stacks
 
-    return stacks.DBNSteps(training.config_like(stacks.DBNRun(), config), data)
+    return stacks.DBNSteps(configs.config_like(stacks.DBNRun(), config), data)
 
 
 def _dbn_ll(result: dict) -> Estimate | None:
@@ -151,7 +151,7 @@ def _dbn_sample(result: dict, data: ImageData, n: int, seed: int) -> np.ndarray:
 def _vae_steps(data: ImageData, config: dict) -> training.Steps:
     from core.autoencoders import vae
 
-    return vae.VAESteps(training.config_like(vae.VAERun(), config), data)
+    return vae.VAESteps(configs.config_like(vae.VAERun(), config), data)
 
 
 def _vae_ll(result: dict) -> Estimate | None:
@@ -207,14 +207,14 @@ def _generator_params(result: dict) -> int:
 def _dae_steps(data: ImageData, config: dict) -> training.Steps:
     from core.autoencoders import dae
 
-    return dae.DAESteps(training.config_like(dae.DAERun(), config), data)
+    return dae.DAESteps(configs.config_like(dae.DAERun(), config), data)
 
 
 def _dae_sample(result: dict, data: ImageData, n: int, seed: int) -> np.ndarray:
     """The DAE's chain from noise: n / 10 chains, 100 burn-in steps, then 10 pictures 10 steps apart each."""
     from core.autoencoders import dae
 
-    run = training.config_like(dae.DAERun(), result["config"])
+    run = configs.config_like(dae.DAERun(), result["config"])
     net = dae.models(result)["dae"]
     return dae.chain_samples(net, run.corruption, run.level, n_chains=-(-int(n) // 10), seed=seed)["images"][: int(n)]
 
