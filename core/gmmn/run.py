@@ -282,6 +282,36 @@ def quality(result_or_model, qm, n: int | None = None, seed: int = 20_000) -> di
     return qm.report(sample(result_or_model, int(n or N_EVAL), torch.Generator().manual_seed(int(seed))))
 
 
+def one_kernel_routes(result_or_model, X, sigma: float, n: int = 1000, n_features: int = 2000, draws: int = 10,
+                      seed: int = 0) -> dict:
+    """The MMD^2 (biased) of n samples against the first n rows of X (pixels) with ONE Gaussian kernel of bandwidth
+    sigma, by the two routes of core.gmmn.mmd: the kernel sums ("kernel_sum", exact for these samples) and the mean
+    embeddings with `n_features` random Fourier features, `draws` independent draws ("features": their mean,
+    "features_se": its standard error, "per_draw"). The samples' noise and the features' draws are seeded by `seed`."""
+    g = torch.Generator().manual_seed(int(seed))
+    S = torch.as_tensor(sample(result_or_model, int(n), g), dtype=torch.float64)
+    R = torch.as_tensor(np.asarray(X, np.float64)[: int(n)]).reshape(-1, S.shape[1])
+    exact = float(mmd.mmd2(S, R, [float(sigma)]))
+    per = []
+    for _ in range(int(draws)):
+        W, b = mmd.fourier_draw(S.shape[1], float(sigma), int(n_features), g)
+        per.append(float(mmd.mmd2_features(mmd.fourier_map(S, W, b), mmd.fourier_map(R, W, b))))
+    return {"kernel_sum": exact, "features": float(np.mean(per)),
+            "features_se": float(np.std(per, ddof=1) / np.sqrt(len(per))) if len(per) > 1 else float("nan"),
+            "per_draw": per, "n": len(S), "n_features": int(n_features), "sigma": float(sigma)}
+
+
+def parzen_of_samples(result_or_model, X_heldout, n: int = 1000, seed: int = 20_000) -> dict:
+    """core.gmmn.parzen.parzen_scores of n samples (noise seeded by `seed`): sigma on the first half of X_heldout,
+    scored on the second (as parzen.flaw_demo does for real digits and k-means centroids)."""
+    from core.gmmn import parzen
+
+    X_heldout = np.asarray(X_heldout, np.float32)
+    half = len(X_heldout) // 2
+    S = sample(result_or_model, int(n), torch.Generator().manual_seed(int(seed)))
+    return parzen.parzen_scores(S, X_heldout[:half], X_heldout[half:])
+
+
 def finish(result: dict, data: datasets.ImageData) -> dict:
     """Scores of a finished run for its provenance, with the weights as shipped (float16): the quality report
     (core.quality) of 1,000 samples."""
