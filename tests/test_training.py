@@ -20,6 +20,7 @@ from core.cache import DiskCache, make_key
 from core.gan import conditional, cycle, domains, judges
 from core.gan import config as gc
 from core.gan import train as gt
+from core.gmmn import run as gmmn_run
 from core.inpainting import ebm as ip
 from core.mdn import lab as mdn_lab
 from core.pixelcnn import run as pixelcnn
@@ -96,13 +97,15 @@ def _kinds(mnist, digits):
         "gan-playground": lambda: playground.PlaygroundSteps(playground.PlaygroundRun(
             objective="wgan-gp", hidden=8, batch_size=32, iterations=6, measure_every=2, n_eval=64)),
         "pixelcnn": lambda: pixelcnn.PixelCNNSteps(pixelcnn.PixelCNNRun("digits", 200, 1, 4, 3, 50, n_eval=40), digits),
+        "gmmn": lambda: gmmn_run.GMMNSteps(gmmn_run.GMMNRun("digits", 300, sigmas="1,4", hidden="16", batch_size=40, n_iters=6, log_every=2, n_measure=50), digits),
+        "gmmn-ae": lambda: gmmn_run.GMMNSteps(gmmn_run.GMMNRun("digits", 300, space="code", sigmas="1,4", hidden="16", batch_size=40, n_iters=4, code=4, ae_hidden=16, ae_epochs=2, log_every=2, n_measure=50), digits),
         "quality": lambda: quality_run.QualitySteps.of(_small(mnist, 200), quality.ClassifierConfig(
             epochs=3, batch_size=64, augment=True)),
     }
 
 
 KINDS = ["rbm", "bm-algorithms", "dbm", "gan-mlp", "gan-dcgan-gp", "inpaint-ebm", "mdn", "crbm", "crbm-baselines",
-         "vae", "dae", "dbn", "sae", "cgan", "cyclegan", "gan-playground", "quality", "pixelcnn"]
+         "vae", "dae", "dbn", "sae", "cgan", "cyclegan", "gan-playground", "gmmn", "gmmn-ae", "quality", "pixelcnn"]
 
 
 @pytest.fixture(scope="module")
