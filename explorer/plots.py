@@ -1,7 +1,9 @@
-"""Figures every page shares: image grids with PNG download, curves with CSV download.
+"""Figures every page shares: image grids with PNG download, curves with CSV download, tables.
 
 One look for all plots (white background, readable fonts, high-resolution PNG from the camera
-button), so a screenshot or an exported figure can go straight into a report.
+button), so a screenshot or an exported figure can go straight into a report. Every helper that draws a
+figure (show_figure, show_curves, show_grid, show_grids, show_filters, show_animation, show_table) also draws
+the small "Add to report" button (explorer.report_ui.offer): no page writes it by hand.
 """
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.images import normalize_each, tile, to_png
+from core.report import render
+from core.report.render import PALETTE  # noqa: F401  (the app's colours: plots.PALETTE for pages)
+from explorer import report_ui
 
-PALETTE = ["#3559c7", "#e8590c", "#2b8a3e", "#c2255c", "#6741d9", "#1098ad", "#868e96", "#f08c00"]
 CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
                 "#17becf"]  # ten classes, ten distinct hues (D3's category10): scatter plots coloured by digit
 FONT = dict(family="Inter, Helvetica, Arial, sans-serif", size=13, color="#1f2430")
@@ -39,11 +43,16 @@ def style(fig: go.Figure, title: str = "", xlabel: str = "", ylabel: str = "", h
     return fig
 
 
-def show_figure(fig: go.Figure, key: str | None = None, filename: str | None = None) -> None:
-    """Draw a plotly figure; its camera button saves a 2x PNG named after the title."""
+def show_figure(fig: go.Figure, key: str | None = None, filename: str | None = None, report: bool = True,
+                caption: str = "") -> None:
+    """Draw a plotly figure; its camera button saves a 2x PNG named after the title; "Add to report" below it
+    (report=False: no button, for a helper that offers the figure itself)."""
     name = filename or _slug(fig.layout.title.text or "figure")
     st.plotly_chart(fig, theme=None, key=key, config={
         "displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": name}})
+    if report:
+        report_ui.offer(key or f"fig-{name}", fig.layout.title.text or name.replace("-", " "),
+                        lambda: render.chart(fig.to_dict()), caption, {"plotly_chart": 1})
 
 
 def line_figure(df: pd.DataFrame, x: str, ys: Sequence[str], title: str = "", xlabel: str | None = None,
@@ -78,8 +87,14 @@ def show_curves(df: pd.DataFrame, x: str, ys: Sequence[str], title: str, key: st
         lo, hi = min(vals), max(vals)
         pad = 0.08 * (hi - lo or 1.0)
         fig.update_yaxes(range=[lo - pad, hi + pad])
-    show_figure(fig, key=f"fig-{key}")
-    download_csv(df[[x] + [y for y in ys if y in df]], title, key=f"csv-{key}", label="CSV of this plot")
+    show_figure(fig, key=f"fig-{key}", report=False)
+    table = df[[x] + [y for y in ys if y in df]]
+    opts = {k: kw[k] for k in ("xlabel", "ylabel", "labels", "log_x", "log_y", "markers") if k in kw}
+    with st.container(horizontal=True, gap="small"):
+        download_csv(table, title, key=f"csv-{key}", label="CSV of this plot")
+        report_ui.offer(f"curves-{key}", title,
+                        lambda: ("curves", *render.curves(table, x, ys, title, refs=refs, **opts)),
+                        elements={"plotly_chart": 1})
 
 
 def grid_image(X, shape, ncols: int | None = None, scale: int | None = None, pad: int = 1) -> np.ndarray:
@@ -90,14 +105,20 @@ def grid_image(X, shape, ncols: int | None = None, scale: int | None = None, pad
 
 
 def show_grid(X, shape, title: str, key: str, ncols: int | None = None, caption: str | None = None,
-              scale: int | None = None, download: bool = True) -> np.ndarray:
-    """Draw an image grid with a title, an optional caption and a PNG download; return the picture."""
+              scale: int | None = None, download: bool = True, report: bool = True) -> np.ndarray:
+    """Draw an image grid with a title, an optional caption, a PNG download and "Add to report" (report=False:
+    none, for a helper that offers several grids as one); return the picture."""
     img = grid_image(X, shape, ncols, scale)
     st.markdown(f"**{title}**")
     st.image(img, caption=caption, width="stretch")
-    if download:
-        st.download_button("⬇ PNG", to_png(img), file_name=f"{_slug(title)}.png", mime="image/png",
-                           key=f"png-{key}", on_click="ignore")
+    if download or report:
+        with st.container(horizontal=True, gap="small"):
+            if download:
+                st.download_button("⬇ PNG", to_png(img), file_name=f"{_slug(title)}.png", mime="image/png",
+                                   key=f"png-{key}", on_click="ignore")
+            if report:
+                report_ui.offer(f"grid-{key}", title, lambda: ("grid", *render.grid(img)), caption or "",
+                                {"imgs": 1})
     return img
 
 
@@ -108,15 +129,20 @@ def show_grids(panels: Sequence[tuple[str, np.ndarray]], shape, key: str, ncols:
     imgs = []
     for col, (title, X) in zip(cols, panels):
         with col:
-            imgs.append(show_grid(X, shape, title, key=f"{key}-{_slug(title)}", ncols=ncols, download=False))
+            imgs.append(show_grid(X, shape, title, key=f"{key}-{_slug(title)}", ncols=ncols, download=False,
+                                  report=False))
     if caption:
         st.caption(caption)
     h = max(i.shape[0] for i in imgs)
     gap = np.full((h, 12, 3), 255, np.uint8)
     row = [np.pad(i, ((0, h - i.shape[0]), (0, 0), (0, 0)), constant_values=255) for i in imgs]
     both = np.concatenate([p for r in row for p in (r, gap)][:-1], axis=1)
-    st.download_button("⬇ PNG of these grids", to_png(both), file_name=f"{_slug(key)}.png", mime="image/png",
-                       key=f"png-{key}", on_click="ignore")
+    with st.container(horizontal=True, gap="small"):
+        st.download_button("⬇ PNG of these grids", to_png(both), file_name=f"{_slug(key)}.png", mime="image/png",
+                           key=f"png-{key}", on_click="ignore")
+        names = " / ".join(t for t, _ in panels)
+        report_ui.offer(f"grids-{key}", names, lambda: ("grid", *render.grid(both)),
+                        f"Panels, left to right: {names}. {caption or ''}".strip(), {"imgs": len(panels)})
 
 
 def show_filters(W, shape, title: str, key: str, n: int = 64, ncols: int | None = None,
@@ -149,6 +175,21 @@ def show_animation(frames: Sequence[np.ndarray], title: str, key: str, caption: 
     animation = gif(frames, ms)
     st.markdown(f"**{title}**")
     st.image(animation, caption=caption, width=width or min(900, frames[-1].shape[1] * 2))
-    st.download_button("⬇ GIF", animation, file_name=f"{_slug(title)}.gif", mime="image/gif", key=f"gif-{key}",
-                       on_click="ignore")
+    with st.container(horizontal=True, gap="small"):
+        st.download_button("⬇ GIF", animation, file_name=f"{_slug(title)}.gif", mime="image/gif",
+                           key=f"gif-{key}", on_click="ignore")
+        report_ui.offer(f"gif-{key}", title, lambda: ("grid", *render.grid(frames[-1], animation)),
+                        f"{caption or ''} Last frame of the animation (the GIF is beside it).".strip(), {"imgs": 1})
     return animation
+
+
+def show_table(df, title: str, key: str, caption: str | None = None, csv: bool = False, **kwargs) -> None:
+    """st.dataframe of a DataFrame or a Styler (kwargs go to st.dataframe), with "Add to report" (the table's CSV
+    and its picture) and, with csv=True, a CSV download."""
+    data = df.data if hasattr(df, "data") and hasattr(df, "format") else df  # a Styler's DataFrame
+    st.dataframe(df, **kwargs)
+    with st.container(horizontal=True, gap="small"):
+        if csv:
+            download_csv(data, title, key=f"csv-{key}", label="CSV of this table")
+        report_ui.offer(f"table-{key}", title, lambda: ("table", *render.table(data, title)), caption or "",
+                        {"arrow_data_frame": 1})

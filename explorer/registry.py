@@ -23,6 +23,7 @@ SECTIONS = {  # topic (file prefix) -> (section title, icon)
     "pixelcnn": ("PixelCNN", ":material/grain:"),
     "gmmn": ("Moment matching (GMMN)", ":material/functions:"),
     "scoreboard": ("Scoreboard", ":material/leaderboard:"),
+    "report": ("Report", ":material/description:"),
 }
 OLD_URLS = {  # URLs of pages before they were named by topic -> the page's file stem today (links keep working)
     "rbm_1_learn": "boltzmann_1_learn", "rbm_2_inpainting": "boltzmann_2_inpainting",

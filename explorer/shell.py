@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import data as datasets
 from core.device import describe, pick_device
+from explorer import report_ui
 from explorer.widgets import Controls
 
 APP_TITLE = "Generative Models Explorer"
@@ -30,11 +31,7 @@ def page(title: str, exercise: str | None = None, intro: str | None = None) -> P
         title = paras[0]
         exercise = exercise or next((p[len("Exercise:"):].strip() for p in paras if p.startswith("Exercise:")), None)
     st.set_page_config(page_title=f"{title} · {APP_TITLE}", page_icon="🧲", layout="wide")
-    scoped = st.session_state.setdefault(PAGE_SCOPED, {})
-    for key in [k for k, owner in scoped.items() if owner != title]:  # another page's state: drop it
-        st.session_state.pop(key, None)
-        del scoped[key]
-    st.session_state[PAGE] = title
+    enter(title)
     st.title(title)
     if intro:
         st.markdown(intro)
@@ -42,7 +39,19 @@ def page(title: str, exercise: str | None = None, intro: str | None = None) -> P
         with st.expander("The exercise", expanded=False):
             st.markdown(f"> {exercise}")
     st.sidebar.caption(f"Device: {describe(pick_device())}")
-    return Page(Controls())
+    pg = Page(Controls())
+    report_ui.set_page(title, exercise, pg.controls)  # what "Add to report" records with a figure
+    return pg
+
+
+def enter(title: str) -> None:
+    """The session is on page `title` now: drop what other pages kept only while open (`page_scoped`). Every page
+    calls it through `page`; a page that does not (the app's home) calls it itself."""
+    scoped = st.session_state.setdefault(PAGE_SCOPED, {})
+    for key in [k for k, owner in scoped.items() if owner != title]:  # another page's state: drop it
+        st.session_state.pop(key, None)
+        del scoped[key]
+    st.session_state[PAGE] = title
 
 
 def page_scoped(key: str) -> None:
