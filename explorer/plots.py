@@ -118,7 +118,7 @@ def show_grid(X, shape, title: str, key: str, ncols: int | None = None, caption:
                                    key=f"png-{key}", on_click="ignore")
             if report:
                 report_ui.offer(f"grid-{key}", title, lambda: ("grid", *render.grid(img)), caption or "",
-                                {"imgs": 1})
+                                {"image": 1})
     return img
 
 
@@ -142,7 +142,7 @@ def show_grids(panels: Sequence[tuple[str, np.ndarray]], shape, key: str, ncols:
                            key=f"png-{key}", on_click="ignore")
         names = " / ".join(t for t, _ in panels)
         report_ui.offer(f"grids-{key}", names, lambda: ("grid", *render.grid(both)),
-                        f"Panels, left to right: {names}. {caption or ''}".strip(), {"imgs": len(panels)})
+                        f"Panels, left to right: {names}. {caption or ''}".strip(), {"image": len(panels)})
 
 
 def show_filters(W, shape, title: str, key: str, n: int = 64, ncols: int | None = None,
@@ -179,7 +179,7 @@ def show_animation(frames: Sequence[np.ndarray], title: str, key: str, caption: 
         st.download_button("⬇ GIF", animation, file_name=f"{_slug(title)}.gif", mime="image/gif",
                            key=f"gif-{key}", on_click="ignore")
         report_ui.offer(f"gif-{key}", title, lambda: ("grid", *render.grid(frames[-1], animation)),
-                        f"{caption or ''} Last frame of the animation (the GIF is beside it).".strip(), {"imgs": 1})
+                        f"{caption or ''} Last frame of the animation (the GIF is beside it).".strip(), {"image": 1})
     return animation
 
 

@@ -71,7 +71,7 @@ def offer(key: str, title: str, render: Callable[[], tuple[str, dict, float]], c
           elements: dict | None = None) -> None:
     """The small "Add to report" button of one figure. `render()` -> (kind, files, aspect) runs only when it is
     pressed; the record gets the page, its settings, its exercise and the link. `elements`: what the helper drew
-    ({"plotly_chart": 1}, {"imgs": 3}, ...), listed for the page tests."""
+    ({"plotly_chart": 1}, {"image": 3}, ...), listed for the page tests."""
     page, exercise, _ = st.session_state.get(PAGE, ("", "", None))
     button = f"report-{key}"
     st.session_state.setdefault(OFFERED, []).append((button, dict(elements or {})))
