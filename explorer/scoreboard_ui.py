@@ -55,14 +55,13 @@ def rows(data: ImageData, chosen: dict[str, str]) -> list[dict]:
     for f in FAMILIES:
         key = chosen.get(f.name, "")
         if not key:
-            result = _shipped_run(f, data)
-            if result is None:
-                continue
             r = stored.get(f.name)
-            if board.usable(r, f, board.run_key(f, result, data)):
+            if board.usable(r, f, data):  # the cold path: no run loaded
                 out.append({**r, "status": "shipped"})
                 continue
-            todo.append((f, result, "shipped"))
+            result = _shipped_run(f, data)
+            if result is not None:
+                todo.append((f, result, "shipped"))
         else:
             result = _cache().get(key)
             if result is not None:

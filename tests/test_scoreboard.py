@@ -35,7 +35,8 @@ def quality(mnist):
 
 def test_every_shipped_row_was_made_for_the_run_that_ships_now(shipped, mnist):
     for name, (run, row) in shipped.items():
-        assert board.usable(row, by_name(name), board.run_key(by_name(name), run, mnist)), name
+        assert board.usable(row, by_name(name), mnist), name
+        assert row["key"] == board.run_key(by_name(name), run, mnist), name
 
 
 def test_config_like_rebuilds_every_family_config_exactly(mnist):

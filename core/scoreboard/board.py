@@ -52,7 +52,8 @@ def row(family: Family, result: dict, data: ImageData, quality, status: str = "s
     est = family.likelihood(result)
     prov = result.get("provenance", {})
     out = {"family": family.name, "class": family.family, "page": family.page, "status": status,
-           "key": run_key(family, result, data), "version": VERSION, "n_samples": int(n), "seed": int(seed),
+           "key": run_key(family, result, data), "version": VERSION,
+           "asset_stamp": family.asset_stamp() if status == "shipped" else "", "n_samples": int(n), "seed": int(seed),
            "ll": np.nan, "ll_se": np.nan, "ll_low": np.nan, "ll_method": "not available: implicit model",
            "ll_errs": "", "ll_check": "",
            **{k: float(rep[k]) for k in ("fid", "fid_sd", "fid_floor", "fid_floor_sd", "fid_heldout",
@@ -92,9 +93,15 @@ def shipped_rows() -> dict[str, dict]:
     return {r["family"]: {**r, "samples": r["samples"]} for r in got["rows"]}
 
 
-def usable(stored: dict | None, family: Family, key: str) -> bool:
-    """A shipped row fits a run when it was made for that very run (its cache key) and this row definition."""
-    return stored is not None and stored.get("key") == key and stored.get("version") == VERSION
+def usable(stored: dict | None, family: Family, data: ImageData) -> bool:
+    """A shipped row fits the family's shipped run when it was made for that run's config (its cache key), from the
+    run as shipped now (its provenance's stamp), under this row definition; read without loading the run."""
+    cfg = family.default_config()
+    if stored is None or cfg is None:
+        return False
+    key = make_key(family.steps(data, cfg).kind, family.steps(data, cfg).config)
+    return (stored.get("key") == key and stored.get("version") == VERSION
+            and stored.get("asset_stamp") == family.asset_stamp())
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

@@ -3,6 +3,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Callable
@@ -54,6 +55,12 @@ class Family:
         """The config of its shipped run (provenance.json: read without loading the weights), or None."""
         p = assets.folder(self.asset) / "provenance.json"
         return json.loads(p.read_text())["config"] if p.is_file() else None
+
+    def asset_stamp(self) -> str:
+        """A fingerprint of its shipped run's provenance.json (it changes whenever the run is re-shipped or
+        rescored): a stored row names the stamp of the run it scored."""
+        p = assets.folder(self.asset) / "provenance.json"
+        return hashlib.sha256(p.read_bytes()).hexdigest()[:16] if p.is_file() else ""
 
 
 def _implicit(result: dict) -> None:
