@@ -285,6 +285,7 @@ def report_buttons(at) -> list:
                                   "inpainting_1_pca_vs_ebm"])
 def test_every_figure_a_page_draws_has_its_button(name):
     at = open_page(name)
+    assert re.fullmatch(r"[0-9a-f]{32}", at.query_params["report"])  # the collection's id was put in the URL
     offered = at.session_state["gme.report_offered"]
     buttons = report_buttons(at)
     assert buttons and len(buttons) == len(offered)
