@@ -122,6 +122,15 @@ class Job:
         return f"Job({self.key}, {self.status}, {len(self.records)} records, watchers={sorted(self.watchers)})"
 
 
+_HERE = threading.local()
+
+
+def in_job() -> bool:
+    """True inside a job's body (its thread here, or its task on a Dask worker): a run that a run needs (a GAN's
+    quality classifier, asked when it starts) is then trained right there, not queued behind its own caller."""
+    return getattr(_HERE, "job", False)
+
+
 def bare(rec: Progress, measured: bool) -> Progress:
     """The record without its arrays and lazy snapshot (what a job keeps and a worker sends)."""
     return Progress(rec.step, rec.total, rec.epoch, dict(rec.metrics), rec.message, rec.done, rec.elapsed,
@@ -130,9 +139,13 @@ def bare(rec: Progress, measured: bool) -> Progress:
 
 def records(steps: training.Steps, partial: dict | None) -> Iterator[tuple[Progress, dict | None]]:
     """`core.training.train` as (bare record, snapshot or None): the snapshot taken right away at measured records."""
-    for rec in training.train(steps, partial):
-        snap = rec.extra["snapshot"]() if "snapshot" in rec.extra else None
-        yield bare(rec, snap is not None), snap
+    inside, _HERE.job = in_job(), True
+    try:
+        for rec in training.train(steps, partial):
+            snap = rec.extra["snapshot"]() if "snapshot" in rec.extra else None
+            yield bare(rec, snap is not None), snap
+    finally:
+        _HERE.job = inside
 
 
 def default_slots() -> int:

@@ -14,6 +14,7 @@ import core  # noqa: E402,F401  (before anything loads OpenMP: see core/__init__
 import streamlit as st  # noqa: E402
 
 from explorer.registry import OLD_URLS, discover  # noqa: E402
+from explorer import shell  # noqa: E402
 from explorer.shell import APP_TITLE  # noqa: E402
 
 PAGES = discover()
@@ -22,6 +23,7 @@ CANONICAL = {p.url_path: st.Page(str(p.path), title=p.title, icon=p.icon, url_pa
 
 def home() -> None:
     st.set_page_config(page_title=APP_TITLE, page_icon="🧲", layout="wide")
+    shell.enter("Home")  # what another page held while open (a trainer of single steps) is dropped here too
     st.title(APP_TITLE)
     st.markdown(
         "Interactive labs on classic generative models: restricted, deep and conditional Boltzmann machines, "

@@ -3,6 +3,7 @@ and bounded per-session memory."""
 import gc
 import threading
 import time
+import weakref
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def watch(job, seen):
 
 
 def test_two_students_asking_for_the_same_run_train_it_once(spy):
-    starts = spy(rbm_lab.RBMSteps, "start", lambda self: self.config.rbm.random_state)
+    starts = spy(rbm_lab.RBMSteps, "start", lambda self: (self.config.rbm.random_state, jobs.in_job()))
     advances = spy(rbm_lab.RBMSteps, "advance", lambda self, done: done)
     svc = jobs.JobService(jobs.InProcess(1))
     cache = DiskCache()
@@ -75,9 +76,9 @@ def test_two_students_asking_for_the_same_run_train_it_once(spy):
     for t in threads:
         t.join(60)
     assert a.status == jobs.DONE
-    assert starts == [0] and advances == [0, 1, 2]  # the training body ran once
+    assert starts == [(0, True)] and advances == [0, 1, 2]  # the training body ran once, as a job
     c = svc.submit(tiny(), None, "carol", cache=cache)  # a latecomer: answered from the cache, nothing trains
-    assert c.status == jobs.DONE and c.snapshot is not None and starts == [0]
+    assert c.status == jobs.DONE and c.snapshot is not None and len(starts) == 1
     ref_records, ref_snap = reference(tiny())
     assert rows(seen["alice"]) == rows(seen["bob"]) == rows(ref_records)  # both saw every record, in order
     assert same(a.snapshot, ref_snap)
@@ -167,3 +168,43 @@ def test_a_run_on_a_dask_cluster_streams_its_records_stops_and_equals_the_in_pro
     assert time.perf_counter() - t0 < 10 and 2 <= long.snapshot["done"] < 400 and long.key not in cache
     assert not any(cluster.processing().values())  # nothing is left running on the workers
     assert svc.kept_snapshot(tiny(1, 400), cache) is long.snapshot
+
+
+def alive(made, expected):
+    """Objects of the WeakSet `made` still alive (a full collection only when more than `expected` are left)."""
+    if len(made) > expected:
+        gc.collect()
+    return len(made)
+
+
+@pytest.mark.usefixtures("mnist")
+def test_leaving_the_step_by_step_panel_drops_its_trainer_every_time(spy):
+    """Two sessions open the GAN's step-by-step panel, take a step, leave for another page, 20 times: never more
+    than one trainer per session, none held by a session that left."""
+    from streamlit.testing.v1 import AppTest
+
+    from core.gan.single_steps import SingleSteps
+
+    made = weakref.WeakSet()
+    spy(SingleSteps, "__init__", lambda self, *args, **kwargs: made.add(self))
+
+    gan, other = "../pages/gan_1_dcgan.py", "../pages/transport_2_assignment.py"  # relative to the app's script
+    sessions = [AppTest.from_file(str(ROOT / "explorer" / "app.py"), default_timeout=300) for _ in range(2)]
+    for at in sessions:
+        at.run()
+        for k, v in dict(iters="20", width="8", batch="16", cls="3", view="Step by step").items():
+            at.query_params[k] = v
+    for visit in range(20):
+        for at in sessions:
+            at.switch_page(gan).run()
+            assert not at.exception, at.exception
+            if visit == 0:
+                at.button(key="dcgan-step-d").click().run()
+                assert at.dataframe[-1].value["action"].iloc[-1] == "D step"  # a trainer that took a step
+            assert "gan.step" in at.session_state
+        assert alive(made, 2) == len(sessions)  # one per session
+        for at in sessions:
+            at.switch_page(other).run()
+            assert not at.exception, at.exception
+            assert "gan.step" not in at.session_state
+        assert alive(made, 0) == 0  # a session that left the panel holds none
