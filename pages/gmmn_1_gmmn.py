@@ -3,6 +3,7 @@
 A generator trained without a discriminator: it minimises the maximum mean discrepancy (a sum of Gaussian kernels) between its samples and the digits, on pixels or on an autoencoder's code; the MMD by two routes, sample quality against its floor, and the Parzen-window score with its flaw shown live.
 """
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import gan_ui, plots, shell
@@ -65,7 +66,7 @@ with tab_q:
                    f"(floor {q['fid_heldout_floor']:.2f}). {gan_ui.FLOOR_LINE} The distance is biased up at finite "
                    "sample size (the floor is measured at the same size) and only sees what the classifier's 64 "
                    "features see.")
-        fig = gan_ui.go.Figure(gan_ui.go.Bar(x=[str(c) for c in range(len(q["class_hist"]))], y=q["class_hist"]))
+        fig = go.Figure(go.Bar(x=[str(c) for c in range(len(q["class_hist"]))], y=q["class_hist"]))
         fig.add_hline(y=1 / (4 * len(q["class_hist"])), line_dash="dot", annotation_text="coverage threshold")
         plots.style(fig, "Classes of 1,000 samples (quality classifier)", "class", "share of samples", legend=False)
         plots.show_figure(fig, key="hist")
