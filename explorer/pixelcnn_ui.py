@@ -75,10 +75,12 @@ def receptive_field(key: str, done: int, _m: pm.PixelCNN, hw: tuple, row: int, c
 
 FIELD_COLOURS = np.array([[235, 235, 235],  # after the pixel: never allowed
                           [60, 110, 200],  # before it and seen
-                          [230, 120, 40],  # before it but unseen: the blind spot
-                          [200, 30, 30]], np.uint8)  # the pixel itself
-FIELD_LEGEND = ("blue: pixels this output sees; orange: pixels before it in raster order that it cannot see (the "
-                "blind spot); red: the pixel itself; gray: after it (never allowed)")
+                          [230, 120, 40],  # the blind spot: before it, unseen, inside the span of the seen pixels
+                          [200, 30, 30],  # the pixel itself
+                          [190, 205, 225]], np.uint8)  # before it but beyond the stack's reach
+FIELD_LEGEND = ("blue: pixels this output sees; orange: the blind spot (before it in raster order, inside the rows and "
+                "columns the field spans, yet unseen); pale blue: before it but beyond the stack's reach; red: the "
+                "pixel itself; gray: after it (never allowed)")
 
 
 def field_image(codes: np.ndarray, scale: int = 12) -> np.ndarray:

@@ -133,10 +133,10 @@ with tab_field:
             st.image(ui.field_image(codes), caption=ui.FIELD_LEGEND, width=360)
         with right:
             before = row * W + col
-            seen, blind = int((codes == 1).sum()), int((codes == 2).sum())
-            st.dataframe(pd.DataFrame({"pixels": [before, seen, blind]},
+            seen, blind, far = (int((codes == v).sum()) for v in (1, 2, 4))
+            st.dataframe(pd.DataFrame({"pixels": [before, seen, blind, far]},
                                       index=["before it in raster order", "seen (nonzero gradient)",
-                                             "blind spot (before it, unseen)"]))
+                                             "blind spot (inside the field's span, unseen)", "beyond reach"]))
             st.caption("Found by autograd: the gradient of this pixel's output logit with respect to every input "
                        "pixel, on four random binary images; seen = nonzero. A zero can only hide a dependence "
                        "if a ReLU is dead on all four.")

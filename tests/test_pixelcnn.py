@@ -137,8 +137,13 @@ def test_receptive_field_equals_the_pixels_whose_flip_changes_the_logit_and_has_
     np.testing.assert_array_equal(field, moved)
     codes = pm.field_picture(field.astype(float), r, c)
     assert codes[r, c] == 3 and (codes == 0).sum() == H * W - r * W - c - 1
-    # the blind spot: the row above is seen to the left but not far to the right, though earlier in raster order
-    assert field[r - 1, c - 1] and not field[r - 1, W - 1] and codes[r - 1, W - 1] == 2
+    assert np.array_equal(codes == 1, moved)
+    # the blind spot: two rows up the field reaches further right than one row up, so the pixels right of the
+    # field's edge in the row above, though earlier in raster order, are unseen inside the field's span
+    right = lambda i: max(np.flatnonzero(field[i]))  # noqa: E731
+    assert field[r - 1, c - 1] and right(r - 2) > right(r - 1)
+    assert codes[r - 1, right(r - 1) + 1] == 2 and codes[r - 1, right(r - 2)] == 2
+    assert (codes == 4).sum() == (~field)[: r].sum() + (~field[r, :c]).sum() - (codes == 2).sum()
 
 
 def test_a_finished_run_rebuilds_to_the_same_network():

@@ -210,10 +210,16 @@ def receptive_field(m: PixelCNN, shape, row: int, col: int, n_inputs: int = 4, s
 
 def field_picture(field: np.ndarray, row: int, col: int) -> np.ndarray:
     """(H, W) codes of a receptive field: 0 after the pixel in raster order (never allowed), 1 before it and seen,
-    2 before it but unseen (the blind spot), 3 the pixel itself."""
+    2 the blind spot (before it, unseen, yet inside the rows and columns that the seen pixels span: the wedge up and
+    to the right), 3 the pixel itself, 4 before it but beyond the stack's reach (outside that span)."""
     H, W = field.shape
     order = np.arange(H * W).reshape(H, W)
     i = int(row) * W + int(col)
-    out = np.where(order < i, np.where(field > 0, 1, 2), 0)
+    seen = (field > 0) & (order < i)
+    box = np.zeros((H, W), bool)
+    if seen.any():
+        rows, cols = np.nonzero(seen)
+        box[rows.min(): int(row) + 1, cols.min(): cols.max() + 1] = True
+    out = np.where(order < i, np.where(seen, 1, np.where(box, 2, 4)), 0)
     out[int(row), int(col)] = 3
     return out
