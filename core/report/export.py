@@ -221,7 +221,7 @@ def pdf(col: Collection, figs: list[Figure], title: str = "Report") -> bytes:
 
     W, H, M = 8.27, 11.69, 1.0
     buf = io.BytesIO()
-    with matplotlib.rc_context({"pdf.fonttype": 42, "font.size": 9}), \
+    with matplotlib.rc_context({"font.size": 9}), \
             PdfPages(buf, metadata={"Title": title, "CreationDate": None}) as pages:
         page, y = None, 0.0
 

@@ -24,7 +24,7 @@ DPI = 200  # PNG resolution (dots per inch at WIDTH)
 WIDTH = 6.4  # inches: a figure's width in its files
 RC = {"font.size": 9, "axes.titlesize": 10, "axes.edgecolor": "#adb5bd", "axes.grid": True, "grid.color": "#e9ecef",
       "axes.prop_cycle": None, "path.simplify": False, "svg.fonttype": "none", "svg.hashsalt": "gme-report",
-      "pdf.fonttype": 42, "axes.axisbelow": True, "legend.frameon": False, "legend.fontsize": 8}
+      "axes.axisbelow": True, "legend.frameon": False, "legend.fontsize": 8}
 DASHES = {"dash": (0, (5, 3)), "dot": (0, (1, 2)), "dashdot": (0, (5, 2, 1, 2)), "longdash": (0, (8, 3)),
           "solid": "-", None: "-"}
 
@@ -157,6 +157,9 @@ def _trace(ax, t, i, nbars, ibar, fig, cbar):
             (ln,) = ax.plot(xp, yp, color=color, lw=t.get("line_width") or 1.5, label=name,
                             ls=DASHES.get(t.get("dash"), "-"), marker="o" if "markers" in mode else None, ms=3)
             ln.set_gid(f"series-{i}")
+            if t.get("fill") in ("tozeroy", "toself"):
+                ax.fill_between(xp, yp, alpha=0.25, color=color, lw=0) if t["fill"] == "tozeroy" \
+                    else ax.fill(xp, yp, alpha=0.25, color=color, lw=0)
         elif "markers" in mode:
             c = t.get("color")
             size = t.get("size")
@@ -338,7 +341,7 @@ def draw_chart(spec: dict):
         named = [t for t in spec["traces"] if t.get("name") and t.get("showlegend", True) is not False
                  and t["type"] in ("scatter", "scattergl", "bar")]
         if spec.get("showlegend", True) is not False and len(named) > 1:
-            first.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=min(4, len(named)), fontsize=7)
+            first.legend(ncols=min(3, len(named)), fontsize=7)
         if spec.get("skipped"):
             fig.text(0.01, 0.01, "Not redrawn: " + ", ".join(sorted(set(spec["skipped"]))), fontsize=6,
                      color="#868e96")
