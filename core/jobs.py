@@ -35,6 +35,7 @@ import heapq
 import io
 import itertools
 import os
+import sys
 import threading
 import time
 import uuid
@@ -154,8 +155,22 @@ def default_slots() -> int:
     return max(1, int(env)) if env else max(1, (os.cpu_count() or 2) // 2)
 
 
+NICE = 10  # in-process training threads run this much nicer than the page scripts (Linux): browsing stays quick
+
+
+def lower_priority(nice: int = NICE) -> None:
+    """Make the calling thread `nice` steps nicer (Linux: a thread's own priority; elsewhere nothing)."""
+    if not sys.platform.startswith("linux"):  # elsewhere the id of a thread is not a process id
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + int(nice)))
+    except (AttributeError, OSError):
+        pass
+
+
 class InProcess:
-    """Runs each job in a thread of this process."""
+    """Runs each job in a thread of this process, `NICE` steps below the page scripts."""
 
     name = "in-process"
 
@@ -163,6 +178,7 @@ class InProcess:
         self.slots = int(slots) if slots else default_slots()
 
     def run(self, job: Job) -> Iterator[tuple[Progress, dict | None]]:
+        lower_priority()  # the job's own thread (JobService.body): it ends with the job
         return records(job.steps, job.partial)
 
     def close(self) -> None:
@@ -231,10 +247,11 @@ class Dask:
 
     name = "dask"
 
-    def __init__(self, address=None, client=None, slots: int | None = None):
+    def __init__(self, address=None, client=None, slots: int | None = None, own: bool | None = None):
+        """own: close the client (and a cluster it started) with the service (default: when made here)."""
         from distributed import Client
 
-        self.own_client = client is None
+        self.own_client = client is None if own is None else bool(own)
         self.client = client if client is not None else Client(address)
         self.slots = int(slots) if slots else max(1, sum(self.client.nthreads().values()))
         self.client.run(_warm)  # import torch and core.training on every worker once, not in the first job
@@ -271,7 +288,10 @@ class Dask:
 
     def close(self) -> None:
         if self.own_client:
+            cluster = getattr(self.client, "cluster", None)
             self.client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 def _warm() -> str:
@@ -480,7 +500,7 @@ def make_service() -> JobService:
     if not address:
         return JobService(InProcess())
     if address == "local":
-        return JobService(Dask(client=__import__("distributed").Client(local_cluster(default_slots()))))
+        return JobService(Dask(client=__import__("distributed").Client(local_cluster(default_slots())), own=True))
     return JobService(Dask(address))
 
 
