@@ -23,7 +23,8 @@ SPACE_NAMES = {"pixels": "GMMN on pixels", "code": "GMMN+AE (on a 32-d autoencod
 
 
 def controls(ctrl: Controls, data: ImageData) -> gr.GMMNRun:
-    space = ctrl.select("Variant", "space", list(gr.SPACES), "pixels", labels=SPACE_NAMES, horizontal=True,
+    space = ctrl.select("Variant: the GMMN models pixels, or an autoencoder's code (GMMN+AE)", "space", list(gr.SPACES),
+                        "pixels", horizontal=True,
                         help="GMMN+AE first trains an autoencoder 784-512-32 (sigmoid), then the GMMN on its codes, "
                              "and decodes the generated codes.")
     d = gr.presets()["gmmn" if space == "pixels" else "gmmn_ae"]
