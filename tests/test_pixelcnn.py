@@ -85,6 +85,17 @@ def test_nll_is_the_sum_of_per_pixel_bernoulli_terms_of_the_chain_rule():
     assert pm.bits_per_pixel(got[0], 25) == pytest.approx(got[0] / 25 / math.log(2))
 
 
+def test_the_window_of_one_output_gives_the_logit_of_the_whole_image():
+    """Sampling computes each logit from a small window around its pixel: equal to the full pass, every pixel."""
+    m = tiny(depth=2, width=5, scale=2.0)
+    x = (torch.rand(3, 1, 11, 13, dtype=torch.float64, generator=torch.Generator().manual_seed(4)) < 0.5).double()
+    full = m(x)[:, 0]
+    assert m.reach == 5
+    for r in range(11):
+        for c in range(13):
+            torch.testing.assert_close(pm.logit_at(m, x, r, c), full[:, r, c], rtol=1e-12, atol=1e-12)
+
+
 def test_a_tiny_model_defines_a_distribution_that_its_sampler_draws_from():
     """2x2 images: the 16 chain-rule probabilities sum to 1 and match the frequencies of 40,000 samples."""
     m = tiny(depth=1, width=4, seed=5, scale=3.0)

@@ -17,7 +17,8 @@ so output i depends only on inputs at positions < i. The negative log-likelihood
     -log p(x) = sum_i BCE(f_i, x_i) = sum_i softplus(f_i) - x_i f_i        (nats per image; / (n ln 2): bits per pixel)
 
 Sampling is the price: pixel i needs the pixels before it, so an image takes n passes (`sample`); a pass for pixel
-i in row r needs only rows 0..r (the masks never look down), which halves the cost. Completion (`complete`) is the
+(r, c) needs only the window of rows r - R..r and columns c - R..c + R, R = 3 + depth (`logit_at`), which cuts the
+cost of a 28x28 pass about 3-fold. Completion (`complete`) is the
 same loop started at a given row with the rows above it clamped to a real digit.
 
 Stacking 3x3 mask-B layers grows the field up and to the left but leaves a *blind spot*: the pixels up and to the
@@ -85,6 +86,11 @@ class PixelCNN(nn.Module):
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(self.width, self.width, 1), nn.ReLU(),
                                   nn.Conv2d(self.width, 1, 1))
 
+    @property
+    def reach(self) -> int:
+        """How far (rows up, columns either side) an output can see: first // 2 + depth (each 3x3 block adds one)."""
+        return self.first // 2 + self.depth
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.inp(x)
         for block in self.blocks:
@@ -129,6 +135,16 @@ def bits_per_pixel(nats: float, n_pixels: int) -> float:
     return float(nats) / (int(n_pixels) * math.log(2.0))
 
 
+def logit_at(m: PixelCNN, x: torch.Tensor, row: int, col: int) -> torch.Tensor:
+    """The logits f_(row, col) of images x (B, 1, H, W), (B,), from the window of rows row - R .. row and columns
+    col - R .. col + R (R = m.reach, clipped to the image) alone: nothing outside it reaches that output (every
+    intermediate feature the output needs sees only inside the window), so this equals m(x)[:, 0, row, col] at a
+    fraction of the cost (the step of sampling)."""
+    R, W = m.reach, x.shape[-1]
+    r0, c0, c1 = max(0, int(row) - R), max(0, int(col) - R), min(W, int(col) + R + 1)
+    return m(x[:, :, r0: int(row) + 1, c0:c1])[:, 0, int(row) - r0, int(col) - c0]
+
+
 @torch.no_grad()
 def fill(m: PixelCNN, x: torch.Tensor, start: int, generator: torch.Generator, frames: int = 0) -> tuple:
     """Sample pixels start, start+1, ..., n-1 of images x (B, 1, H, W) (raster order; pixels before `start` kept) in
@@ -145,7 +161,7 @@ def fill(m: PixelCNN, x: torch.Tensor, start: int, generator: torch.Generator, f
         shots.append(x.reshape(B, -1).cpu().numpy().copy())
     for i in range(int(start), n):
         r, c = divmod(i, W)
-        logit = m(x[:, :, : r + 1])[:, 0, r, c]  # rows below r can not matter: the masks never look down
+        logit = logit_at(m, x, r, c)  # the window the output sees: rows below r never matter (masks never look down)
         u = torch.rand(B, generator=generator, device=x.device, dtype=x.dtype)
         x[:, 0, r, c] = (u < torch.sigmoid(logit)).to(x.dtype)
         if frames and ((i - start + 1) % every == 0 or i == n - 1):

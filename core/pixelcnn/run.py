@@ -1,6 +1,7 @@
 """The PixelCNN lab's run (`PixelCNNSteps`, see core.training) and what a page or the scoreboard asks of a run.
 
-Training: the first `n_train` digits of the split, a fresh stochastic binarisation every epoch
+Training: the first `n_train` digits of the split, each moved by a random offset of up to `shift` pixels every epoch
+(``core.autoencoders.vae.shifted``, as the VAE does), then a fresh stochastic binarisation
 (``core.data.binarize(X, seed * 100_003 + epoch)``, pixel ~ Bernoulli(gray), as the DBM does), mini-batches in an order
 drawn from the run's generator, Adam on the mean exact NLL, the step size lr * lr_decay^epoch. After every epoch the
 exact held-out NLL on the first `n_eval` held-out digits in the one binarisation every lab scores
@@ -22,6 +23,7 @@ import torch
 
 from core import data as datasets
 from core import training
+from core.autoencoders.vae import shifted
 from core.pixelcnn.model import PixelCNN, bits_per_pixel, n_params, nll, nll_per_image, timed_sample
 
 EPOCHS = (1, 2, 3, 5, 8, 10, 12, 15, 20, 30)  # page lengths: a longer run continues a shorter one
@@ -39,6 +41,7 @@ class PixelCNNRun:
     batch_size: int = 32  # digits per Adam step (32: twice the steps of 64 for the same CPU time, 1.4 nats better at epoch 2)
     lr: float = 2e-3  # Adam step size in the first epoch
     lr_decay: float = 0.85  # the step size is multiplied by this every epoch
+    shift: int = 0  # training digits moved by up to this many pixels each epoch (augmentation against overfitting)
     seed: int = 0  # initial weights and batch order (and the binarisations: seed * 100,003 + epoch)
     n_eval: int = 2000  # held-out digits scored after every epoch
 
@@ -55,6 +58,8 @@ def check_run(run: PixelCNNRun, data: datasets.ImageData) -> None:
         raise ValueError(f"the step size must be positive and its decay in (0, 1], got {run.lr}, {run.lr_decay}")
     if min(int(run.n_train), len(data.X_train)) < 1:
         raise ValueError("no training digits")
+    if not 0 <= int(run.shift) < min(data.shape[1:]) // 2:
+        raise ValueError(f"the shift must be between 0 and half the image size, got {run.shift}")
 
 
 class PixelCNNSteps(training.TorchSteps):
@@ -90,7 +95,8 @@ class PixelCNNSteps(training.TorchSteps):
 
     def advance(self, done: int):
         run, opt, model = self.config, self.opts["pixelcnn"], self.model
-        X = torch.as_tensor(datasets.binarize(self.Xtr, int(run.seed) * 100_003 + int(done))).reshape(-1, 1, *self.hw)
+        Xg = shifted(torch.as_tensor(self.Xtr), self.data.shape, int(run.shift), self.gen).numpy()  # moved, gray
+        X = torch.as_tensor(datasets.binarize(Xg, int(run.seed) * 100_003 + int(done))).reshape(-1, 1, *self.hw)
         perm = torch.randperm(len(X), generator=self.gen)
         for group in opt.param_groups:
             group["lr"] = float(run.lr) * float(run.lr_decay) ** int(done)
