@@ -266,7 +266,7 @@ class Dask:
         ended = False
         try:
             while not ended:
-                batch = queue.get(batch=True)  # every record waiting, without blocking (a timeout logs on the scheduler)
+                batch = queue.get(batch=True)  # all waiting, no blocking (a timeout logs on the scheduler)
                 if not batch:
                     if fut.status == "error":
                         fut.result()  # raises the worker's exception here

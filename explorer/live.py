@@ -209,16 +209,16 @@ def _run(key, steps, partial, cache, curves, labels, label) -> RunResult | None:
     if job.started is None and job.status == jobs.DONE:  # finished by someone else a moment ago
         partials.pop(key, None)
         return RunResult(key, job.snapshot, "cached")
-    holder = st.empty()
-    box = holder.container(border=True)
-    top = box.columns([5, 1])
-    bar = top[0].progress(0.0, text=f"{label}: starting…")
-    button = top[1].empty()
-    chart = box.empty()
     t0 = last_draw = time.perf_counter()
     last_text = 0.0
     seen, shown, drawn, draws, version = 0, None, partial, 0, -1
-    try:
+    try:  # from the submission on: any interruption (even while drawing the box) detaches this session
+        holder = st.empty()
+        box = holder.container(border=True)
+        top = box.columns([5, 1])
+        bar = top[0].progress(0.0, text=f"{label}: starting…")
+        button = top[1].empty()
+        chart = box.empty()
         while True:
             version = job.wait(version, 0.25)
             now = time.perf_counter()
