@@ -48,7 +48,7 @@ from core.progress import Progress
 
 QUEUED, RUNNING, DONE, STOPPED, CANCELLED, FAILED = "queued", "running", "done", "stopped", "cancelled", "failed"
 FINAL = (DONE, STOPPED, CANCELLED, FAILED)
-KEPT = 16  # stopped runs' snapshots a server keeps for a later Resume (oldest dropped first)
+KEPT = 8  # stopped runs' snapshots a server keeps for a later Resume (oldest dropped first)
 GUESS_SECONDS = 10.0  # a queued run's expected length before any run has finished on this server
 
 
