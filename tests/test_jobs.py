@@ -137,6 +137,39 @@ def test_the_last_watcher_leaving_stops_the_run_and_a_resume_continues_it():
     assert same(again.snapshot, ref)  # the stopped-and-resumed run equals an uninterrupted one
 
 
+def test_two_page_sessions_opening_the_same_new_setting_train_it_once(spy):
+    """The RBM page in two AppTest sessions at once, the same new setting: one training, both pages show it trained
+    now with the same numbers; a third session later opens it from the cache."""
+    from streamlit.testing.v1 import AppTest
+
+    from core.data import DATASETS
+
+    starts = spy(rbm_lab.RBMSteps, "start", lambda self: (self.config.rbm.n_components, jobs.in_job()))
+    old = jobs.use(jobs.JobService(jobs.InProcess(1)))
+    try:
+        sessions = [AppTest.from_file(str(ROOT / "pages" / "boltzmann_1_learn.py"), default_timeout=300)
+                    for _ in range(3)]
+        for at in sessions:
+            for k, v in dict(data=DATASETS["digits"], epochs="20", hidden="50").items():
+                at.query_params[k] = v
+        threads = [threading.Thread(target=at.run) for at in sessions[:2]]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(300)
+        sessions[2].run()
+    finally:
+        jobs.use(old)
+    captions = []
+    for at in sessions:
+        assert not at.exception, at.exception
+        captions.append(next(c.value for c in at.caption if "Hidden units: 50" in c.value))
+    assert starts == [(50, True)]  # one training, in the service
+    assert all("trained now" in c for c in captions[:2]) and "from the cache" in captions[2]
+    shown = [[m.value for m in at.markdown if "error" in m.value] for at in sessions]
+    assert shown[0] and shown[0] == shown[1] == shown[2]  # the same run on every page (its reconstruction errors)
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """A local Dask cluster of 2 single-threaded worker processes (started here: about 15 s on 2 shared cores)."""
