@@ -167,19 +167,23 @@ def main(argv=None) -> None:
     data = datasets.load("mnist", download=False)
     quality = quality_model(data)
     old = shipped_rows() if args.only else {}
+    before = (assets.load(assets.folder(ASSET)) or {}).get("provenance", {}) if args.only else {}
     fams = [f for f in FAMILIES if not args.only or f.name in args.only]
     t, c = time.perf_counter(), time.process_time()
     new = {r["family"]: r for r in shipped_board(data, quality, fams,
                                                  lambda i, n, name: print(f"[{i + 1}/{n}] {name}", flush=True))}
     rows = [new.get(f.name) or old.get(f.name) for f in FAMILIES]
     rows = [r for r in rows if r is not None]
-    prov = {"command": "python -m core.scoreboard.board" + (f" --only {' '.join(args.only)}" if args.only else ""),
+    prov = {"command": "python -m core.scoreboard.board",  # every row; "commands": the runs that made these rows
             "code_version": CODE_VERSION, "version": VERSION, "date": datetime.datetime.now(
                 datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "data_sha256": assets.fingerprint(data.X_train, data.X_test), "threads": 1,
             "seconds": round(time.perf_counter() - t, 1), "cpu_seconds": round(time.process_time() - c, 1),
             "torch": torch.__version__, "python": platform.python_version(),
-            "families": [r["family"] for r in rows]}
+            "families": [r["family"] for r in rows],
+            "commands": before.get("commands", [before["command"]] if "command" in before else []) + [
+                "python -m core.scoreboard.board" + (" --only " + " ".join(repr(n) for n in args.only)
+                                                     if args.only else "")]}
     assets.save(args.out, {"rows": rows}, prov)
     for r in rows:
         print(f"{r['family']}: ll {r['ll']:.2f} fid {r['fid']:.2f} (floor {r['fid_floor']:.2f}) "
