@@ -261,7 +261,8 @@ class Dask:
 
         name = f"gme-{job.key}-{uuid.uuid4().hex[:8]}"
         queue, stop = Queue(name, client=self.client), Event(name, client=self.client)
-        fut = self.client.submit(remote_job, job.steps, to_bytes(job.partial), name, str(job.cache.root), job.key,
+        steps = self.client.scatter(job.steps, hash=False)  # straight to a worker (MBs of data), not via the scheduler
+        fut = self.client.submit(remote_job, steps, to_bytes(job.partial), name, str(job.cache.root), job.key,
                                  key=name, pure=False)
         ended = False
         try:
@@ -301,10 +302,21 @@ def _warm() -> str:
 
 
 def local_cluster(n_workers: int = 2, processes: bool = True):
-    """A `distributed.LocalCluster` of `n_workers` single-threaded workers (tests, benchmarks, GME_SCHEDULER=local)."""
+    """A `distributed.LocalCluster` of `n_workers` single-threaded workers (tests, benchmarks, GME_SCHEDULER=local).
+
+    Worker processes are spawned: a spawned process runs the parent's ``__main__`` file again, which inside
+    `streamlit run` is the app's script; so the file is hidden from multiprocessing while they start."""
     from distributed import LocalCluster
 
-    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes, dashboard_address=None)
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None) if getattr(main, "__spec__", None) is None else None
+    if path is not None:
+        del main.__file__
+    try:
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=processes, dashboard_address=None)
+    finally:
+        if path is not None:
+            main.__file__ = path
 
 
 # ----------------------------------------------------------------------------- the service
