@@ -238,9 +238,10 @@ def _run(key, steps, partial, cache, curves, labels, label) -> RunResult | None:
                 shown = "stop"
             new = job.records[seen:]
             seen += len(new)
-            if new or (now - last_text > 0.5 and seen):  # a redraw at least twice a second: a rerun interrupts it
-                rec = job.records[seen - 1]
-                bar.progress(rec.fraction, text=_progress_text(rec, label))
+            if new or now - last_text > 0.5:  # a redraw at least twice a second: a rerun interrupts it there
+                rec = job.records[seen - 1] if seen else None
+                bar.progress(rec.fraction if rec else 0.0, text=_progress_text(rec, label) if rec else
+                             f"{label}: starting… · {job.seconds():.1f} s")
                 last_text = now
             snap = job.snapshot
             if snap is not None and snap is not drawn:
