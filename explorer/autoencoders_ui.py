@@ -194,9 +194,7 @@ def latent_figure(plane: dict, labels: np.ndarray, classes: list[str], extent: f
 
 def show_latent_figure(fig: go.Figure, key: str) -> dict:
     """Draw the latent plane with selection events on; returns the selection ({"points": [...], "box": [...]})."""
-    event = st.plotly_chart(fig, theme=None, key=key, on_select="rerun", selection_mode=("points", "box"),
-                            config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2,
-                                                                                   "filename": key}})
+    event = plots.show_figure(fig, key=key, filename=key, on_select="rerun", selection_mode=("points", "box"))
     sel = getattr(event, "selection", None) or {}
     return {"points": list(sel.get("points", [])), "box": list(sel.get("box", []))}
 

@@ -2,8 +2,8 @@
 
 One look for all plots (white background, readable fonts, high-resolution PNG from the camera
 button), so a screenshot or an exported figure can go straight into a report. Every helper that draws a
-figure (show_figure, show_curves, show_grid, show_grids, show_filters, show_animation, show_table) also draws
-the small "Add to report" button (explorer.report_ui.offer): no page writes it by hand.
+figure (show_figure, show_curves, show_grid, show_grids, show_filters, show_animation, show_table, show_image)
+also draws the small "Add to report" button (explorer.report_ui.offer): no page writes it by hand.
 """
 from __future__ import annotations
 
@@ -44,15 +44,17 @@ def style(fig: go.Figure, title: str = "", xlabel: str = "", ylabel: str = "", h
 
 
 def show_figure(fig: go.Figure, key: str | None = None, filename: str | None = None, report: bool = True,
-                caption: str = "") -> None:
+                caption: str = "", **select):
     """Draw a plotly figure; its camera button saves a 2x PNG named after the title; "Add to report" below it
-    (report=False: no button, for a helper that offers the figure itself)."""
+    (report=False: no button, for a helper that offers the figure itself). `select` (on_select, selection_mode)
+    goes to st.plotly_chart; returns what it returns (the selection event when on_select is set)."""
     name = filename or _slug(fig.layout.title.text or "figure")
-    st.plotly_chart(fig, theme=None, key=key, config={
-        "displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": name}})
+    event = st.plotly_chart(fig, theme=None, key=key, config={
+        "displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2, "filename": name}}, **select)
     if report:
         report_ui.offer(key or f"fig-{name}", fig.layout.title.text or name.replace("-", " "),
                         lambda: render.chart(fig.to_dict()), caption, {"plotly_chart": 1})
+    return event
 
 
 def line_figure(df: pd.DataFrame, x: str, ys: Sequence[str], title: str = "", xlabel: str | None = None,
@@ -183,13 +185,26 @@ def show_animation(frames: Sequence[np.ndarray], title: str, key: str, caption: 
     return animation
 
 
-def show_table(df, title: str, key: str, caption: str | None = None, csv: bool = False, **kwargs) -> None:
+def show_table(df, title: str, key: str, caption: str | None = None, csv: bool = False, **kwargs):
     """st.dataframe of a DataFrame or a Styler (kwargs go to st.dataframe), with "Add to report" (the table's CSV
-    and its picture) and, with csv=True, a CSV download."""
+    and its picture; `title` names it there, it is not drawn) and, with csv=True, a CSV download. Returns the row of
+    buttons under the table (`with` it to put another download beside them)."""
     data = df.data if hasattr(df, "data") and hasattr(df, "format") else df  # a Styler's DataFrame
     st.dataframe(df, **kwargs)
-    with st.container(horizontal=True, gap="small"):
+    row = st.container(horizontal=True, gap="small")
+    with row:
         if csv:
             download_csv(data, title, key=f"csv-{key}", label="CSV of this table")
         report_ui.offer(f"table-{key}", title, lambda: ("table", *render.table(data, title)), caption or "",
-                        {"arrow_data_frame": 1})
+                        {"dataframe": 1})
+    return row
+
+
+def show_image(img: np.ndarray, title: str, key: str, caption: str | None = None, width="stretch",
+               heading: bool = True) -> None:
+    """One picture (uint8, RGB or grey) under its bold title (heading=False: the title only names it in the
+    report), with an optional caption and "Add to report"; width goes to st.image."""
+    if heading:
+        st.markdown(f"**{title}**")
+    st.image(img, caption=caption, width=width)
+    report_ui.offer(f"image-{key}", title, lambda: ("grid", *render.grid(img)), caption or "", {"image": 1})

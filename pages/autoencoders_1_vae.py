@@ -177,8 +177,9 @@ with tab_ll:
                              "how": f"± {q['se_mc']:.3f} MC s.e. on {q['n']:,} digits; ELBO {s['heldout_elbo']['elbo']:.1f}"})
             df = ui.references_table(rows, data)
             plots.show_figure(ui.bar_figure(df, "Held-out log-likelihood on the same binarised digits"), key="ll-bars")
-            st.dataframe(df, hide_index=True, width="stretch")
-            plots.download_csv(df, "vae-log-likelihood", key="csv-ll", label="CSV of this table")
+            with plots.show_table(df, "Held-out log-likelihood on the same binarised digits", key="ll",
+                                  hide_index=True, width="stretch"):
+                plots.download_csv(df, "vae-log-likelihood", key="csv-ll", label="CSV of this table")
             ks = tuple(kk for kk in (1, 10, 100, 1000) if kk <= max(int(k), 100))
             curve = ui.is_against_k(res.key, res.done, model, V_all, ks, 100)
             plots.show_curves(curve, "k", ["log_likelihood"], "The estimate tightens with k (first 100 digits)",

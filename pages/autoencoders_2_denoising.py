@@ -86,8 +86,9 @@ with tab_q:
             c.metric(f"{dae.NAMES[m]}: Frechet distance", f"{s['fid']:.1f}",
                      help=gan_ui.floor_help(s))
             c.metric("classes covered", f"{int(s['classes_covered'])} / {len(data.classes or range(10))}")
-        st.dataframe(df.style.format(precision=2), hide_index=True, width="stretch")
-        plots.download_csv(df, "dae-chain-quality", key="csv-q", label="CSV of this table")
+        with plots.show_table(df.style.format(precision=2), "Quality of the denoising chains' samples", key="q",
+                              hide_index=True, width="stretch"):
+            plots.download_csv(df, "dae-chain-quality", key="csv-q", label="CSV of this table")
         fig = go.Figure()
         classes = data.classes or [str(i) for i in range(10)]
         for i, m in enumerate(names):

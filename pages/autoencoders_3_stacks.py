@@ -109,8 +109,9 @@ with tab_ll:
         if rows:
             df = ui.references_table(rows, data)
             plots.show_figure(ui.bar_figure(df, "Held-out log-likelihood on the same binarised digits"), key="ll-bars")
-            st.dataframe(df, hide_index=True, width="stretch")
-            plots.download_csv(df, "dbn-log-likelihood", key="csv-ll", label="CSV of this table")
+            with plots.show_table(df, "Held-out log-likelihood on the same binarised digits", key="ll",
+                                  hide_index=True, width="stretch"):
+                plots.download_csv(df, "dbn-log-likelihood", key="csv-ll", label="CSV of this table")
         if known and complete and known.get("log_z_curve"):
             curves = known["log_z_curve"]
             default = int(known["dbn"]["ais"]["n_betas"])
@@ -165,8 +166,10 @@ with tab_sae:
             c.metric(row["features"], f"{row['held-out classification error']:.1%}", help=f"{row['dimensions']} features")
         m[-2].metric("reconstruction, greedy", f"{last['recon_greedy']:.1f}", help="held-out squared error per image")
         m[-1].metric("reconstruction, end to end", f"{last['recon_e2e']:.1f}", help="held-out squared error per image")
-        st.dataframe(table.style.format({"held-out classification error": "{:.2%}"}), hide_index=True, width="stretch")
-        plots.download_csv(errs, "stacks-feature-classification", key="csv-feat", label="CSV of this table")
+        with plots.show_table(table.style.format({"held-out classification error": "{:.2%}"}),
+                              "Held-out classification error of a logistic regression on each code", key="feat",
+                              hide_index=True, width="stretch"):
+            plots.download_csv(errs, "stacks-feature-classification", key="csv-feat", label="CSV of this table")
         st.caption(f"A logistic regression (standardised features, scikit-learn) trained on the codes of the first "
                    f"{n_clf:,} training digits, scored on {len(data.X_test):,} held-out digits. {s_settings}")
         shell.what_to_look_for(

@@ -144,7 +144,7 @@ with tab_ll:
                              "AIS runs": ais["n_runs"], "temperatures": ais["n_betas"],
                              "base components": ais.get("n_components", 1), "AIS seconds": ais["seconds"]})
             df = pd.DataFrame(rows)
-            st.dataframe(df, hide_index=True)
+            plots.show_table(df, f"Held-out log-likelihood by AIS ({where})", key=f"ll-{where}", hide_index=True)
             st.caption("No ± band is shown when the effective sample size is below "
                        f"{MIN_ESS_FOR_BAND:.0f} runs: then the weights' standard error is itself unknown.")
             plots.download_csv(df, f"log-likelihood-{where}", key=f"csv-ll-{where}", label="CSV of this table")

@@ -114,10 +114,11 @@ with tab_p:
                 cols = st.columns(4)
                 for col, i in zip(cols, idxs[row:row + 4]):
                     with col:
-                        st.image(plots.grid_image(X_test[i:i + 1], data.shape, ncols=1, scale=3), width=84)
                         pred = int(proba[i].argmax())
                         said = str(pred) if pred < 10 else f"{pred:04b} (no digit)"
                         title = f"#{i}: digit {int(y_test[i])}, predicted {said}"
+                        plots.show_image(plots.grid_image(X_test[i:i + 1], data.shape, ncols=1, scale=3),
+                                         f"Held-out digit {title}", key=f"d-{label[:3]}-{i}", width=84, heading=False)
                         plots.show_figure(ui.proba_figure(proba[i], names, title, int(y_test[i]), plots.PALETTE[0]),
                                           key=f"p-{label[:3]}-{i}")
         rows = chosen[:12] + ambiguous
@@ -241,15 +242,22 @@ with tab_der:
         fmt = {"formula": "{:.12g}", "enumeration": "{:.12g}", "|difference|": "{:.1e}"}
         left, right = st.columns(2)
         with left:
-            st.markdown(f"**(a)(i)** at x = {''.join(map(str, x))}, y = {''.join(map(str, y))}")
-            st.dataframe(tables["hidden"].style.format(fmt), hide_index=True, width="stretch")
-            st.markdown(f"**(b)** at x = {''.join(map(str, x))}, y = {''.join(map(str, y))}")
-            st.dataframe(tables["free"].style.format(fmt), hide_index=True, width="stretch")
+            at_xy = f"x = {''.join(map(str, x))}, y = {''.join(map(str, y))}"
+            st.markdown(f"**(a)(i)** at {at_xy}")
+            plots.show_table(tables["hidden"].style.format(fmt), f"(a)(i) p(h_k = 1 | x, y) at {at_xy}: formula "
+                             "against enumeration", key="tiny-hidden", hide_index=True, width="stretch")
+            st.markdown(f"**(b)** at {at_xy}")
+            plots.show_table(tables["free"].style.format(fmt), f"(b) F(x, y) at {at_xy}: formula against enumeration",
+                             key="tiny-free", hide_index=True, width="stretch")
         with right:
             st.markdown(f"**(a)(ii)** at h = {''.join(map(str, h))} (any x)")
-            st.dataframe(tables["output"].style.format(fmt), hide_index=True, width="stretch")
+            plots.show_table(tables["output"].style.format(fmt), f"(a)(ii) p(y_j = 1 | h) at h = "
+                             f"{''.join(map(str, h))}: formula against enumeration", key="tiny-output",
+                             hide_index=True, width="stretch")
             st.markdown(f"**p(y | x)** over all {2 ** c} codes, at x = {''.join(map(str, x))}")
-            st.dataframe(tables["pyx"].style.format(fmt), hide_index=True, width="stretch")
+            plots.show_table(tables["pyx"].style.format(fmt), f"p(y | x) over all {2 ** c} codes at x = "
+                             f"{''.join(map(str, x))}: formula against enumeration", key="tiny-pyx",
+                             hide_index=True, width="stretch")
         worst = max(float(t["|difference|"].max()) for t in tables.values())
         all_rows = pd.concat([t.assign(table=k) for k, t in tables.items()])
         plots.download_csv(all_rows, "crbm identities formula vs enumeration", key="csv-tiny", label="CSV of these tables")

@@ -145,9 +145,11 @@ with tab_cmp:
         plots.style(fig, f"Held-out masked MSE ({n_eval:,} digits, lower is better)", "MSE on the hole", "", height=320,
                     legend=False)
         plots.show_figure(fig, key="fig-bars")
-        st.dataframe(table.style.format({"masked_mse": "{:.4f}", "train_seconds": "{:.1f}", "fill_seconds": "{:.2f}"}),
-                     hide_index=True, width="stretch")
-        plots.download_csv(table, "inpainting masked mse by method", key="csv-bars", label="CSV of this table")
+        with plots.show_table(table.style.format({"masked_mse": "{:.4f}", "train_seconds": "{:.1f}",
+                                                  "fill_seconds": "{:.2f}"}),
+                              f"Held-out masked MSE by method ({n_eval:,} digits)", key="bars", hide_index=True,
+                              width="stretch"):
+            plots.download_csv(table, "inpainting masked mse by method", key="csv-bars", label="CSV of this table")
         st.caption("Train seconds: fitting the components (PCA) or the training run as recorded (RBM, energy model; "
                    "on this machine, possibly shared). Fill seconds: completing all scored digits once (PCA: per d). "
                    "PCA's best d is chosen on these same digits, so its rows err low. "

@@ -125,8 +125,9 @@ with tab_nll:
                               key="train-nll", refs={"Bayes limit": refs["bayes"]} if refs else None,
                               ylabel="nats per point", labels=mdn_ui.LABELS, legend_below=True)
         table = mdn_ui.nll_table(hist, models, refs)
-        st.dataframe(mdn_ui.shown(table), hide_index=True, width="stretch")
-        plots.download_csv(table, "held-out nll of every model", key="csv-nll-table", label="CSV of this table")
+        with plots.show_table(mdn_ui.shown(table), "Held-out NLL of every model", key="nll-table", hide_index=True,
+                              width="stretch"):
+            plots.download_csv(table, "held-out nll of every model", key="csv-nll-table", label="CSV of this table")
         st.caption("The reference lines are exact expectations computed from the generating process (not from data): "
                    "the Bayes limit is the expected NLL of the exact conditional, the best single Gaussian matches "
                    "the exact conditional's mean and variance at every input, the best least squares uses the exact "
@@ -188,12 +189,15 @@ with tab_der:
         if point is not None:
             mix, table = mdn_ui.gradient_table(za, zs, zm, tvec)
             st.markdown(f"**The mixture at** {point}")
-            st.dataframe(mix.style.format({c: "{:.5g}" for c in mix.columns if c != "kernel i"}), hide_index=True,
-                         width="stretch")
+            plots.show_table(mix.style.format({c: "{:.5g}" for c in mix.columns if c != "kernel i"}),
+                             f"The mixture at {point}", key="grad-mix", hide_index=True, width="stretch")
             st.markdown("**Analytic (the formulas above, float64) against autograd (PyTorch, float64)**")
-            st.dataframe(table.style.format({"analytic": "{:.10g}", "autograd": "{:.10g}", "|difference|": "{:.1e}"}),
-                         hide_index=True, width="stretch")
-            plots.download_csv(table, "mdn gradients analytic vs autograd", key="csv-grad", label="CSV of this table")
+            with plots.show_table(table.style.format({"analytic": "{:.10g}", "autograd": "{:.10g}",
+                                                      "|difference|": "{:.1e}"}),
+                                  "Gradients: analytic against autograd (float64)", key="grad", hide_index=True,
+                                  width="stretch"):
+                plots.download_csv(table, "mdn gradients analytic vs autograd", key="csv-grad",
+                                   label="CSV of this table")
             st.caption(f"Largest difference: {table['|difference|'].max():.1e}. Autograd differentiates "
                        "−MixtureSameFamily(...).log_prob(t) for the z's; for (a) it takes α_i and μ_i as free variables of "
                        "E = −log Σ α_i φ_i, as the sheet does (through a Categorical, which renormalises α, every ∂E/∂α_i "

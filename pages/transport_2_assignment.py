@@ -91,10 +91,12 @@ with c2:
                f"n + m − 1 = {len(r) + len(k) - 1}.")
     st.markdown("**Plan P** (amount shipped)")
     plan_df = pd.DataFrame(res.plan, index=fnames, columns=snames)
-    st.dataframe(plan_df.style.format("{:.3g}"), width="stretch")
-    plots.download_csv(plan_df.reset_index(names="from"), "assignment-plan", key="csv-plan", label="CSV of the plan")
+    with plots.show_table(plan_df.style.format("{:.3g}"), "Plan P (amount shipped)", key="plan", width="stretch"):
+        plots.download_csv(plan_df.reset_index(names="from"), "assignment-plan", key="csv-plan",
+                           label="CSV of the plan")
     with st.expander("Cost matrix M"):
-        st.dataframe(pd.DataFrame(M, index=fnames, columns=snames).style.format("{:.3g}"), width="stretch")
+        plots.show_table(pd.DataFrame(M, index=fnames, columns=snames).style.format("{:.3g}"), "Cost matrix M",
+                         key="cost", width="stretch")
 
 shell.what_to_look_for(
     "Only a few routes carry goods: the optimal plan is a vertex of the polytope of plans, so at most n + m − 1 "

@@ -58,13 +58,13 @@ for tab, (src, tgt, ns, nt, get, tag) in zip(tabs[:2], [(img_a, img_b, name_a, n
         panels = [(f"Source: {ns} (W₂ {d['source']:.1f})", src), (f"Target colours: {nt}", tgt),
                   (f"Exact OT (W₂ {d['emd']:.1f})", ts.images["emd"]),
                   (f"Sinkhorn OT, λ = {lam:g} (W₂ {d['sinkhorn']:.1f})", ts.images["sinkhorn"])]
-        for col, (title, img) in zip(row, panels):
-            col.markdown(f"**{title}**")
-            col.image(img, width="stretch")
+        for i, (col, (title, img)) in enumerate(zip(row, panels)):
+            with col:
+                plots.show_image(img, title, key=f"{tag}-{i}")
         row = st.columns(4)
         for col, key in zip(row[:3], ["swap_random", "swap_brightness", "hist"]):
-            col.markdown(f"**{color.METHODS[key]} (W₂ {d[key]:.1f})**")
-            col.image(ts.images[key], width="stretch")
+            with col:
+                plots.show_image(ts.images[key], f"{color.METHODS[key]} (W₂ {d[key]:.1f})", key=f"{tag}-{key}")
         with row[3]:
             st.markdown("**Download**")
             for key in ("emd", "sinkhorn", "hist"):
@@ -105,9 +105,10 @@ with tabs[3]:
                          **{color.METHODS[k]: ts.distances[k] for k in color.METHODS}})
         table = pd.DataFrame(rows)
         st.markdown("**2-Wasserstein distance between colour distributions (grey levels, 0-255)**")
-        st.dataframe(table.style.format({c: "{:.1f}" for c in table.columns if c != "direction"}), hide_index=True,
-                     width="stretch")
-        plots.download_csv(table, "colour-distances", key="csv-dist", label="CSV of the distances")
+        with plots.show_table(table.style.format({c: "{:.1f}" for c in table.columns if c != "direction"}),
+                              "2-Wasserstein distance between colour distributions", key="dist", hide_index=True,
+                              width="stretch"):
+            plots.download_csv(table, "colour-distances", key="csv-dist", label="CSV of the distances")
         st.caption("Computed with `ot.emd2` between the two images' colour histograms (RGB cube in 12³ cells, each cell "
                    "at the mean colour of its pixels), using every pixel.")
 
