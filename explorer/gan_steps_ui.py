@@ -51,8 +51,10 @@ def step_panel(res: live.RunResult, data: datasets.ImageData, key: str) -> None:
                         f"{now['d_steps']} D steps", key=f"{key}-stepgrid", ncols=8)
     with right:
         st.markdown("**D's view of 256 real and 256 fake images, step by step**")
-        st.dataframe(log.tail(12).rename(columns=SHORT).style.format(precision=3), width="stretch", hide_index=True)
-        plots.download_csv(log, "single steps", key=f"{key}-stepcsv")
+        with plots.show_table(log.tail(12).rename(columns=SHORT).style.format(precision=3),
+                              "D's view of 256 real and 256 fake images, step by step", key=f"{key}-steps",
+                              width="stretch", hide_index=True):
+            plots.download_csv(log, "single steps", key=f"{key}-stepcsv")
     st.caption("A D step should raise D(x) and lower D(G(z)); a G step should raise D(G(z)). These steps act on a "
                "copy in this browser session; the cached run is unchanged. D's view: the same 256 real training "
                "images and 256 fakes of the same noise after every step, so two rows differ only by the step.")

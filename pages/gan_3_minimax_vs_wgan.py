@@ -107,9 +107,10 @@ with tab_c:
         if rows:
             st.markdown("**The final critic against optimal transport** (Kantorovich-Rubinstein: W1 = sup over "
                         "1-Lipschitz f of E f(x) − E f(G(z)))")
-            st.dataframe(pd.DataFrame(rows).rename(columns={
+            plots.show_table(pd.DataFrame(rows).rename(columns={
                 "critic": "critic E f(x) − E f(G(z))", "emd": "W1 by ot.emd2", "ratio": "critic / W1",
-                "floor": "W1, real vs other real"}).round(3), hide_index=True, width="stretch")
+                "floor": "W1, real vs other real"}).round(3), "The final critic against optimal transport",
+                key="critic-w1", hide_index=True, width="stretch")
             st.caption("How obtained: the final G and critic of each run (a shipped run keeps only those), 4 pairs of "
                        "500 training digits and 500 generated digits; POT's exact W1 (`ot.emd2`, Euclidean cost on the "
                        "32x32 pixels in [−1, 1]) between the same batches. Finite batches in 1,024 dimensions make W1 "

@@ -94,8 +94,9 @@ with tab_cmp:
                  cond["share"], "training images": 8000},
                 {"model": "one-class DCGAN", "Frechet distance to the class": qa["fid"], "classified as the class":
                  qa["class_hist"][label], "training images": len(gi.training_images(one_run, data))}])
-            st.dataframe(table.style.format({"Frechet distance to the class": "{:.1f}", "classified as the class":
-                                             "{:.0%}"}), hide_index=True, width="stretch")
+            plots.show_table(table.style.format({"Frechet distance to the class": "{:.1f}", "classified as the class":
+                                                 "{:.0%}"}), "Conditional GAN against a one-class DCGAN",
+                             key="cgan-cmp", hide_index=True, width="stretch")
             st.caption(f"Floor of the class: {ref['floor']:.2f} ± {ref['floor_sd']:.2f} ({ref['n_floor']} random "
                        "training images of the class against the other half's statistics, 8 random splits; both "
                        "scores use that many samples).")
