@@ -20,13 +20,14 @@ KEYS = {"pixels": ("smin", "smax"), "code": ("cmin", "cmax")}
 LABELS = {"mmd": "training loss sqrt(MMD²) (mean since the last row)", "mmd_train": "fixed samples vs training rows",
           "mmd_heldout": "fixed samples vs held-out rows", "ae_recon": "autoencoder: held-out squared error"}
 SPACE_NAMES = {"pixels": "GMMN on pixels", "code": "GMMN+AE (on a 32-d autoencoder code)"}
+AE = gr.presets()["gmmn_ae"]  # the default GMMN+AE run (its autoencoder's sizes, in the help text)
 
 
 def controls(ctrl: Controls, data: ImageData) -> gr.GMMNRun:
     space = ctrl.select("Variant: the GMMN models pixels, or an autoencoder's code (GMMN+AE)", "space", list(gr.SPACES),
                         "pixels", horizontal=True,
-                        help="GMMN+AE first trains an autoencoder 784-512-32 (sigmoid), then the GMMN on its codes, "
-                             "and decodes the generated codes.")
+                        help=f"GMMN+AE first trains an autoencoder 784-{AE.ae_hidden}-{AE.code} (sigmoid), then the "
+                             "GMMN on its codes, and decodes the generated codes.")
     d = gr.presets()["gmmn" if space == "pixels" else "gmmn_ae"]
     ladder, (kmin, kmax) = LADDERS[space], KEYS[space]
     sig = gr.parse_floats(d.sigmas)
