@@ -11,7 +11,7 @@ from core.data import ImageData
 from core.quality import quality_model
 from core.scoreboard import board
 from core.scoreboard.families import FAMILIES, Family
-from explorer import live
+from explorer import live, plots
 from explorer.plots import PALETTE, show_figure, style
 
 SHIPPED = "shipped with the app"
@@ -110,7 +110,8 @@ def table(rs: list[dict]) -> pd.DataFrame:
 
 def show_table(rs: list[dict]) -> None:
     df = table(rs)
-    st.dataframe(df, hide_index=True, width="stretch", height=38 + 35 * len(df), column_config={
+    row = plots.show_table(df, "Scoreboard: every family on the same held-out digits", key="scoreboard",
+                           hide_index=True, width="stretch", height=38 + 35 * len(df), column_config={
         "Page": st.column_config.LinkColumn("Page", display_text="open"),
         "Held-out log-likelihood (nats)": st.column_config.TextColumn(
             help="mean over the 2,000 held-out digits, ± standard error over digits where the run stored it"),
@@ -120,8 +121,8 @@ def show_table(rs: list[dict]) -> None:
         "Copy ratio (features)": st.column_config.NumberColumn(
             help="median distance of a sample to its nearest training digit over that of a real held-out digit: "
                  "about 1 new, near 0 copies")})
-    st.download_button("Scoreboard as CSV", df.to_csv(index=False).encode(), "scoreboard.csv", "text/csv",
-                       key="scoreboard-csv")
+    row.download_button("Scoreboard as CSV", df.to_csv(index=False).encode(), "scoreboard.csv", "text/csv",
+                        key="scoreboard-csv")
 
 
 METHODS = (  # (words in a row's "ll_method", legend entry, colour index)

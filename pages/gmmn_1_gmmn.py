@@ -104,7 +104,8 @@ with tab_p:
         plots.show_figure(ui.parzen_figure(rows), key="parzen")
         df = pd.DataFrame([{"points in the window": r["set"], "log-likelihood (nats)": r["ll"], "± se": r["se"],
                             "σ chosen": r["sigma"]} for r in rows])
-        st.dataframe(df.style.format(precision=2), hide_index=True, width="stretch")
+        plots.show_table(df.style.format(precision=2), f"Parzen-window log-likelihood of {n:,} points",
+                         key="parzen", hide_index=True, width="stretch")
         st.caption(f"Parzen window: a Gaussian of width σ on each of {n:,} points; σ chosen on the first "
                    f"{real['n_val']:,} held-out digits, the mean log-likelihood of the other {real['n_test']:,} shown "
                    "(± one standard error over those digits). It is not a bound of any model's log-likelihood, in "

@@ -130,13 +130,15 @@ with tab_field:
         codes = ui.receptive_field(res.key, res.done, net, hw, int(row), int(col))
         left, right = st.columns([1, 1])
         with left:
-            st.image(ui.field_image(codes), caption=ui.FIELD_LEGEND, width=360)
+            plots.show_image(ui.field_image(codes), f"Receptive field of the pixel at row {row}, column {col}",
+                             key="field", caption=ui.FIELD_LEGEND, width=360, heading=False)
         with right:
             before = row * W + col
             seen, blind, far = (int((codes == v).sum()) for v in (1, 2, 4))
-            st.dataframe(pd.DataFrame({"pixels": [before, seen, blind, far]},
-                                      index=["before it in raster order", "seen (nonzero gradient)",
-                                             "blind spot (inside the field's span, unseen)", "beyond reach"]))
+            plots.show_table(pd.DataFrame({"pixels": [before, seen, blind, far]},
+                                          index=["before it in raster order", "seen (nonzero gradient)",
+                                                 "blind spot (inside the field's span, unseen)", "beyond reach"]),
+                             f"Pixels seen by the output at row {row}, column {col}", key="field-counts")
             st.caption("Found by autograd: the gradient of this pixel's output logit with respect to every input "
                        "pixel, on four random binary images; seen = nonzero. A zero can only hide a dependence "
                        "if a ReLU is dead on all four.")
