@@ -12,8 +12,8 @@ from explorer import gmmn_ui as ui
 pg = shell.page("GMMN: generative moment matching", exercise=(
     "Li, Swersky & Zemel (2015) train an MLP generator by minimising sqrt(MMD²) between a batch of its samples and a "
     "batch of digits, with a sum of Gaussian kernels of several bandwidths. Which bandwidths matter on pixels, and "
-    "why does the same network do better on an autoencoder's 32-d code? Why is the Parzen-window log-likelihood the "
-    "paper reports no evidence of a good model?"))
+    "what does the same network gain on an autoencoder's 32-d code, and what caps it there? Why is the "
+    "Parzen-window log-likelihood the paper reports no evidence of a good model?"))
 ctrl = pg.controls
 data = shell.dataset(ctrl)
 run = ui.controls(ctrl, data)
