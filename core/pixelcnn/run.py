@@ -37,7 +37,7 @@ class PixelCNNRun:
     n_train: int = 8000  # training digits (the first n of the training split)
     depth: int = 5  # residual mask-B 3x3 blocks after the 7x7 mask-A layer
     width: int = 32  # channels of every layer
-    epochs: int = 10  # passes over the training digits (fresh binarisation each)
+    epochs: int = 12  # passes over the training digits (fresh binarisation each; 12: under 95 nats in ~440 CPU s)
     batch_size: int = 16  # digits per Adam step (16: 4x the steps of 64 for about the same CPU time; 64 was ~2 nats worse)
     lr: float = 2e-3  # Adam step size in the first epoch
     lr_decay: float = 0.85  # the step size is multiplied by this every epoch
