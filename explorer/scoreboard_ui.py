@@ -188,6 +188,11 @@ def quality_figure(rs: list[dict]) -> go.Figure:
                              error_x=dict(type="data", array=[r["fid_sd"] for r in rs], visible=True)))
     fig.add_trace(go.Scatter(x=[r["fid_heldout"] for r in rs], y=names, mode="markers", name="to held-out digits",
                              marker=dict(size=11, color=PALETTE[2], symbol="diamond")))
+    binary = [r for r in rs if not np.isnan(r.get("fid_binary_real", np.nan))]
+    if binary:
+        fig.add_trace(go.Scatter(x=[r["fid_binary_real"] for r in binary], y=[r["family"] for r in binary],
+                                 mode="markers", name="binarised real digits (floor of 0/1 samples)",
+                                 marker=dict(size=12, color=PALETTE[3], symbol="x-thin", line=dict(width=2))))
     style(fig, "Frechet distance of 1,000 samples (lower is better)", "Frechet distance (log scale)", "", log_x=True)
     fig.update_yaxes(categoryorder="array", categoryarray=names)
     return _legend_below(fig, len(rs))

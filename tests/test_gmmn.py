@@ -10,11 +10,11 @@ import torch
 from scipy import integrate
 from scipy.special import logsumexp
 from sklearn.neighbors import KernelDensity
-from streamlit.testing.v1 import AppTest
 
 from core import training
 from core.gmmn import mmd, parzen
 from core.gmmn import run as gr
+from tests.apptests import open_page, page_text
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "gmmn_1_gmmn.py")
@@ -142,17 +142,13 @@ def test_bad_settings_raise_value_error(digits):
 
 
 def _app(**params):
-    at = AppTest.from_file(PAGE, default_timeout=600)
-    for k, v in params.items():
-        at.query_params[k] = str(v)
-    at.run()
-    assert not at.exception, at.exception
+    at = open_page(PAGE, params, timeout=600)
     assert not at.error, [e.value for e in at.error]
     return at
 
 
 def _text(at) -> str:
-    return "\n".join(str(e.value) for e in [*at.caption, *at.markdown, *at.info, *at.warning])
+    return page_text(at)
 
 
 @pytest.mark.shared_cache

@@ -46,6 +46,7 @@ class Family:
     label: int | None = None  # the class it models (None: all ten)
     note: str = ""  # one line under its row
     seconds_key: str = "seconds"  # the run's entry holding this model's training seconds (wall)
+    binary: bool = False  # its samples are 0/1 images (no mean image exists): scored beside binarised real digits
 
     @property
     def implicit(self) -> bool:
@@ -109,13 +110,18 @@ def _rbm_ll(result: dict) -> Estimate | None:
                     check=_doubling(ll.get("log_z_curve", {}).get("rbm", [])))
 
 
-def _dbm_ll(result: dict) -> Estimate | None:
+def _ais_and_bound(result: dict, model: str, curve: str, method: str) -> Estimate | None:
+    """A likelihood made of an AIS estimate of log Z and a variational bound of log p*(v) (the DBM, the DBN)."""
     ll = _scores(result).get("log_likelihood", {})
-    if "dbm" not in ll:
+    if model not in ll:
         return None
-    return Estimate(ll["dbm"]["ll"], float("nan"), "AIS (log Z) + a mean-field bound of log p*(v)",
+    return Estimate(ll[model]["ll"], float("nan"), method,
                     "neither a bound nor known to err one way (the two errors point opposite ways)",
-                    check=_doubling(ll.get("log_z_curve", {}).get("dbm", [])))
+                    check=_doubling(ll.get("log_z_curve", {}).get(curve, [])))
+
+
+def _dbm_ll(result: dict) -> Estimate | None:
+    return _ais_and_bound(result, "dbm", "dbm", "AIS (log Z) + a mean-field bound of log p*(v)")
 
 
 def _rbm_sample(result: dict, data: ImageData, n: int, seed: int) -> np.ndarray:
@@ -139,12 +145,7 @@ def _dbn_steps(data: ImageData, config: dict) -> training.Steps:
 
 
 def _dbn_ll(result: dict) -> Estimate | None:
-    ll = _scores(result).get("log_likelihood", {})
-    if "dbn" not in ll:
-        return None
-    return Estimate(ll["dbn"]["ll"], float("nan"), "AIS (top RBM's log Z) + a variational bound of log p*(v)",
-                    "neither a bound nor known to err one way (the two errors point opposite ways)",
-                    check=_doubling(ll.get("log_z_curve", {}).get("dbn_top", [])))
+    return _ais_and_bound(result, "dbn", "dbn_top", "AIS (top RBM's log Z) + a variational bound of log p*(v)")
 
 
 def _dbn_sample(result: dict, data: ImageData, n: int, seed: int) -> np.ndarray:
@@ -179,7 +180,29 @@ def _vae_sample(result: dict, data: ImageData, n: int, seed: int) -> np.ndarray:
     return vae.sample_prior(vae.model(result), n, seed)
 
 
-# ----------------------------------------------------------------------------- implicit: GANs, the DAE chain
+# ----------------------------------------------------------------------------- autoregressive: PixelCNN
+
+def _pixelcnn_steps(data: ImageData, config: dict) -> training.Steps:
+    from core.pixelcnn import run
+
+    return run.PixelCNNSteps(configs.config_like(run.PixelCNNRun(), config), data)
+
+
+def _pixelcnn_ll(result: dict) -> Estimate | None:
+    s = _scores(result)
+    if "heldout_nll" not in s:
+        return None
+    return Estimate(-s["heldout_nll"], s["heldout_nll_se"], "exact (the chain rule over the 784 pixels)",
+                    "exact: no estimation error (± is the spread over digits)")
+
+
+def _pixelcnn_sample(result: dict, data: ImageData, n: int, seed: int) -> np.ndarray:
+    from core.pixelcnn import run
+
+    return run.sample(run.model(result), n, torch.Generator().manual_seed(int(seed)), data.shape[1:])
+
+
+# ----------------------------------------------------------------------------- implicit: GANs, GMMNs, the DAE chain
 
 def _gan_steps(data: ImageData, config: dict) -> training.Steps:
     from core.gan import train as gt
@@ -211,6 +234,24 @@ def _generator_params(result: dict) -> int:
     return _count(result["nets"]["G"])
 
 
+def _gmmn_steps(data: ImageData, config: dict) -> training.Steps:
+    from core.gmmn import run
+
+    return run.GMMNSteps(configs.config_like(run.GMMNRun(), config), data)
+
+
+def _gmmn_sample(result: dict, data: ImageData, n: int, seed: int) -> np.ndarray:
+    from core.gmmn import run
+
+    return run.sample(result, n, torch.Generator().manual_seed(int(seed)))
+
+
+def _gmmn_params(result: dict) -> int:
+    """The generator's parameters, and the decoder's for GMMN+AE (the encoder does not generate)."""
+    return _count(result["nets"]["G"]) + _count({k: v for k, v in result["nets"].get("ae", {}).items()
+                                                 if not k.startswith("enc")})
+
+
 def _dae_steps(data: ImageData, config: dict) -> training.Steps:
     from core.autoencoders import dae
 
@@ -238,6 +279,9 @@ FAMILIES: list[Family] = [
            _decoder_params),
     Family("VAE (2-d latent)", "latent variable", "autoencoders_1_vae", "vae_z2", _vae_steps, _vae_ll, _vae_sample,
            _decoder_params),
+    Family("PixelCNN", "autoregressive", "pixelcnn_1_pixelcnn", "pixelcnn", _pixelcnn_steps, _pixelcnn_ll,
+           _pixelcnn_sample, lambda r: _count(r["nets"]["pixelcnn"]), note="samples drawn pixel by pixel",
+           binary=True),
     Family("GAN (MLP, minimax)", "implicit", "gan_2_mlp", "gan/mlp", _gan_steps, _implicit, _gan_sample,
            _generator_params),
     Family("GAN (minimax, comparison)", "implicit", "gan_3_minimax_vs_wgan", "gan/compare-minimax", _gan_steps,
@@ -248,6 +292,9 @@ FAMILIES: list[Family] = [
            _generator_params, note="100 samples of each class"),
     Family("DCGAN (digit 3 only)", "implicit", "gan_1_dcgan", "gan/dcgan", _gan_steps, _implicit, _gan_sample,
            _generator_params, label=3, note="trained on the 3s only: scored against the 3s"),
+    Family("GMMN (pixels)", "implicit", "gmmn_1_gmmn", "gmmn", _gmmn_steps, _implicit, _gmmn_sample, _gmmn_params),
+    Family("GMMN+AE (code)", "implicit", "gmmn_1_gmmn", "gmmn_ae", _gmmn_steps, _implicit, _gmmn_sample,
+           _gmmn_params, note="the GMMN models a 32-unit autoencoder code; decoded"),
     Family("Denoising-autoencoder chain", "implicit", "autoencoders_2_denoising", "dae", _dae_steps, _implicit,
            _dae_sample, lambda r: _count(r["nets"]["dae"]) if "dae" in r["nets"] else _count(r["nets"]),
            note="100 chains from noise, 10 pictures each"),
