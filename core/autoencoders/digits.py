@@ -8,6 +8,18 @@ from core import data as datasets
 from core.device import pick_device
 
 
+def check_schedule(run, data: datasets.ImageData) -> None:
+    """One-line errors for the settings the epoch-based digit labs share (`lr`, `lr_decay`, `n_train`, `shift`):
+    a positive step size decayed by a factor in (0, 1] every epoch, at least one training digit, a shift below half
+    the image."""
+    if not (float(run.lr) > 0) or not (0 < float(run.lr_decay) <= 1):
+        raise ValueError(f"the step size must be positive and its decay in (0, 1], got {run.lr}, {run.lr_decay}")
+    if min(int(run.n_train), len(data.X_train)) < 1:
+        raise ValueError("no training digits")
+    if not 0 <= int(run.shift) < min(data.shape[1:]) // 2:
+        raise ValueError(f"the shift must be between 0 and half the image size, got {run.shift}")
+
+
 class DigitEpochs(training.TorchSteps):
     """One epoch per unit on the first `n_train` training digits; measurements on the first `n_eval` held-out
     digits in the one binarisation every lab scores (core.data.held_out_binary). The run needs `epochs`,

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 from core import assets, training
 from core import data as datasets
-from core.autoencoders.digits import DigitEpochs
+from core.autoencoders.digits import DigitEpochs, check_schedule
 from core.device import adam, pick_device
 
 LOG_2PI = math.log(2 * math.pi)
@@ -332,12 +332,7 @@ def check_run(run: VAERun, data: datasets.ImageData) -> None:
         raise ValueError(f"beta must be a non-negative number, got {run.beta}")
     if int(run.k) < 1 or int(run.batch_size) < 1 or int(run.epochs) < 0:
         raise ValueError("k and the batch size must be at least 1, epochs at least 0")
-    if not (float(run.lr) > 0) or not (0 < float(run.lr_decay) <= 1):
-        raise ValueError(f"the learning rate must be positive and its decay in (0, 1], got {run.lr}, {run.lr_decay}")
-    if min(int(run.n_train), len(data.X_train)) < 1:
-        raise ValueError("no training digits")
-    if not 0 <= int(run.shift) < min(data.shape[1:]) // 2:
-        raise ValueError(f"the shift must be between 0 and half the image size, got {run.shift}")
+    check_schedule(run, data)
 
 
 class VAESteps(DigitEpochs):

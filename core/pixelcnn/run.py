@@ -23,6 +23,7 @@ import torch
 
 from core import data as datasets
 from core import training
+from core.autoencoders.digits import check_schedule
 from core.autoencoders.vae import shifted
 from core.pixelcnn.model import PixelCNN, bits_per_pixel, n_params, nll, nll_per_image, timed_sample
 
@@ -54,12 +55,7 @@ def check_run(run: PixelCNNRun, data: datasets.ImageData) -> None:
         raise ValueError("the depth must be at least 0 and the width at least 1")
     if int(run.epochs) < 0 or int(run.batch_size) < 1 or int(run.n_eval) < 1:
         raise ValueError("epochs must be at least 0, the batch size and held-out digits at least 1")
-    if not (float(run.lr) > 0) or not (0 < float(run.lr_decay) <= 1):
-        raise ValueError(f"the step size must be positive and its decay in (0, 1], got {run.lr}, {run.lr_decay}")
-    if min(int(run.n_train), len(data.X_train)) < 1:
-        raise ValueError("no training digits")
-    if not 0 <= int(run.shift) < min(data.shape[1:]) // 2:
-        raise ValueError(f"the shift must be between 0 and half the image size, got {run.shift}")
+    check_schedule(run, data)
 
 
 class PixelCNNSteps(training.TorchSteps):
