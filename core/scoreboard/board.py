@@ -72,7 +72,8 @@ def row(family: Family, result: dict, data: ImageData, quality, status: str = "s
         ref = quality.report(binarize(train[np.sort(pick)], seed), label=family.label)
         out["fid_binary_real"] = float(ref["fid"])
         out["note"] = (f"{family.note}; its samples are 0/1 images: 1,000 binarised real training digits score "
-                       f"{ref['fid']:.1f} here, so that is its floor in practice").lstrip("; ")
+                       f"{ref['fid']:.1f} here, so that is its floor in practice (its copy ratio is inflated the same "
+                       f"way)").lstrip("; ")
     if est is not None:
         out.update(ll=est.ll, ll_se=est.se, ll_low=est.low, ll_method=est.method, ll_errs=est.errs, ll_check=est.check)
     elif not family.implicit:
