@@ -60,7 +60,7 @@ def test_gradient_penalty_of_a_linear_critic_is_its_closed_form():
         critic.weight.copy_(torch.tensor([[3.0, -4.0]]))  # ||w|| = 5 everywhere
     g = torch.Generator().manual_seed(0)
     real, fake, eps = torch.randn(64, 2, generator=g), torch.randn(64, 2, generator=g), torch.rand(64, 1, generator=g)
-    assert float(ob.gradient_penalty(critic, real, fake, eps)) == pytest.approx((5.0 - 1.0) ** 2, rel=1e-6)
+    assert ob.gradient_penalty(critic, real, fake, eps).item() == pytest.approx((5.0 - 1.0) ** 2, rel=1e-6)
 
 
 def test_weight_clipping_keeps_every_parameter_in_the_box(one_torch_thread):
