@@ -43,11 +43,12 @@ with tab_table:
                    "split-half draws. Training seconds are wall seconds of the run as shipped (CPU seconds of a "
                    "one-thread run where it was measured).")
         shell.what_to_look_for(
-            "Likelihood and samples disagree. The 32-d VAE has the best likelihood of the families that have one, yet "
-            "its samples (decoder means: blurry) sit far from the floor, while the GANs, which have no likelihood at "
-            "all, come far closer to it. The RBM's, DBN's and DBM's chains, 1,000 Gibbs sweeps from noise, "
-            "still miss classes. The DBM's figure fails its check (log Z still moves when the temperatures double): "
-            "read it as uncertain by a few nats. A copy ratio near 1 means samples are as far from the training digits "
+            "Likelihood and samples disagree. The PixelCNN and the 32-d VAE have the best likelihoods, yet their "
+            "samples (0/1 scribbles; blurry decoder means) sit far from the floor, while the GANs, which have no "
+            "likelihood at all, come far closer to it. The RBM's, DBN's and DBM's chains, 1,000 Gibbs sweeps from noise, "
+            "still miss classes. The DBM's and the DBN's figures join an AIS estimate of log Z to a bound, so they are "
+            "neither bounds nor known to err one way; the check column says whether log Z still moved when the "
+            "temperatures doubled. A copy ratio near 1 means samples are as far from the training digits "
             "as new real digits are; near 0 would be memorising, which the Frechet distance alone cannot see.")
 
 with tab_samples:
