@@ -75,23 +75,23 @@ def fid_lines() -> dict[str, float]:
 
 
 def ais_lines(threads: int = 2) -> dict[str, float]:
-    """AIS and RAISE on the shipped DBM run (assets/dbm: the DBM and its comparison 500-hidden RBM), with the app's
-    defaults (core.boltzmann.ais: DEFAULT_BETAS temperatures, DEFAULT_RUNS runs, a DEFAULT_COMPONENTS-component
-    Bernoulli-mixture base fit to the 8,000 training digits, seed 0):
-    - ais_logz_rbm_default / _double: log Z_hat of the RBM at DEFAULT_BETAS and twice as many temperatures;
+    """AIS and RAISE on the shipped DBM run (assets/dbm: the DBM and its comparison 500-hidden RBM), as its shipped
+    scores are made (core.boltzmann.dbm.SHIPPED_BETAS = 8,000 temperatures; core.boltzmann.ais: DEFAULT_RUNS runs, a
+    DEFAULT_COMPONENTS-component Bernoulli-mixture base fit to the 8,000 training digits, seed 0):
+    - ais_logz_rbm_default / _double: log Z_hat of the RBM at SHIPPED_BETAS and twice as many temperatures;
       ais_ess_rbm: the effective sample size at the default;
     - rbm_heldout_ll_ais / _conservative: mean log p(v) of the 2,000 held-out digits (core.data.held_out_binary)
       with the AIS log Z_hat (errs high) and by RAISE (DEFAULT_RAISE_BETAS temperatures, errs low);
       rbm_sandwich_width: their difference;
     - ais_seconds / conservative_seconds: wall seconds of the RBM's default AIS and of RAISE, with `threads`
       threads (other work on the machine inflates them); *_cpu_seconds: the process's CPU seconds;
-    - dbm_logz_default / _double: the DBM's log Z_hat at DEFAULT_BETAS and twice as many."""
+    - dbm_logz_default / _double: the DBM's log Z_hat at SHIPPED_BETAS and twice as many."""
     import torch
 
     from core import assets
     from core import data as datasets
     from core.boltzmann import dbm
-    from core.boltzmann.ais import DEFAULT_BETAS, DEFAULT_RAISE_BETAS, DEFAULT_RUNS, ais_rbm, default_base
+    from core.boltzmann.ais import DEFAULT_RAISE_BETAS, DEFAULT_RUNS, ais_rbm, default_base
     from core.boltzmann.reverse_ais import rbm_sandwich
 
     torch.set_num_threads(int(threads))
@@ -100,7 +100,7 @@ def ais_lines(threads: int = 2) -> dict[str, float]:
     base = default_base(data.X_train[:8000])
     V = datasets.held_out_binary(data.X_test)
     rbm, m = dbm.baseline_rbm(run), dbm.model(run)
-    K, R = DEFAULT_BETAS, DEFAULT_RUNS
+    K, R = dbm.SHIPPED_BETAS, DEFAULT_RUNS
     a1 = ais_rbm(rbm.W, rbm.b, rbm.c, base=base, betas=K, n_runs=R)
     a2 = ais_rbm(rbm.W, rbm.b, rbm.c, base=base, betas=2 * K, n_runs=R)
     sw = rbm_sandwich(rbm.W, rbm.b, rbm.c, V, base, log_z=a1.log_z, betas=DEFAULT_RAISE_BETAS)
