@@ -31,15 +31,23 @@ def _cache() -> DiskCache:
     return DiskCache()  # the app's cache folder (core.cache.cache_dir), the one live training writes
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _choices(name: str, listing: tuple, _data: ImageData) -> dict[str, list[tuple[str, str]]]:
+    cache = _cache()
+    return {f.name: [(SHIPPED, "")] + [(label, key) for key, label in board.own_runs(f, _data, cache)]
+            for f in FAMILIES}
+
+
 def run_choices(data: ImageData) -> dict[str, list[tuple[str, str]]]:
     """{family: [(label, run key)]}: the shipped run first, then the student's finished runs of that kind on the same
-    digits (from the disk cache)."""
-    cache = _cache()
-    out = {}
-    for f in FAMILIES:
-        own = board.own_runs(f, data, cache)
-        out[f.name] = [(SHIPPED, "")] + [(label, key) for key, label in own]
-    return out
+    digits (from the disk cache; read again only when the cache folder's files change)."""
+    listing = []
+    for p in _cache().root.glob("*.pt"):
+        try:
+            listing.append((p.name, p.stat().st_mtime))
+        except OSError:  # written or deleted meanwhile
+            pass
+    return _choices(data.name, tuple(sorted(listing)), data)
 
 
 def _shipped_run(f: Family, data: ImageData) -> dict | None:
