@@ -97,7 +97,7 @@ def shipped_rows() -> dict[str, dict]:
     got = assets.load(assets.folder(ASSET))
     if got is None:
         return {}
-    return {r["family"]: {**r, "samples": r["samples"]} for r in got["rows"]}
+    return {r["family"]: r for r in got["rows"]}
 
 
 def usable(stored: dict | None, family: Family, data: ImageData) -> bool:
@@ -106,7 +106,8 @@ def usable(stored: dict | None, family: Family, data: ImageData) -> bool:
     cfg = family.default_config()
     if stored is None or cfg is None:
         return False
-    key = make_key(family.steps(data, cfg).kind, family.steps(data, cfg).config)
+    steps = family.steps(data, cfg)
+    key = make_key(steps.kind, steps.config)
     return (stored.get("key") == key and stored.get("version") == VERSION
             and stored.get("asset_stamp") == family.asset_stamp())
 

@@ -28,10 +28,6 @@ class Estimate:
     low: float = float("nan")  # the conservative side of a sandwich (RAISE), else nan
     check: str = ""  # a convergence check and its outcome, when the method has one
 
-    def as_dict(self) -> dict:
-        return {"ll": self.ll, "se": self.se, "method": self.method, "errs": self.errs, "low": self.low,
-                "check": self.check}
-
 
 @dataclass(frozen=True)
 class Family:
@@ -222,8 +218,11 @@ def _gan_sample(result: dict, data: ImageData, n: int, seed: int) -> np.ndarray:
 
     if result["kind"] == conditional.CGANSteps.kind:
         per = -(-int(n) // 10)
-        out = [latent.images_of(result, data, c)[0](latent.sampler_for(result, c).render(
-            latent.sampler_for(result, c).noise(per, seed + c))) for c in range(10)]
+        native, first = latent.images_of(result, data, 0)[0], latent.sampler_for(result, 0)  # one generator for all
+        out = []
+        for c in range(10):
+            s = latent.Sampler(first.G, first.cfg, c)
+            out.append(native(s.render(s.noise(per, seed + c))))
         idx = np.random.default_rng(seed).permutation(10 * per)[: int(n)]
         return np.concatenate(out)[idx]
     s = latent.sampler_for(result)
