@@ -86,10 +86,6 @@ def rows(data: ImageData, chosen: dict[str, str]) -> list[dict]:
     return sorted(out, key=lambda r: order.index(r["family"]))
 
 
-def _num(v, fmt: str = ".1f") -> str:
-    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, fmt)
-
-
 def table(rs: list[dict]) -> pd.DataFrame:
     """The scoreboard as a table (strings where a number needs its spread beside it)."""
     recs = []
