@@ -254,13 +254,17 @@ def transformation_figure(live: pr.Live, height: int = 520) -> go.Figure:
 
 
 def field_figure(live: pr.Live, z: np.ndarray, title: str, name: str, probability: bool = True,
-                 diverging: bool = False, height: int = 420) -> go.Figure:
+                 diverging: bool = False, height: int = 420, points: np.ndarray | None = None) -> go.Figure:
+    """A field on the page's grid; `points` (n, 2) are drawn over it as G's points."""
     fig = go.Figure()
     tr = field_trace(live, z, name, probability)
     if diverging:
         lim = float(np.nanmax(np.abs(z))) or 1.0
         tr.update(colorscale="RdBu", zmin=-lim, zmax=lim, zmid=0)
     fig.add_trace(tr)
+    if points is not None:
+        fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", name="G's points",
+                                 marker=dict(color=FAKE, size=2, opacity=0.35), showlegend=False))
     return square(fig, live, title, height)
 
 

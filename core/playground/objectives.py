@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -72,14 +73,41 @@ class AffineGenerator(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return z @ self.A.T + self.m
 
-    def log_density(self, x) -> "np.ndarray":
+    def log_density(self, x) -> np.ndarray:
         """log N(x; m, A A^T) at points (P, 2)."""
-        import numpy as np
-
         C = (self.A @ self.A.T).double().numpy()
         d = np.asarray(x, np.float64).reshape(-1, 2) - self.m.double().numpy()
         sol = np.linalg.solve(C, d.T).T
         return -0.5 * (d * sol).sum(1) - 0.5 * np.log(np.linalg.det(C)) - math.log(2 * math.pi)
+
+
+class MixtureGenerator(nn.Module):
+    """A G of 2-D noise whose density is a known Gaussian mixture (`log_density`), so D* needs no density estimate:
+
+        t = (atan2(z2, z1) + pi) / 2 pi ~ U[0, 1)   picks component k with c_(k-1) <= t < c_k (c: cumulative weights),
+        u = (t - c_(k-1)) / w_k ~ U[0, 1),  r = |z| ~ Rayleigh, independent of t,
+        G(z) = mu_k + s r (cos 2 pi u, sin 2 pi u)   (Box-Muller: r (cos, sin) of a uniform angle is N(0, I)).
+
+    A frozen G of this kind imitates what a GAN gives (modes shifted, too narrow, dropped or doubled) while D* stays
+    exact (a G for checking that D approaches D*)."""
+
+    def __init__(self, mixture):
+        super().__init__()
+        self.mixture = mixture
+        self.register_buffer("mu", torch.as_tensor(mixture.means, dtype=torch.float32))  # (K, 2)
+        self.register_buffer("cw", torch.as_tensor(np.cumsum(mixture.weights), dtype=torch.float32))  # (K,)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        t = ((torch.atan2(z[:, 1], z[:, 0]) + math.pi) / (2 * math.pi)).contiguous()  # (n,) uniform on [0, 1)
+        k = torch.searchsorted(self.cw, t, right=True).clamp(max=len(self.cw) - 1)
+        lo = torch.cat([self.cw.new_zeros(1), self.cw])[k]
+        u = (t - lo) / (self.cw[k] - lo).clamp_min(1e-12)
+        eps = z.norm(dim=1, keepdim=True) * torch.stack([torch.cos(2 * math.pi * u), torch.sin(2 * math.pi * u)], 1)
+        return self.mu[k] + float(self.mixture.std) * eps  # (n, 2)
+
+    def log_density(self, x) -> np.ndarray:
+        """log p_g at points (P, 2): the mixture's exact log-density."""
+        return self.mixture.log_density(x)
 
 
 def d_loss(objective: str, a_real: torch.Tensor, a_fake: torch.Tensor, energy_reg: float = 0.0) -> torch.Tensor:

@@ -263,15 +263,7 @@ class Live:
         """n D updates with G frozen (D approaches D* for this G): the run's batch size and step size unless given;
         with `lr_end` the step size decays geometrically from the run's to lr_end over the n updates (then the
         run's step size is put back), which removes most of the minibatch noise from the final D."""
-        opt = self.steps.opts["D"]
-        lr0 = [g["lr"] for g in opt.param_groups]
-        for i in range(int(n)):
-            if lr_end is not None:
-                for g, l in zip(opt.param_groups, lr0):
-                    g["lr"] = l * (float(lr_end) / l) ** (i / max(1, int(n) - 1))
-            self.steps.d_update(batch_size)
-        for g, l in zip(opt.param_groups, lr0):
-            g["lr"] = l
+        _train_d_alone(self.steps, n, batch_size, lr_end)
 
     def keep_frame(self) -> None:
         self.frames.append({"fake": self.fakes(), "field": self.field(), "done": self.done})
@@ -338,6 +330,30 @@ class Live:
         return {"dstar": dstar.reshape(shape), "d": d.reshape(shape), "mask": mask.reshape(shape),
                 "gap": float(np.abs(d - dstar)[mask].mean()), "bandwidth": h}
 
+    def known_g_check(self, n: int = 8000, batch_size: int = 256, lr_end: float = 1e-5, callback=None) -> dict:
+        """Prop. 1 checked exactly: a copy of D trained n updates alone (step size decaying to lr_end) against a
+        frozen G of known density, the target with a trained GAN's flaws (`targets.imperfect` drawn by
+        `objectives.MixtureGenerator`), so D* = p_data / (p_data + p_g) needs no density estimate. Returns
+        `optimal_d`'s dict for the copy plus "gap_before" (the copy before training), "g_points" (1,000 of the
+        flawed G's points) and "support" (grid points where p_data + p_g is above 1e-3 of its peak: elsewhere D* is
+        a ratio of two vanishing tails). `callback(done, n)` is called every 200 updates. The run itself is not changed.
+        Meaningful for minimax, nonsat and LSGAN."""
+        other = copy.copy(self.steps)
+        other.G = ob.MixtureGenerator(tg.imperfect(self.target))
+        other.D = copy.deepcopy(self.steps.D)
+        other.opts = {"D": adam(other.D.parameters(), lr=float(self.run.lr_d), betas=(0.5, 0.9))}
+        other.gen = torch.Generator().manual_seed(int(self.run.seed) + 4_242)
+        other.counts, other.sums = dict(self.steps.counts), dict(self.steps.sums)
+        view = copy.copy(self)
+        view.steps = other
+        before = view.optimal_d()["gap"]
+        _train_d_alone(other, n, batch_size, lr_end, callback)
+        with torch.no_grad():
+            pts = other.G(torch.randn(1000, 2, generator=torch.Generator().manual_seed(3))).numpy()
+        p, q = self.target.density(self.grid), np.exp(other.G.log_density(self.grid))
+        support = (p + q >= 1e-3 * max(p.max(), q.max())).reshape(len(self.ys), len(self.xs))
+        return {**view.optimal_d(), "gap_before": before, "g_points": pts, "support": support}
+
     def equilibrium(self, n: int = 300) -> dict:
         """A copy of D trained n updates with G's points replaced by the target's own (p_g = p_data): D* = 1/2
         everywhere and V = -log 4. Returns {"field": the copy's field, "gap": mean |D - 1/2| where the data has
@@ -359,6 +375,21 @@ class Live:
         mask = theory.mass_mask(self.target.density(self.grid))
         return {"field": f.reshape(len(self.ys), len(self.xs)), "gap": float(np.abs(f - 0.5)[mask].mean()),
                 "value": value}
+
+
+def _train_d_alone(steps: PlaygroundSteps, n: int, batch_size: int | None, lr_end: float | None,
+                   callback=None) -> None:
+    opt = steps.opts["D"]
+    lr0 = [g["lr"] for g in opt.param_groups]
+    for i in range(int(n)):
+        if lr_end is not None:
+            for g, lr in zip(opt.param_groups, lr0):
+                g["lr"] = lr * (float(lr_end) / lr) ** (i / max(1, int(n) - 1))
+        steps.d_update(batch_size)
+        if callback is not None and (i + 1) % 200 == 0:
+            callback(i + 1, int(n))
+    for g, lr in zip(opt.param_groups, lr0):
+        g["lr"] = lr
 
 
 def opening(run: PlaygroundRun, iterations: int = OPENING) -> PlaygroundRun:

@@ -117,6 +117,21 @@ def make(name: str) -> Mixture:
     raise ValueError(f"unknown target {name!r}; choose one of {sorted(TARGETS)}")
 
 
+def imperfect(t: Mixture, degrees: float = 8.0, scale: float = 1.05, narrow: float = 0.6) -> Mixture:
+    """The target with the flaws a trained GAN typically shows, as a mixture of known density: every centre rotated
+    by `degrees` about the centres' mean and moved out by `scale`, every width times `narrow` (G squeezes its points
+    together), the first component's weight doubled and, with more than one component, the last dropped."""
+    a = math.radians(float(degrees))
+    R = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    mid = t.means.mean(0)
+    w = np.array(t.weights, np.float64)
+    w[0] *= 2
+    if len(w) > 1:
+        w[-1] = 0.0
+    return Mixture(f"{t.name}, as a flawed G", mid + scale * (t.means - mid) @ R.T, float(t.std) * float(narrow),
+                   w / w.sum(), has_modes=t.has_modes)
+
+
 def from_points(points, name: str = "your points", seed: int = 0) -> Mixture:
     """The kernel density of drawn or uploaded points (P, 2) as a target: centred, scaled so that the larger standard
     deviation is SPREAD, at most MAX_POINTS (a seeded subsample), one Gaussian of Scott's width n^(-1/6) * SPREAD per
