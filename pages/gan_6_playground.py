@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from core.playground import objectives as ob
+from core.playground import run as pr
 from core.playground import score
 from core.playground.objectives import LOG_4
 from explorer import playground_ui as ui
@@ -82,11 +83,11 @@ with tab_theory:
                        f"points (bandwidth {opt['bandwidth']:.3f}, Scott's rule), which blurs G's sharp features, so "
                        "this gap can err either way. A trained G's true D* is a patchwork: G is piecewise linear, so "
                        "its density jumps wherever it folds the noise plane, and a small smooth D can only blur it "
-                       "(trained ring: 0.24 from the true D* after 10,000 D updates; 0.14 even when D's architecture "
+                       "(trained ring: 0.24 from the true D* after 10,000 D updates; 0.15 even when D's architecture "
                        "is fitted to that D* directly; README). Press **D alone ×200** (G frozen) a few times and "
                        "watch D move toward D*; for an exact check use the button below.")
-            if st.button("Exact check: a copy of D trained 8,000 updates alone against a G of known density "
-                         "(this target with a GAN's flaws)", key="knowng"):
+            if st.button(f"Exact check: a copy of D trained {pr.CHECK_UPDATES:,} updates alone against a G of known "
+                         "density (this target with a GAN's flaws)", key="knowng"):
                 bar = st.progress(0.0, text="Training a copy of D against the flawed G…")
                 chk = live.known_g_check(callback=lambda i, n: bar.progress(i / n, text=f"D update {i:,} of {n:,}"))
                 bar.empty()
@@ -96,19 +97,20 @@ with tab_theory:
                     plots.show_figure(ui.field_figure(live, exact, "Exact D* (dots: the flawed G's points)", "D*",
                                                       points=chk["g_points"]), key="kg_dstar")
                 with c[1]:
-                    plots.show_figure(ui.field_figure(live, chk["d"], "The copy of D after 8,000 updates", "D"),
-                                      key="kg_d")
+                    title = f"The copy of D after {pr.CHECK_UPDATES:,} updates"
+                    plots.show_figure(ui.field_figure(live, chk["d"], title, "D"), key="kg_d")
                 with c[2]:
                     plots.show_figure(ui.field_figure(live, np.where(chk["mask"], chk["d"] - chk["dstar"], np.nan),
                                                       "D − D* where the data has mass", "D − D*", diverging=True),
                                       key="kg_gap")
                 st.markdown(f"Mean |D − D*| where the data has mass: **{chk['gap_before']:.3f}** before, "
-                            f"**{chk['gap']:.3f}** after 8,000 updates (batch 256, step size decaying to 1e-5).")
+                            f"**{chk['gap']:.3f}** after {pr.CHECK_UPDATES:,} updates (batch {pr.CHECK_BATCH}, "
+                            "step size decaying to 1e-5).")
                 st.caption("The flawed G draws this target's components rotated by 8°, 5 % farther out, 0.6 times as "
                            "wide, the first one twice as often and the last one never: a mixture of known density, "
                            "so D* = p_data / (p_data + p_g) is exact, with no density estimate (drawn where either "
-                           "density has mass). What is left is D's own error (finite training, finite batches, a smooth "
-                           "network); the run is not changed.")
+                           "density has mass). What is left is D's own error (finite training, finite batches, a "
+                           "smooth network); the run is not changed.")
             if st.button("Equilibrium: train a copy of D for 300 steps with G's points replaced by real ones",
                          key="eq"):
                 eq = live.equilibrium(300)

@@ -305,7 +305,7 @@ def test_page_exact_check_of_d_star_shows_d_close_to_it():
     at.button(key="knowng").click().run()
     assert not at.exception, at.exception
     assert len(at.get("plotly_chart")) == before + 3
-    line = next(m.value for m in at.markdown if "after 8,000 updates" in m.value)
+    line = next(m.value for m in at.markdown if f"after {pr.CHECK_UPDATES:,} updates" in m.value)
     after = float(line.split("**")[3])
     assert after < 0.06, line
     live = at.session_state[pr_live()]["live"]

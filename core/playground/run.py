@@ -29,6 +29,7 @@ from core.playground import theory
 
 D_STEPS = {"wgan-clip": 5, "wgan-gp": 5}  # the objective's D updates per G update when the run says 0 (else 1)
 OPENING = 500  # iterations of the run the page opens on (trained once, kept in the disk cache)
+CHECK_UPDATES, CHECK_BATCH = 8000, 256  # the exact D* check's D updates and batch size (`Live.known_g_check`)
 MEASURE_SEED = 7_919  # measurements draw from generators seeded by this, the run's seed and the iteration
 
 
@@ -330,7 +331,19 @@ class Live:
         return {"dstar": dstar.reshape(shape), "d": d.reshape(shape), "mask": mask.reshape(shape),
                 "gap": float(np.abs(d - dstar)[mask].mean()), "bandwidth": h}
 
-    def known_g_check(self, n: int = 8000, batch_size: int = 256, lr_end: float = 1e-5, callback=None) -> dict:
+    def _d_copy(self, G: torch.nn.Module, seed_offset: int) -> PlaygroundSteps:
+        """The run's steps with G replaced by `G` (frozen), a copy of D with a fresh Adam, and a generator of its own
+        (the run's seed + seed_offset): D can train alone without touching the run."""
+        other = copy.copy(self.steps)
+        other.G = G
+        other.D = copy.deepcopy(self.steps.D)
+        other.opts = {"D": adam(other.D.parameters(), lr=float(self.run.lr_d), betas=(0.5, 0.9))}
+        other.gen = torch.Generator().manual_seed(int(self.run.seed) + int(seed_offset))
+        other.counts, other.sums = dict(self.steps.counts), dict(self.steps.sums)
+        return other
+
+    def known_g_check(self, n: int = CHECK_UPDATES, batch_size: int = CHECK_BATCH, lr_end: float = 1e-5,
+                      callback=None) -> dict:
         """Prop. 1 checked exactly: a copy of D trained n updates alone (step size decaying to lr_end) against a
         frozen G of known density, the target with a trained GAN's flaws (`targets.imperfect` drawn by
         `objectives.MixtureGenerator`), so D* = p_data / (p_data + p_g) needs no density estimate. Returns
@@ -338,12 +351,7 @@ class Live:
         flawed G's points) and "support" (grid points where p_data + p_g is above 1e-3 of its peak: elsewhere D* is
         a ratio of two vanishing tails). `callback(done, n)` is called every 200 updates. The run itself is not changed.
         Meaningful for minimax, nonsat and LSGAN."""
-        other = copy.copy(self.steps)
-        other.G = ob.MixtureGenerator(tg.imperfect(self.target))
-        other.D = copy.deepcopy(self.steps.D)
-        other.opts = {"D": adam(other.D.parameters(), lr=float(self.run.lr_d), betas=(0.5, 0.9))}
-        other.gen = torch.Generator().manual_seed(int(self.run.seed) + 4_242)
-        other.counts, other.sums = dict(self.steps.counts), dict(self.steps.sums)
+        other = self._d_copy(ob.MixtureGenerator(tg.imperfect(self.target)), 4_242)
         view = copy.copy(self)
         view.steps = other
         before = view.optimal_d()["gap"]
@@ -358,12 +366,7 @@ class Live:
         """A copy of D trained n updates with G's points replaced by the target's own (p_g = p_data): D* = 1/2
         everywhere and V = -log 4. Returns {"field": the copy's field, "gap": mean |D - 1/2| where the data has
         mass, "value": V on fresh points}. The run itself is not changed."""
-        other = copy.copy(self.steps)
-        other.G = _TargetSampler(self.target)
-        other.D = copy.deepcopy(self.steps.D)
-        other.opts = {"D": adam(other.D.parameters(), lr=float(self.run.lr_d), betas=(0.5, 0.9))}
-        other.gen = torch.Generator().manual_seed(int(self.run.seed) + 99)
-        other.counts, other.sums = dict(self.steps.counts), dict(self.steps.sums)
+        other = self._d_copy(_TargetSampler(self.target), 99)
         for _ in range(int(n)):
             other.d_update()
         with torch.no_grad():
